@@ -1,0 +1,355 @@
+"""The chat hub: who is online, what they say, and getting every event to every connection.
+
+No web framework here: a connection is two callables (send a text frame, close with a code), so
+the hub is tested on its own. Every event is stored before it is broadcast, encoded to JSON once
+and handed to each connection's bounded outbox; a connection whose outbox is full (it stopped
+reading) is closed with :data:`CLOSE_TOO_SLOW` and resumes from history when it comes back, so it
+never delays anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import protocol
+from .protocol import Hello, Ping, ProtocolError, SendMessage, Typing
+from .settings import Settings
+from .store import HistoryStore, StoreError
+
+log = logging.getLogger(__name__)
+
+# WebSocket close codes (4000-4999 are ours). Each comes with a reason a person can read.
+CLOSE_BAD_HELLO = 4400
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = 4408
+CLOSE_TOO_MANY = 4429
+CLOSE_SHUTDOWN = 1001
+
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+class HubFull(Exception):
+    """A connection refused for a limit; ``code`` and ``reason`` go in the close frame."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    connections: set[Connection] = field(default_factory=set)
+    leave_timer: asyncio.TimerHandle | None = None
+
+    def public(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name}
+
+
+class TokenBucket:
+    """``rate`` actions a second on average, up to ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> float:
+        """0.0 when allowed, else the seconds to wait before the next action is allowed."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class Connection:
+    """One open WebSocket: an outbox of encoded frames drained by its own writer task."""
+
+    __slots__ = ("address", "user", "_send", "_close", "_outbox", "_limit", "_wake", "closed",
+                 "bucket", "last_typing")
+
+    def __init__(self, address: str, send: SendText, close: Close, outbox_frames: int,
+                 bucket: TokenBucket) -> None:
+        self.address = address
+        self.user: User | None = None
+        self._send = send
+        self._close = close
+        self._outbox: deque[str] = deque()
+        self._limit = outbox_frames
+        self._wake = asyncio.Event()
+        self.closed = False
+        self.bucket = bucket
+        self.last_typing = 0.0
+
+    def offer(self, frame: str) -> bool:
+        """Queue a frame; False when the outbox is full (the peer is not reading)."""
+        if self.closed:
+            return True
+        if len(self._outbox) >= self._limit:
+            return False
+        self._outbox.append(frame)
+        self._wake.set()
+        return True
+
+    async def run_writer(self) -> None:
+        """Send queued frames in order until the connection closes."""
+        outbox = self._outbox
+        while not self.closed:
+            await self._wake.wait()
+            self._wake.clear()
+            while outbox and not self.closed:
+                await self._send(outbox.popleft())
+
+    def kick(self, code: int, reason: str) -> None:
+        """Close from the host side, dropping whatever was still queued."""
+        if self.closed:
+            return
+        self.closed = True
+        self._outbox.clear()
+        self._wake.set()
+        task = asyncio.get_running_loop().create_task(self._safe_close(code, reason))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _safe_close(self, code: int, reason: str) -> None:
+        try:
+            await self._close(code, reason)
+        except Exception:  # noqa: BLE001 - the peer may already be gone
+            pass
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+class ChatHub:
+    """The room's live state. All methods run on the host's event loop."""
+
+    def __init__(self, store: HistoryStore, settings: Settings,
+                 file_lookup: Callable[[str], dict[str, Any] | None] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self._file_lookup = file_lookup or (lambda _id: None)
+        self.users: dict[str, User] = {}
+        self.connections: set[Connection] = set()
+        self._per_address: dict[str, int] = {}
+
+    # Connections --------------------------------------------------------------------------
+
+    def connect(self, hello: Hello, address: str, send: SendText, close: Close) -> Connection:
+        """Admit a connection: queue its welcome, and announce its user if newly online."""
+        s = self.settings
+        if len(self.connections) >= s.max_connections:
+            raise HubFull(CLOSE_TOO_MANY, "the room is full; try again later")
+        if self._per_address.get(address, 0) >= s.max_connections_per_address:
+            raise HubFull(CLOSE_TOO_MANY,
+                          f"too many connections from {address} (limit {s.max_connections_per_address})")
+        conn = Connection(address, send, close, s.client_queue_frames,
+                          TokenBucket(s.messages_per_second, s.message_burst))
+        user_id = protocol.user_id_for(hello.client_id)
+        user = self.users.get(user_id)
+        is_new = user is None
+        if user is None:
+            user = User(user_id, self._unique_name(hello.name, user_id))
+            self.users[user_id] = user
+        else:
+            if user.leave_timer is not None:
+                user.leave_timer.cancel()
+                user.leave_timer = None
+            if protocol.name_key(hello.name) != protocol.name_key(user.name):
+                user.name = self._unique_name(hello.name, user_id)
+        conn.user = user
+        user.connections.add(conn)
+        self.connections.add(conn)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+
+        conn.offer(self._welcome(user, hello.since))
+        if is_new:
+            try:
+                self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
+            except StoreError as exc:
+                log.error("join of %s not stored: %s", user.name, exc.detail)
+        return conn
+
+    def disconnect(self, conn: Connection) -> None:
+        """Forget a closed connection; its user leaves after the grace period if it was the last."""
+        if conn not in self.connections:
+            return
+        conn.closed = True
+        self.connections.discard(conn)
+        left = self._per_address.get(conn.address, 1) - 1
+        if left:
+            self._per_address[conn.address] = left
+        else:
+            self._per_address.pop(conn.address, None)
+        user = conn.user
+        if user is None:
+            return
+        user.connections.discard(conn)
+        if user.connections or user.leave_timer is not None:
+            return
+        grace = self.settings.leave_grace_seconds
+        if grace <= 0:
+            self._leave(user)
+        else:
+            user.leave_timer = asyncio.get_running_loop().call_later(grace, self._leave, user)
+
+    def _leave(self, user: User) -> None:
+        user.leave_timer = None
+        if user.connections or self.users.get(user.id) is not user:
+            return
+        del self.users[user.id]
+        try:
+            self._emit({"type": "leave", "ts": protocol.now_iso(), "user": user.public()})
+        except StoreError as exc:
+            log.error("leave of %s not stored: %s", user.name, exc.detail)
+
+    def shutdown(self) -> None:
+        """Close every connection cleanly (the host is stopping)."""
+        for conn in list(self.connections):
+            conn.kick(CLOSE_SHUTDOWN, "the host is shutting down")
+        for user in self.users.values():
+            if user.leave_timer is not None:
+                user.leave_timer.cancel()
+
+    # Frames -------------------------------------------------------------------------------
+
+    def receive(self, conn: Connection, raw: str | bytes) -> None:
+        """Handle one frame from an admitted connection; bad frames get an ``error`` event."""
+        try:
+            frame = protocol.parse_frame(raw, self.settings.max_message_bytes)
+            if isinstance(frame, SendMessage):
+                self._message(conn, frame)
+            elif isinstance(frame, Typing):
+                self._typing(conn)
+            elif isinstance(frame, Ping):
+                conn.offer('{"type":"pong"}')
+        except ProtocolError as exc:
+            self._reply_error(conn, exc.code, exc.detail, raw)
+        except StoreError as exc:
+            self._reply_error(conn, "store_failed", exc.detail, raw)
+
+    def _reply_error(self, conn: Connection, code: str, detail: str, raw: str | bytes) -> None:
+        extra: dict[str, Any] = {}
+        cmid = _client_msg_id_of(raw)
+        if cmid is not None:
+            extra["client_msg_id"] = cmid
+        self._send_to(conn, protocol.encode(protocol.error_event(code, detail, **extra)))
+
+    def _message(self, conn: Connection, msg: SendMessage) -> None:
+        assert conn.user is not None
+        wait = conn.bucket.take()
+        if wait:
+            raise ProtocolError("rate_limited",
+                                f"slow down: try again in {wait:.1f} s")
+        file_info = None
+        if msg.file_id is not None:
+            file_info = self._file_lookup(msg.file_id)
+            if file_info is None:
+                raise ProtocolError("unknown_file", "that file does not exist on this host")
+        event = {
+            "type": "message",
+            "ts": protocol.now_iso(),
+            "user": conn.user.public(),
+            "text": msg.text,
+            "file": file_info,
+            "client_msg_id": msg.client_msg_id,
+        }
+        stored, payload, is_new = self.store.append(
+            event, user_id=conn.user.id, client_msg_id=msg.client_msg_id)
+        if is_new:
+            self._broadcast(payload)
+        else:
+            self._send_to(conn, payload)  # a retry: acknowledge, do not repeat to others
+
+    def _typing(self, conn: Connection) -> None:
+        assert conn.user is not None
+        now = time.monotonic()
+        if now - conn.last_typing < 1.0:
+            return
+        conn.last_typing = now
+        frame = protocol.encode({"type": "typing", "user": conn.user.public()})
+        for other in list(self.connections):
+            if other.user is not conn.user:
+                self._send_to(other, frame)
+
+    # Fan-out ------------------------------------------------------------------------------
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        _stored, payload, _new = self.store.append(event)
+        self._broadcast(payload)
+
+    def _broadcast(self, frame: str) -> None:
+        for conn in list(self.connections):
+            self._send_to(conn, frame)
+
+    def _send_to(self, conn: Connection, frame: str) -> None:
+        if not conn.offer(frame):
+            log.warning("closing a connection of %s: it stopped reading",
+                        conn.user.name if conn.user else conn.address)
+            conn.kick(CLOSE_TOO_SLOW,
+                      "you fell behind (the connection stopped reading); reconnect to catch up")
+            self.disconnect(conn)
+
+    def _welcome(self, user: User, since: int | None) -> str:
+        s = self.settings
+        store = self.store
+        if since is None or since > store.last_id:
+            page = store.before(None, s.history_page)
+            has_more_after = False
+            reset = since is not None  # the client's history is from another room or a wiped host
+        else:
+            page = store.after(since, s.resume_cap)
+            has_more_after = page.has_more
+            page_more_before = since > 0
+            reset = False
+        users = [u.public() for u in self.users.values()]
+        head = protocol.encode({
+            "type": "welcome",
+            "you": user.public(),
+            "room": s.room,
+            "room_id": store.room_id,
+            "users": users,
+            "last_id": store.last_id,
+            "has_more_before": page.has_more if since is None or reset else page_more_before,
+            "has_more_after": has_more_after,
+            "reset": reset,
+            "limits": {"max_message_bytes": s.max_message_bytes,
+                       "max_upload_bytes": s.max_upload_bytes},
+        })
+        return head[:-1] + ',"events":' + page.json_array() + "}"
+
+    def _unique_name(self, wanted: str, user_id: str) -> str:
+        taken = {protocol.name_key(u.name) for u in self.users.values() if u.id != user_id}
+        name, n = wanted, 2
+        while protocol.name_key(name) in taken:
+            suffix = f" ({n})"
+            name = wanted[: self.settings.max_name_chars - len(suffix)] + suffix
+            n += 1
+        return name
+
+
+def _client_msg_id_of(raw: str | bytes) -> str | None:
+    """The client_msg_id of a refused frame, if it had a usable one, so the client can mark it."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(data, dict):
+        cmid = data.get("client_msg_id")
+        if isinstance(cmid, str) and 0 < len(cmid) <= 64:
+            return cmid
+    return None

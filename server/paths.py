@@ -1,0 +1,46 @@
+"""Where LAN Chat finds its UI files and keeps its users' data.
+
+One place decides this for every way the app runs: from a source checkout, installed with pip,
+or frozen by PyInstaller (where bundled files live under ``sys._MEIPASS``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import platformdirs
+
+_APP_DIR_NAME = "LANChat"
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller bundle."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def bundle_root() -> Path:
+    """The folder that holds ``static/``: the bundle when frozen, the checkout otherwise."""
+    if is_frozen():
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
+    return Path(__file__).resolve().parent.parent
+
+
+def static_dir() -> Path:
+    """The UI's files (index.html, css/, js/)."""
+    return bundle_root() / "static"
+
+
+def user_data_dir() -> Path:
+    """History and shared files, never beside the executable."""
+    return Path(platformdirs.user_data_dir(_APP_DIR_NAME, appauthor=False))
+
+
+def user_config_dir() -> Path:
+    """Small preferences (nickname, last room) that outlive the window's private storage."""
+    return Path(platformdirs.user_config_dir(_APP_DIR_NAME, appauthor=False))
+
+
+def user_log_dir() -> Path:
+    """Log files: the windowed app has no console."""
+    return Path(platformdirs.user_log_dir(_APP_DIR_NAME, appauthor=False))

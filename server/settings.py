@@ -1,0 +1,77 @@
+"""Every knob of a LAN Chat host in one frozen dataclass, with defaults that are safe on a shared LAN."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import paths
+
+
+def default_room_name() -> str:
+    """"<user>'s room", the name a host gets unless it picks one."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some sandboxes
+        user = socket.gethostname() or "LAN"
+    return f"{user}'s room"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one host behaves. Limits are enforced by the server, whatever the client does."""
+
+    room: str = field(default_factory=default_room_name)
+    host: str = "127.0.0.1"
+    port: int = 8765
+    data_dir: Path = field(default_factory=paths.user_data_dir)
+    static_dir: Path = field(default_factory=paths.static_dir)
+
+    # Chat limits.
+    max_message_bytes: int = 8 * 1024  # UTF-8 bytes of one message's text
+    max_name_chars: int = 32
+    messages_per_second: float = 10.0  # sustained rate per connection
+    message_burst: int = 20  # short bursts above the rate
+    max_connections_per_address: int = 64
+    max_connections: int = 10_000
+
+    # Fan-out: frames waiting for one client before it counts as stuck and is disconnected.
+    client_queue_frames: int = 1024
+    # A user whose last connection drops is shown as left only after this grace, so a page
+    # reload or a short Wi-Fi blip does not print leave/join lines.
+    leave_grace_seconds: float = 5.0
+    # Keepalive: a ping every interval; no pong within the timeout closes a half-open link.
+    ping_interval_seconds: float = 10.0
+    ping_timeout_seconds: float = 15.0
+
+    # History.
+    history_page: int = 50  # events in a fresh client's welcome
+    max_page: int = 500  # the most events one request may ask for
+    resume_cap: int = 1000  # the most missed events a welcome carries; the rest by paging
+
+    # Files.
+    max_upload_bytes: int = 4 * 1024**3
+    max_total_upload_bytes: int = 50 * 1024**3
+
+    # Discovery (zeroconf). None means every usable interface.
+    discovery: bool = True
+    discovery_interfaces: tuple[str, ...] | None = None
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def ws_max_frame_bytes(self) -> int:
+        """Largest WebSocket frame accepted: a full-length message even if JSON-escaped."""
+        return self.max_message_bytes * 6 + 4096
