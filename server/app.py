@@ -118,6 +118,8 @@ def create_app(settings: Settings) -> FastAPI:
             "room": settings.room,
             "room_id": request.app.state.store.room_id,
             "version": __version__,
+            "hosting": settings.hosting,
+            "machine": netinfo.machine_name(),
             "users": len(hub.users),
             "password": False,
             "urls": netinfo.room_urls(settings.host, request.url.port or settings.port),

@@ -55,6 +55,10 @@ class Settings:
     max_upload_bytes: int = 4 * 1024**3
     max_total_upload_bytes: int = 50 * 1024**3
 
+    # False in the desktop app's lobby: the server then answers only this machine's window,
+    # browses the LAN for rooms, and advertises nothing until the user hosts a room.
+    hosting: bool = True
+
     # Discovery (zeroconf). None means every usable interface.
     discovery: bool = True
     discovery_interfaces: tuple[str, ...] | None = None
