@@ -95,10 +95,10 @@ def clean_name(value: Any, max_chars: int) -> str:
     """A display name: trimmed, NFC, no control or format characters, 1..max_chars long."""
     if not isinstance(value, str):
         raise ProtocolError("bad_name", "'name' must be a string")
-    name = unicodedata.normalize("NFC", value)
+    # Ordinary white space (tabs, new lines) folds to single spaces; other controls are refused.
+    name = " ".join(unicodedata.normalize("NFC", value).split())
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in name):
         raise ProtocolError("bad_name", "names may not contain control or invisible characters")
-    name = " ".join(name.split())
     if not name:
         raise ProtocolError("bad_name", "a name cannot be empty")
     if len(name) > max_chars:
