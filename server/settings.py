@@ -62,6 +62,13 @@ class Settings:
     # Discovery (zeroconf). None means every usable interface.
     discovery: bool = True
     discovery_interfaces: tuple[str, ...] | None = None
+    # zeroconf keeps a crashed host listed for 18+ minutes, so each peer's /api/health is probed:
+    # a peer is hidden after this many failed probes in a row (crash seen in under 10 s).
+    discovery_probe_interval_seconds: float = 2.0
+    discovery_probe_timeout_seconds: float = 1.5
+    discovery_probe_failures: int = 2
+    # How often the advertised user count and this machine's addresses are compared with now.
+    discovery_check_seconds: float = 1.0
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed."""
