@@ -1,0 +1,299 @@
+"""The JS bridge: the few things the page cannot do itself, and nothing a remote page could abuse.
+
+Pages of other hosts load in the same window and see the same ``window.pywebview.api``, so every
+method here is safe to call from any page: no file system, no shell, no arbitrary URL schemes.
+Methods that change this machine (``host_room``, ``set_prefs``) act only when the window shows
+this machine's own server.
+
+pywebview lists a js_api object's public members with ``dir()``, but it *dispatches* a call by
+walking ``getattr`` along the dotted name the page sends, without filtering underscores: a page
+can ask for ``"_state.x"`` or ``"get_prefs.__globals__.update"``. So the object handed to
+pywebview is a :class:`JsApi`, which answers ``getattr`` for the exposed names only, and returns
+functions whose globals are an empty private dict, so walking their attributes reaches nothing.
+
+Methods never raise to the page (pywebview would send it a Python traceback); failures come back
+as ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import types
+import webbrowser
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from server.settings import default_room_name
+
+from .prefs import MAX_NAME_CHARS, MAX_ROOM_CHARS, PrefsError, PrefsStore, clean_text
+from .servers import EmbeddedServer, HostingError
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "LAN Chat"
+EXPOSED: frozenset[str] = frozenset(
+    {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external", "lobby_url"})
+MAX_URL_CHARS = 2048
+MAX_NOTIFY_TITLE = 100
+MAX_NOTIFY_BODY = 300
+NOTIFY_MIN_INTERVAL = 2.0  # seconds: a burst of messages raises one notification, not fifty
+OWN_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+class WindowLike(Protocol):
+    """The part of ``webview.Window`` the bridge uses (a Protocol, so tests can pass their own)."""
+
+    def get_current_url(self) -> str | None: ...
+
+    def set_title(self, title: str) -> None: ...
+
+
+def window_title(room: str | None, unread: int) -> str:
+    """ "LAN Chat — <room>", with "(<n>) " in front while there are unread messages."""
+    base = f"{APP_TITLE} — {room}" if room else APP_TITLE
+    return f"({unread}) {base}" if unread > 0 else base
+
+
+def safe_external_url(url: object) -> str | None:
+    """``url`` if it is a plain http(s) address fit to hand to the system browser, else None."""
+    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+        return None
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+class Bridge:
+    """What the page may ask of the desktop app. Wrap it in :class:`JsApi` before exposing it."""
+
+    def __init__(self, server: EmbeddedServer, prefs: PrefsStore,
+                 notifier: Callable[[str, str], bool] | None = None,
+                 opener: Callable[[str], bool] | None = None) -> None:
+        self._server = server
+        self._prefs = prefs
+        self._notifier = notifier or send_notification
+        self._opener = opener or open_in_browser
+        self._window: WindowLike | None = None
+        self._lock = threading.Lock()
+        self._unread = 0
+        self._page_room: str | None = None
+        self._last_notify = 0.0
+
+    def attach(self, window: WindowLike) -> None:
+        """The window exists now (it needs this bridge to be created, hence two steps)."""
+        self._window = window
+
+    # Exposed to the page ------------------------------------------------------------------
+
+    def get_prefs(self) -> dict[str, str]:
+        """The remembered nickname and last room (any page may read them: they are carried
+        over to the hosts the user joins)."""
+        return self._prefs.load().public()
+
+    def set_prefs(self, changes: object) -> dict[str, Any]:
+        """Remember ``{name, last_room}`` (either key may be left out). Own pages only."""
+        if not self._on_own_page():
+            return {"error": "only this app's own pages may change its preferences"}
+        if not isinstance(changes, Mapping):
+            return {"error": "preferences must be an object"}
+        try:
+            return {"prefs": self._prefs.update(changes).public()}
+        except PrefsError as exc:
+            return {"error": str(exc)}
+        except OSError as exc:
+            log.warning("could not save preferences: %s", exc)
+            return {"error": "could not save preferences to the config folder"}
+
+    def host_room(self, request: object) -> dict[str, Any]:
+        """Host ``{room, name}`` on the LAN from this machine; returns ``{"url": ...}`` for the
+        page to load (same origin, now reachable from the LAN). Own pages only."""
+        if not self._on_own_page():
+            return {"error": "only this app's own pages may host a room"}
+        if not isinstance(request, Mapping):
+            return {"error": "host_room needs {room, name}"}
+        try:
+            room = clean_text(request.get("room", ""), "room", MAX_ROOM_CHARS)
+            name = clean_text(request.get("name", ""), "name", MAX_NAME_CHARS)
+        except PrefsError as exc:
+            return {"error": str(exc)}
+        room = room or default_room_name()
+        try:
+            changes = {"last_room": room, **({"name": name} if name else {})}
+            self._prefs.update(changes)
+        except OSError as exc:  # hosting matters more than remembering it
+            log.warning("could not save preferences: %s", exc)
+        try:
+            self._server.host(room)
+        except HostingError as exc:
+            return {"error": exc.detail}
+        with self._lock:
+            self._unread = 0
+            self._page_room = room
+        self._apply_title()
+        return {"url": f"{self._server.origin}/", "room": room}
+
+    def set_unread(self, count: object, room: object = None) -> None:
+        """Show ``count`` unread messages in the window title; ``room`` names the room shown
+        (optional: this host's own room is known)."""
+        if isinstance(count, bool) or not isinstance(count, (int, float)):
+            return
+        unread = max(0, min(int(count), 99_999))
+        shown: str | None = None
+        if isinstance(room, str):
+            try:
+                shown = clean_text(room, "room", MAX_ROOM_CHARS) or None
+            except PrefsError:
+                shown = None
+        with self._lock:
+            self._unread = unread
+            if shown is not None:
+                self._page_room = shown
+        self._apply_title()
+
+    def notify(self, title: object, body: object = "") -> bool:
+        """Raise a desktop notification where the platform has one; never raises."""
+        try:
+            text_title = str(title)[:MAX_NOTIFY_TITLE] if title is not None else APP_TITLE
+            text_body = str(body)[:MAX_NOTIFY_BODY] if body is not None else ""
+            now = time.monotonic()
+            with self._lock:
+                if now - self._last_notify < NOTIFY_MIN_INTERVAL:
+                    return False
+                self._last_notify = now
+            return self._notifier(text_title, text_body)
+        except Exception:  # noqa: BLE001 - a notification is never worth an error
+            log.exception("notification failed")
+            return False
+
+    def open_external(self, url: object) -> bool:
+        """Open an http(s) link in the system browser; anything else is refused."""
+        safe = safe_external_url(url)
+        if safe is None:
+            log.info("refused to open a non-http(s) link")
+            return False
+        try:
+            return self._opener(safe)
+        except Exception:  # noqa: BLE001 - no browser is not the page's problem
+            log.exception("could not open a link in the browser")
+            return False
+
+    def lobby_url(self) -> str:
+        """Where the lobby is: the way back from a remote host's room."""
+        return f"{self._server.origin}/#lobby"
+
+    # Inside the app -----------------------------------------------------------------------
+
+    def page_changed(self) -> None:
+        """A new page loaded: reset the unread count and name the room if it is ours."""
+        with self._lock:
+            self._unread = 0
+            self._page_room = None
+        self._apply_title()
+
+    def title(self) -> str:
+        """The title the window should have now."""
+        room = self._page_room
+        if room is None and self._server.hosting and self._on_own_page():
+            room = self._server.room
+        return window_title(room, self._unread)
+
+    def _apply_title(self) -> None:
+        if self._window is not None:
+            try:
+                self._window.set_title(self.title())
+            except Exception:  # noqa: BLE001 - the window may be closing
+                log.debug("could not set the window title", exc_info=True)
+
+    def _on_own_page(self) -> bool:
+        """True when the window shows a page of this machine's own server."""
+        if self._window is None:
+            return False
+        try:
+            current = self._window.get_current_url() or ""
+        except Exception:  # noqa: BLE001 - closing window: treat as foreign
+            return False
+        return is_own_url(current, self._server.port)
+
+
+def is_own_url(url: str, port: int) -> bool:
+    """``url`` is served by this machine's server on ``port`` (loopback, plain http)."""
+    try:
+        parts = urlsplit(url)
+        return (parts.scheme == "http" and (parts.hostname or "") in OWN_HOSTS
+                and parts.port == port)
+    except ValueError:
+        return False
+
+
+def _make_forwarder(target: Callable[..., Any]) -> Callable[..., Any]:
+    def forward(*args: Any) -> Any:
+        return target(*args)
+    return forward
+
+
+_FORWARD_CODE = _make_forwarder(print).__code__
+
+
+def sealed(name: str, target: Callable[..., Any]) -> Callable[..., Any]:
+    """A real function calling ``target`` whose globals are a fresh, empty dict.
+
+    pywebview only lists plain functions and methods, so this must be one; a bound method would
+    lead a page to ``__func__.__globals__`` (this module) and from there to anything.
+    """
+    cell = types.CellType(target)
+    fn = types.FunctionType(_FORWARD_CODE, {"__builtins__": {}}, name, None, (cell,))
+    fn.__doc__ = getattr(target, "__doc__", None)
+    return fn
+
+
+class JsApi:
+    """The js_api object handed to pywebview: the exposed names, and no other attribute."""
+
+    __slots__ = ("_JsApi__calls",)
+
+    def __init__(self, bridge: Bridge) -> None:
+        calls = {name: sealed(name, getattr(bridge, name)) for name in EXPOSED}
+        object.__setattr__(self, "_JsApi__calls", calls)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in EXPOSED:
+            calls: dict[str, Callable[..., Any]] = object.__getattribute__(self, "_JsApi__calls")
+            return calls[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(name)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(EXPOSED)
+
+
+def send_notification(title: str, body: str) -> bool:
+    """A desktop notification via ``notify-send`` on Linux; False where there is none."""
+    if not sys.platform.startswith("linux"):
+        return False
+    tool = shutil.which("notify-send")
+    if tool is None:
+        return False
+    # A list of arguments and "--": the page's text is never a shell word nor an option.
+    subprocess.Popen([tool, "--app-name", APP_TITLE, "--", title, body],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, close_fds=True)
+    return True
+
+
+def open_in_browser(url: str) -> bool:
+    """The system browser, in a new tab where possible."""
+    return bool(webbrowser.open(url, new=2))

@@ -1,0 +1,123 @@
+"""The embedded server: loopback-only in the lobby, on every interface once the user hosts.
+
+Hosting replaces the loopback server with one on 0.0.0.0 at the same port, so the window's
+origin (``http://127.0.0.1:<port>``) stays the same and the page only has to reload.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+
+from server.runner import ServerThread
+from server.settings import Settings
+
+from .csp import DesktopEval
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+EVERY_INTERFACE = "0.0.0.0"
+
+
+class HostingError(RuntimeError):
+    """Hosting failed; ``detail`` says why in words a user can act on."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def start_server(settings: Settings, fallback_to_free_port: bool = True) -> ServerThread:
+    """Start a ServerThread; if the port is taken (and a fallback is allowed) take a free one."""
+    try:
+        thread = ServerThread(settings)
+    except OSError as exc:
+        if not fallback_to_free_port or exc.errno != errno.EADDRINUSE or settings.port == 0:
+            raise
+        log.info("port %d is busy on %s; using a free port", settings.port, settings.host)
+        thread = ServerThread(settings.with_(port=0))
+    thread.server.config.app = DesktopEval(thread.server.config.app)
+    try:
+        return thread.start()
+    except RuntimeError:
+        thread.stop(1.0)  # frees the socket it bound
+        raise
+
+
+class EmbeddedServer:
+    """Owns the one server this app runs; every method is safe to call from any thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._base = settings
+        self._lock = threading.Lock()
+        self._thread: ServerThread | None = None
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        thread = self._thread
+        return thread.port if thread is not None else self._base.port
+
+    @property
+    def hosting(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.settings.hosting
+
+    @property
+    def room(self) -> str:
+        thread = self._thread
+        return thread.settings.room if thread is not None else self._base.room
+
+    @property
+    def origin(self) -> str:
+        """The window's address for this server (always loopback: that is what the window uses)."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start_lobby(self) -> EmbeddedServer:
+        """Serve the lobby on loopback only; nothing is reachable from the LAN yet."""
+        settings = self._base.with_(host=LOOPBACK, hosting=False)
+        with self._lock:
+            self._thread = start_server(settings)
+            self._base = self._base.with_(port=self._thread.port)
+        log.info("lobby server on %s (loopback only)", self.origin)
+        return self
+
+    def host(self, room: str) -> None:
+        """Replace the running server by one hosting ``room`` on the LAN.
+
+        On failure the lobby server is brought back, so the window keeps working, and
+        HostingError says what went wrong.
+        """
+        with self._lock:
+            if self._stopped:
+                raise HostingError("the app is closing")
+            old = self._thread
+            if old is not None:
+                old.stop()
+            self._thread = None
+            settings = self._base.with_(host=EVERY_INTERFACE, hosting=True, room=room)
+            try:
+                self._thread = start_server(settings)
+            except (OSError, RuntimeError) as exc:
+                log.exception("could not host %r", room)
+                self._thread = start_server(self._base.with_(host=LOOPBACK, hosting=False))
+                self._base = self._base.with_(port=self._thread.port)
+                raise HostingError(f"could not start hosting on port {settings.port}: {exc}. "
+                                   "Another program may use that port; restart with --port.") \
+                    from exc
+            self._base = self._base.with_(port=self._thread.port, room=room)
+        log.info("hosting %r on every interface at port %d", room, self.port)
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop the server: clients get a clean close; the port is free when this returns."""
+        with self._lock:
+            self._stopped = True
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                thread.stop(timeout)
+                if thread.thread.is_alive():
+                    log.warning("the server thread did not stop within %.1f s", timeout)
+                else:
+                    log.info("server on port %d stopped", thread.port)
