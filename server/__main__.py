@@ -7,10 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from . import __version__, netinfo
-from .runner import bind_socket, uvicorn_config
+from .runner import Server, bind_socket, uvicorn_config
 from .settings import Settings, default_room_name
 
 
@@ -59,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for url in netinfo.room_urls(settings.host, settings.port):
         log.info("open %s in a browser to join", url)
     print(f"LAN Chat is serving on http://127.0.0.1:{settings.port}/", flush=True)
-    uvicorn.Server(uvicorn_config(settings)).run(sockets=[sock])
+    Server(uvicorn_config(settings)).run(sockets=[sock])
     return 0
 
 

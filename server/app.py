@@ -15,7 +15,8 @@ from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, netinfo, protocol
+from . import __version__, netinfo, peers, protocol
+from .discovery import Discovery
 from .files import INLINE_MIME, FileStore, UploadError
 from .hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, ChatHub, HubFull
 from .settings import Settings
@@ -91,11 +92,18 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.store = store
         app.state.files = files
         app.state.hub = ChatHub(store, settings, file_info)
+        app.state.discovery = None
+        if settings.discovery:
+            app.state.discovery = Discovery(settings, room_id=store.room_id,
+                                            users=lambda: len(app.state.hub.users))
+            await app.state.discovery.async_start()
         log.info("room %r: %d events in history at %s", settings.room, store.last_id,
                  settings.data_dir)
         try:
             yield
         finally:
+            if app.state.discovery is not None:
+                await app.state.discovery.async_close()  # the LAN hears goodbye first
             app.state.hub.shutdown()
             await asyncio.sleep(0)  # let the close frames go out
             store.close()
@@ -213,6 +221,7 @@ def create_app(settings: Settings) -> FastAPI:
             writer.cancel()
 
     settings.static_dir.mkdir(parents=True, exist_ok=True)
+    app.include_router(peers.router)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     app.add_middleware(SecurityHeaders)
     return app

@@ -155,9 +155,11 @@ class Advertiser:
     async def async_start(self) -> None:
         """Probe for the name (renamed on a clash) and announce; returns once announced."""
         info = self._make_info()
-        await (await self.azc.async_register_service(info, allow_name_change=True))
+        announcing = await self.azc.async_register_service(info, allow_name_change=True)
+        # Registered (probing is over): from here on, close must say goodbye.
         self.name = info.name  # it may have been renamed
         self.info = info
+        await announcing
         log.info("advertising %r on %s port %d", self.name, ", ".join(self.addresses) or "-",
                  self.port)
 

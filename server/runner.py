@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -10,6 +11,7 @@ import time
 import uvicorn
 
 from .app import create_app
+from .peers import async_begin_shutdown
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
+
+
+class Server(uvicorn.Server):
+    """uvicorn, telling the app as soon as shutdown starts: uvicorn first waits (up to
+    ``timeout_graceful_shutdown``) for open connections, and only then runs the lifespan's end.
+    The LAN should hear the room's goodbye at once, and live streams must end instead of
+    holding the shutdown up."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        with contextlib.suppress(Exception):  # the app may not have started at all
+            await async_begin_shutdown(self.config.app)
+        await super().shutdown(sockets)
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
@@ -52,7 +66,7 @@ class ServerThread:
         self.sock = bind_socket(settings.host, settings.port)
         self.port: int = self.sock.getsockname()[1]
         self.settings = settings.with_(port=self.port)
-        self.server = uvicorn.Server(uvicorn_config(self.settings))
+        self.server = Server(uvicorn_config(self.settings))
         self.thread = threading.Thread(target=self._run, name="lanchat-server", daemon=True)
         self.error: BaseException | None = None
 
@@ -65,7 +79,7 @@ class ServerThread:
 
     @property
     def app(self):  # type: ignore[no-untyped-def]
-        return self.server.config.loaded_app
+        return self.server.config.app
 
     def start(self, timeout: float = 15.0) -> ServerThread:
         self.thread.start()

@@ -1,0 +1,86 @@
+"""Routes for the lobby's list of rooms: ``GET /api/peers`` and its live twin ``/api/peers/stream``.
+
+Both read ``app.state.discovery`` (a :class:`~server.discovery.Discovery`, or None when discovery
+is off). The stream is Server-Sent Events: the whole list as one ``data:`` line on connect and on
+every change, a comment line every 15 s to keep proxies and idle timers quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+from .discovery import Discovery, disabled_status
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+KEEPALIVE_SECONDS = 15.0
+TICK_SECONDS = 1.0  # the status (hints, unreachable rooms) is re-read this often
+
+
+def peers_snapshot(discovery: Discovery | None) -> dict[str, Any]:
+    """The body of ``GET /api/peers``: the rooms that answer now and why the list looks so."""
+    if discovery is None:
+        return {"peers": [], "status": disabled_status()}
+    return {"peers": [p.public() for p in discovery.peers()], "status": discovery.status()}
+
+
+def _discovery(request: Request) -> Discovery | None:
+    return getattr(request.app.state, "discovery", None)
+
+
+@router.get("/api/peers")
+async def list_peers(request: Request) -> dict[str, Any]:
+    return peers_snapshot(_discovery(request))
+
+
+@router.get("/api/peers/stream")
+async def stream_peers(request: Request) -> StreamingResponse:
+    discovery = _discovery(request)
+    # Starlette cancels this generator when the client goes away (it listens for the
+    # disconnect itself), so the loop only has to end when the server stops.
+    return StreamingResponse(peer_events(discovery), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+async def peer_events(discovery: Discovery | None) -> AsyncIterator[str]:
+    """The SSE body: the snapshot whenever it differs from the last one sent, else keepalives."""
+    yield "retry: 2000\n\n"  # EventSource reconnects after 2 s when a stream ends
+    last = ""
+    quiet = 0.0
+    while True:
+        browser = discovery.browser if discovery is not None else None
+        seen = browser.version if browser is not None else 0
+        body = json.dumps(peers_snapshot(discovery), separators=(",", ":"))
+        if body != last:
+            last, quiet = body, 0.0
+            yield f"data: {body}\n\n"
+        elif quiet >= KEEPALIVE_SECONDS:
+            quiet = 0.0
+            yield ": keepalive\n\n"
+        if discovery is not None and discovery.stopping:
+            return
+        started = time.monotonic()
+        if browser is not None:
+            # Wakes on a change or on shutdown; the tick re-checks hints that age with time.
+            await browser.async_wait_changed(seen, TICK_SECONDS)
+        else:
+            await asyncio.sleep(TICK_SECONDS)
+        quiet += time.monotonic() - started
+
+
+async def async_begin_shutdown(app: FastAPI) -> None:
+    """Call when the server starts shutting down: goodbye on the LAN and peer streams end now,
+    instead of after uvicorn's graceful wait for open connections."""
+    discovery: Discovery | None = getattr(app.state, "discovery", None)
+    if discovery is not None:
+        await discovery.async_begin_shutdown()
