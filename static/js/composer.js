@@ -1,0 +1,95 @@
+// The composer: a growing text box (Enter sends, Shift+Enter breaks the line), attach button,
+// pasted images, typing pings, and a character count that appears only near the limit.
+
+import { h, emit } from './dom.js';
+import { icon } from './icons.js';
+import { utf8Length } from './util.js';
+
+const TYPING_EVERY_MS = 2500;
+const MAX_HEIGHT_PX = 176;
+
+export function mountComposer(form, { limitBytes, placeholder }) {
+  let limit = limitBytes;
+  let lastTyping = 0;
+  const picker = h('input', { type: 'file', multiple: true, class: 'sr-only', tabIndex: -1, 'aria-hidden': 'true' });
+  const attach = h('button', { type: 'button', class: 'icon-btn attach', 'aria-label': 'Attach files', title: 'Attach files' }, icon('attach'));
+  const text = h('textarea', { id: 'compose', class: 'compose-text', rows: 1, placeholder, 'aria-label': 'Message', enterKeyHint: 'send', autocomplete: 'off' });
+  const counter = h('span', { class: 'counter', 'aria-live': 'polite', hidden: true });
+  const error = h('p', { class: 'compose-error', role: 'alert', hidden: true });
+  const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
+  form.classList.add('composer');
+  form.append(error, h('div', { class: 'composer-row' }, picker, attach, h('div', { class: 'compose-box' }, text, counter), send));
+
+  function grow() {
+    text.style.height = 'auto';
+    text.style.height = `${Math.min(text.scrollHeight, MAX_HEIGHT_PX)}px`;
+  }
+
+  function check() {
+    const used = utf8Length(text.value);
+    const near = used > limit * 0.8;
+    counter.hidden = !near;
+    counter.textContent = near ? `${(limit - used).toLocaleString()} left` : '';
+    counter.classList.toggle('over', used > limit);
+    return used <= limit;
+  }
+
+  function showError(message) {
+    error.textContent = message;
+    error.hidden = !message;
+  }
+
+  function submit() {
+    const value = text.value;
+    if (!value.trim()) return;
+    if (!check()) {
+      showError(`That is ${(utf8Length(value) - limit).toLocaleString()} characters over the limit; shorten it or send it as a file.`);
+      return;
+    }
+    showError('');
+    emit(form, 'chat:send', { text: value });
+    text.value = '';
+    grow();
+    check();
+  }
+
+  form.addEventListener('submit', (event) => { event.preventDefault(); submit(); text.focus(); });
+  text.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+  text.addEventListener('input', () => {
+    grow();
+    check();
+    if (error.textContent && check()) showError('');
+    const now = Date.now();
+    if (text.value.trim() && now - lastTyping > TYPING_EVERY_MS) {
+      lastTyping = now;
+      emit(form, 'chat:typing');
+    }
+  });
+  text.addEventListener('paste', (event) => {
+    const files = [...(event.clipboardData?.files ?? [])];
+    if (!files.length) return;
+    event.preventDefault();
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+    emit(form, 'chat:files', {
+      files: files.map((f, i) => (f.name && f.name !== 'image.png' ? f
+        : new File([f], `pasted-${stamp}${i ? `-${i}` : ''}.${(f.type.split('/')[1] || 'png').replace('jpeg', 'jpg')}`, { type: f.type }))),
+    });
+  });
+  attach.addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => {
+    if (picker.files?.length) emit(form, 'chat:files', { files: [...picker.files] });
+    picker.value = '';
+  });
+
+  return {
+    focus: () => text.focus(),
+    setLimit(bytes) { limit = bytes; check(); },
+    setPlaceholder(value) { text.placeholder = value; },
+    textarea: text,
+  };
+}

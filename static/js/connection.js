@@ -1,0 +1,137 @@
+// The WebSocket to the host: hello on open, keepalive pings, and reconnect with backoff.
+// Emits 'state' ({state, retryAt, code, reason}) and 'frame' (one parsed server frame).
+
+import { backoffDelay } from './util.js';
+
+const PING_EVERY_MS = 15000;
+const PONG_WITHIN_MS = 8000;
+// Close codes that retrying cannot fix.
+const FATAL = new Map([[4400, 'The host refused to let you in.'], [4403, 'This page is not from this room.']]);
+
+export class Connection extends EventTarget {
+  /** `hello()` returns the fields of the hello frame, asked fresh on every (re)connect. */
+  constructor(url, hello) {
+    super();
+    this.url = url;
+    this.hello = hello;
+    this.ws = null;
+    this.state = 'idle';
+    this.attempt = 0;
+    this.retryTimer = 0;
+    this.pingTimer = 0;
+    this.pongTimer = 0;
+    this.stopped = true;
+    this.onOnline = () => this.retryNow();
+  }
+
+  start() {
+    this.stopped = false;
+    window.addEventListener('online', this.onOnline);
+    this.open();
+  }
+
+  stop() {
+    this.stopped = true;
+    window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.retryTimer);
+    this.stopKeepalive();
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) { ws.onclose = null; ws.close(1000, 'leaving'); }
+    this.setState('idle');
+  }
+
+  /** Send a frame when the link is up; false when it is not (the caller keeps it queued). */
+  send(frame) {
+    if (this.state !== 'online' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  retryNow() {
+    if (this.stopped || this.state === 'online' || this.state === 'connecting') return;
+    clearTimeout(this.retryTimer);
+    this.open();
+  }
+
+  setState(state, extra = {}) {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: { state, ...extra } }));
+  }
+
+  open() {
+    clearTimeout(this.retryTimer);
+    this.setState('connecting');
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', ...this.hello() }));
+    ws.onmessage = (event) => {
+      if (this.ws !== ws) return;
+      clearTimeout(this.pongTimer);
+      let frame;
+      try { frame = JSON.parse(event.data); } catch { return; }
+      if (frame.type === 'pong') return;
+      if (frame.type === 'welcome') {
+        this.attempt = 0;
+        this.setState('online');
+        this.startKeepalive();
+      }
+      this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
+    };
+    ws.onclose = (event) => this.closed(ws, event.code, event.reason);
+  }
+
+  closed(ws, code, reason) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.stopKeepalive();
+    if (this.stopped) return;
+    if (FATAL.has(code)) {
+      this.stopped = true;
+      this.setState('refused', { code, reason: reason || FATAL.get(code) });
+      return;
+    }
+    // 4429: the host is full; wait longer before knocking again.
+    this.scheduleRetry(code === 4429 ? 3 : 0, code, reason);
+  }
+
+  scheduleRetry(extraAttempts = 0, code = 0, reason = '') {
+    const delay = backoffDelay(this.attempt + extraAttempts);
+    this.attempt += 1;
+    const retryAt = Date.now() + delay;
+    this.setState('offline', { retryAt, code, reason });
+    this.retryTimer = setTimeout(() => this.open(), delay);
+  }
+
+  startKeepalive() {
+    this.stopKeepalive();
+    this.pingTimer = setInterval(() => {
+      const ws = this.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      ws.send('{"type":"ping"}');
+      clearTimeout(this.pongTimer);
+      // Nothing heard back: the link is dead even if the socket has not noticed yet.
+      this.pongTimer = setTimeout(() => {
+        if (this.ws !== ws) return;
+        ws.onclose = null;
+        try { ws.close(4000, 'no pong'); } catch { /* already gone */ }
+        this.closed(ws, 0, 'the host stopped answering');
+      }, PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  stopKeepalive() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+  }
+}
+
+export function wsUrl(loc = window.location) {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws`;
+}

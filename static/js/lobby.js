@@ -1,0 +1,168 @@
+// The desktop app's start screen: rooms nearby (live), host a room, join by address.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import { parseAddress, plural, safeHref } from './util.js';
+import * as store from './storage.js';
+import * as desktop from './desktop.js';
+import { MAX_NAME_CHARS } from './join.js';
+
+const HELP_AFTER_MS = 6000;
+
+function roomRow(peer) {
+  const href = safeHref(peer.url);
+  const people = Number.isInteger(peer.users) ? plural(peer.users, 'person', 'people') : '';
+  const label = `${peer.name}${peer.host ? `, on ${peer.host}` : ''}${people ? `, ${people}` : ''}${peer.password ? ', password needed' : ''}`;
+  return h('li', {},
+    h('a', { class: 'room-row', href: href ?? '#', 'aria-label': label, dataset: { url: href ?? '' } },
+      h('span', { class: 'room-row-icon', 'aria-hidden': 'true' }, icon('chat')),
+      h('span', { class: 'room-row-main' },
+        h('span', { class: 'room-row-name', text: peer.name }),
+        h('span', { class: 'room-row-host', text: peer.host ?? '' })),
+      h('span', { class: 'room-row-meta' },
+        peer.password ? h('span', { class: 'lock', title: 'Password needed' }, icon('lock')) : null,
+        h('span', { class: 'room-row-users' }, icon('users'), h('span', { text: Number.isInteger(peer.users) ? String(peer.users) : '–' }))),
+      icon('arrow', 'room-row-go')));
+}
+
+function mountNearby(section) {
+  const list = h('ul', { class: 'room-list', 'aria-label': 'Rooms on your network' });
+  const empty = h('div', { class: 'empty', role: 'status' },
+    h('p', { class: 'looking' }, h('span', { class: 'pulse', 'aria-hidden': 'true' }), h('span', { text: 'Looking for rooms on your network…' })));
+  const help = h('div', { class: 'help', hidden: true },
+    h('p', { text: 'No rooms found yet. Rooms appear here on their own when someone on your network hosts one. If you expect one:' }),
+    h('ul', {},
+      h('li', { text: 'Check that you are on the same Wi-Fi or wired network as the host. Guest networks often keep devices apart.' }),
+      h('li', { text: 'Some routers and office networks block the discovery traffic (multicast). Ask the host for the room’s address and use “Join by address”.' }),
+      h('li', { text: 'A firewall on the host’s computer may block LAN Chat. Allow it on private networks.' })));
+  empty.append(help);
+  section.append(h('h2', { id: 'nearby-title', text: 'Rooms nearby' }), list, empty);
+  setTimeout(() => { help.hidden = false; }, HELP_AFTER_MS);
+
+  function show(peers) {
+    const rows = [...peers].filter((p) => p && p.name && p.url)
+      .sort((a, b) => a.name.localeCompare(b.name) || String(a.host).localeCompare(String(b.host)));
+    list.replaceChildren(...rows.map(roomRow));
+    list.hidden = rows.length === 0;
+    empty.hidden = rows.length > 0;
+  }
+  show([]);
+
+  list.addEventListener('click', (event) => {
+    const a = event.target.closest('a.room-row');
+    if (!a || !a.dataset.url) return;
+    event.preventDefault();
+    desktop.setPrefs({ name: store.getName(), last_room: a.dataset.url });
+    window.location.href = a.dataset.url;
+  });
+
+  // The list, then live updates; an older host without discovery answers 404: keep looking.
+  fetch('/api/peers', { cache: 'no-store' })
+    .then((res) => (res.ok ? res.json() : null))
+    .then((data) => {
+      if (!data) return;
+      show(data.peers ?? []);
+      const stream = new EventSource('/api/peers/stream');
+      stream.addEventListener('message', (e) => {
+        try { show(JSON.parse(e.data).peers ?? []); } catch { /* ignore a torn event */ }
+      });
+    })
+    .catch(() => {});
+}
+
+function mountHost(section, name) {
+  const nameInput = h('input', { id: 'host-name', type: 'text', value: name, required: true, maxLength: MAX_NAME_CHARS, autocomplete: 'nickname' });
+  const roomInput = h('input', { id: 'host-room', type: 'text', value: name ? `${name}'s room` : '', required: true, maxLength: 64 });
+  const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus'), h('span', { text: 'Host a room' }));
+  let roomEdited = false;
+  roomInput.addEventListener('input', () => { roomEdited = true; });
+  nameInput.addEventListener('input', () => {
+    if (!roomEdited) roomInput.value = nameInput.value.trim() ? `${nameInput.value.trim()}'s room` : '';
+  });
+  const form = h('form', { class: 'stack', 'aria-labelledby': 'host-title' },
+    h('label', { for: 'host-name', text: 'Your name' }), nameInput,
+    h('label', { for: 'host-room', text: 'Room name' }), roomInput,
+    problem, submit);
+  const browserNote = h('p', { class: 'muted', hidden: true, text: 'Hosting a room needs the LAN Chat desktop app. From this browser you can join rooms that others host.' });
+  section.append(h('h2', { id: 'host-title', text: 'Host a room' }), form, browserNote);
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const person = nameInput.value.trim();
+    const room = roomInput.value.trim();
+    if (!person || !room) {
+      problem.textContent = !person ? 'Type your name.' : 'Give the room a name.';
+      problem.hidden = false;
+      (person ? roomInput : nameInput).focus();
+      return;
+    }
+    problem.hidden = true;
+    submit.disabled = true;
+    submit.lastChild.textContent = 'Starting your room…';
+    store.setName(person);
+    try {
+      const url = await desktop.hostRoom(room, person);
+      await desktop.setPrefs({ name: person, last_room: url });
+      window.location.href = url;
+    } catch (err) {
+      problem.textContent = `Could not start the room: ${err?.message ?? err}`;
+      problem.hidden = false;
+      submit.disabled = false;
+      submit.lastChild.textContent = 'Host a room';
+    }
+  });
+
+  desktop.isDesktop().then((yes) => {
+    if (yes) return;
+    form.hidden = true;
+    browserNote.hidden = false;
+  });
+  return { form, nameInput, setName(value) { if (!nameInput.value) { nameInput.value = value; nameInput.dispatchEvent(new Event('input')); } } };
+}
+
+function mountJoinByAddress(section) {
+  const input = h('input', { id: 'join-address', type: 'text', placeholder: '192.168.1.20:8765', autocomplete: 'url', inputMode: 'url', spellcheck: false, 'aria-describedby': 'address-hint' });
+  const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const form = h('form', { class: 'stack', 'aria-labelledby': 'address-title' },
+    h('label', { for: 'join-address', text: 'Room address' }),
+    h('div', { class: 'inline-field' }, input, h('button', { type: 'submit', class: 'btn' }, h('span', { text: 'Join' }))),
+    h('p', { class: 'hint', id: 'address-hint', text: 'An address like 192.168.1.20:8765, a full link, or the host’s computer name.' }),
+    problem);
+  section.append(h('h2', { id: 'address-title', text: 'Join by address' }), form);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const url = parseAddress(input.value);
+    if (!url) {
+      problem.textContent = 'That does not look like an address. Try something like 192.168.1.20:8765.';
+      problem.hidden = false;
+      input.focus();
+      return;
+    }
+    desktop.setPrefs({ name: store.getName(), last_room: url });
+    window.location.href = url;
+  });
+  return { input };
+}
+
+export function mountLobby(root) {
+  const name = store.getName();
+  const nearby = h('section', { class: 'card nearby', 'aria-labelledby': 'nearby-title' });
+  const hostSection = h('section', { class: 'card', 'aria-labelledby': 'host-title' });
+  const addressSection = h('section', { class: 'card', 'aria-labelledby': 'address-title' });
+  root.replaceChildren(h('div', { class: 'lobby' },
+    h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
+      h('p', { class: 'muted', text: 'Chat and share files with people on your network. No internet needed.' })),
+    h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));
+  document.title = 'LAN Chat';
+  mountNearby(nearby);
+  const host = mountHost(hostSection, name);
+  const address = mountJoinByAddress(addressSection);
+  host.nameInput.focus();
+  desktop.isDesktop().then((yes) => {
+    if (!yes && document.activeElement === host.nameInput) address.input.focus();
+  });
+  desktop.getPrefs().then((prefs) => {
+    if (prefs?.name) host.setName(prefs.name);
+  });
+}

@@ -1,0 +1,82 @@
+// Boot: ask the host what it is, then show the lobby, a room's join prompt, or the room.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import { mountLobby } from './lobby.js';
+import { mountJoin } from './join.js';
+import { Room } from './room.js';
+import * as store from './storage.js';
+import * as desktop from './desktop.js';
+
+const app = document.getElementById('app');
+let room = null;
+
+async function fetchRoomInfo() {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 5000);
+  try {
+    const res = await fetch('/api/room', { signal: ctl.signal, cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return await res.json();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function showRoom(info, name) {
+  room = new Room(app, info, name, {
+    onRefused(reason) {
+      room = null;
+      store.forgetJoined(info.room_id);
+      showJoin(info, `The room did not let you in: ${reason}`);
+    },
+  }).start();
+}
+
+function showJoin(info, error = '') {
+  mountJoin(app, info, {
+    name: store.getName(),
+    error,
+    onJoin(name) {
+      store.setName(name);
+      store.markJoined(info.room_id);
+      desktop.setPrefs({ name, last_room: window.location.origin + '/' });
+      showRoom(info, name);
+    },
+  });
+}
+
+function showUnreachable() {
+  const retry = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => boot() }, icon('retry'), h('span', { text: 'Try again' }));
+  app.replaceChildren(h('main', { class: 'center-page' }, h('div', { class: 'card join-card', role: 'alert' },
+    h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
+    h('h1', { text: 'Can’t reach this room' }),
+    h('p', { text: 'The host may have closed the room, or this device left the network. Trying again every few seconds.' }),
+    retry)));
+  setTimeout(() => { if (!room && app.contains(retry)) boot(); }, 5000);
+}
+
+async function boot() {
+  let info = null;
+  try {
+    info = await fetchRoomInfo();
+    store.setRoomInfo(info);
+  } catch {
+    // Offline: the room this page last saw, so pending messages stay visible and wait.
+    info = store.roomInfo();
+  }
+  if (window.location.hash === '#lobby' || info?.hosting === false) {
+    mountLobby(app);
+    return;
+  }
+  if (!info) {
+    showUnreachable();
+    return;
+  }
+  const name = store.getName();
+  if (name && store.hasJoined(info.room_id)) showRoom(info, name);
+  else showJoin(info);
+}
+
+window.addEventListener('hashchange', () => window.location.reload());
+boot();

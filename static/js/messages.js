@@ -1,0 +1,216 @@
+// The message list: renders items the room computes, reusing each item's element while it is
+// unchanged, keeps to the bottom unless the reader scrolled up, and says what the user clicked
+// by bubbling 'chat:*' CustomEvents.
+
+import { h, emit } from './dom.js';
+import { icon } from './icons.js';
+import { formatSize, linkify, safeHref, timeLabel, INLINE_IMAGES } from './util.js';
+
+const NEAR_BOTTOM_PX = 64;
+const NEAR_TOP_PX = 160;
+
+function textBlock(text) {
+  const p = h('p', { class: 'msg-text' });
+  for (const part of linkify(text)) {
+    const href = part.href && safeHref(part.href);
+    p.append(href
+      ? h('a', { href, target: '_blank', rel: 'noopener noreferrer', text: part.text })
+      : document.createTextNode(part.text));
+  }
+  return p;
+}
+
+function fileIconName(mime) {
+  return INLINE_IMAGES.has(mime) ? 'image' : 'file';
+}
+
+function fileCard(file, extra = {}) {
+  const url = safeHref(file.url);
+  const isImage = INLINE_IMAGES.has(file.mime) && (url || extra.preview);
+  const card = h('div', { class: `file-card${isImage ? ' has-thumb' : ''}` });
+  if (isImage) {
+    const img = h('img', { class: 'thumb', src: extra.preview || url, alt: file.name, loading: 'lazy', decoding: 'async' });
+    card.append(url
+      ? h('button', { type: 'button', class: 'thumb-btn', 'aria-label': `Open ${file.name} full size`, dataset: { action: 'open-image', url, name: file.name } }, img)
+      : h('div', { class: 'thumb-btn' }, img));
+  }
+  card.append(h('div', { class: 'file-row' },
+    h('span', { class: 'file-icon' }, icon(fileIconName(file.mime))),
+    h('span', { class: 'file-info' },
+      h('span', { class: 'file-name', text: file.name, title: file.name }),
+      h('span', { class: 'file-size', text: extra.sizeText ?? formatSize(file.size) })),
+    url ? h('a', { class: 'icon-btn', href: url, download: file.name, 'aria-label': `Download ${file.name}`, title: 'Download' }, icon('download')) : null,
+    extra.action ?? null));
+  return card;
+}
+
+function statusLine(item) {
+  if (item.status === 'delivered') {
+    return h('p', { class: 'msg-status delivered' }, icon('check'), h('span', { class: 'status-text', text: 'Delivered' }));
+  }
+  if (item.status === 'failed') {
+    return h('p', { class: 'msg-status failed', role: 'alert' },
+      icon('alert'), h('span', { class: 'status-text', text: `Not sent. ${item.reason || ''}` }),
+      h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry', cmid: item.cmid }, text: 'Retry' }),
+      h('button', { type: 'button', class: 'link-btn', dataset: { action: 'discard', cmid: item.cmid }, text: 'Discard' }));
+  }
+  const waiting = item.status === 'waiting';
+  return h('p', { class: 'msg-status sending' }, icon('clock'),
+    h('span', { class: 'status-text', text: waiting ? 'Waiting for the connection…' : 'Sending…' }));
+}
+
+function meta(name, ts) {
+  const date = new Date(ts);
+  return h('div', { class: 'msg-meta' },
+    h('span', { class: 'msg-author', text: name }),
+    h('time', { dateTime: ts, title: date.toLocaleString(), text: timeLabel(date) }));
+}
+
+function buildMessage(item) {
+  const { ev } = item;
+  const li = h('li', {
+    class: `msg${item.own ? ' own' : ''}${item.grouped ? ' grouped' : ''}`,
+    dataset: { key: item.key, status: item.status ?? '' },
+  });
+  const who = item.own ? 'You' : ev.user?.name ?? 'Someone';
+  if (item.grouped) li.append(h('span', { class: 'sr-only', text: `${who}:` }));
+  else li.append(meta(who, ev.ts));
+  const bubble = h('div', { class: 'bubble' });
+  if (ev.text) bubble.append(textBlock(ev.text));
+  if (ev.file) bubble.append(fileCard(ev.file));
+  li.append(bubble);
+  if (item.own && item.status) li.append(statusLine(item));
+  return li;
+}
+
+function buildUpload(item) {
+  const li = h('li', { class: `msg own upload${item.grouped ? ' grouped' : ''}`, dataset: { key: item.key, status: item.error ? 'failed' : 'uploading' } });
+  if (!item.grouped) li.append(meta('You', item.ts));
+  const file = { name: item.name, size: item.size, mime: item.mime };
+  const bubble = h('div', { class: 'bubble' });
+  if (item.error) {
+    bubble.append(fileCard(file, { preview: item.preview }),
+      h('p', { class: 'msg-status failed', role: 'alert' }, icon('alert'), h('span', { class: 'status-text', text: item.error }),
+        item.canRetry ? h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry-upload', key: item.key }, text: 'Retry' }) : null,
+        h('button', { type: 'button', class: 'link-btn', dataset: { action: 'dismiss-upload', key: item.key }, text: 'Dismiss' })));
+  } else {
+    const pct = Math.round(item.progress * 100);
+    const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-label': `Uploading ${item.name}`, 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct },
+      h('div', { class: 'progress-bar' }));
+    bar.style.setProperty('--progress', String(item.progress));
+    const cancel = h('button', { type: 'button', class: 'icon-btn', 'aria-label': `Cancel uploading ${item.name}`, title: 'Cancel', dataset: { action: 'cancel-upload', key: item.key } }, icon('close'));
+    bubble.append(fileCard(file, { preview: item.preview, action: cancel, sizeText: `${pct}% of ${formatSize(item.size)}` }), bar);
+  }
+  li.append(bubble);
+  return li;
+}
+
+function updateUpload(node, item) {
+  const pct = Math.round(item.progress * 100);
+  const bar = node.querySelector('.progress');
+  if (bar) {
+    bar.setAttribute('aria-valuenow', String(pct));
+    bar.style.setProperty('--progress', String(item.progress));
+  }
+  const size = node.querySelector('.file-size');
+  if (size) size.textContent = `${pct}% of ${formatSize(item.size)}`;
+}
+
+function build(item) {
+  switch (item.kind) {
+    case 'msg': return buildMessage(item);
+    case 'upload': return buildUpload(item);
+    case 'day': return h('li', { class: 'day', role: 'separator', 'aria-label': item.label }, h('span', { text: item.label }));
+    case 'notice': {
+      const date = new Date(item.ts);
+      return h('li', { class: 'notice' }, h('span', { text: item.text }), ' ',
+        h('time', { dateTime: item.ts, title: date.toLocaleString(), text: timeLabel(date) }));
+    }
+    case 'older': return h('li', { class: 'older' }, h('button', {
+      type: 'button', class: 'link-btn', dataset: { action: 'load-older' }, disabled: item.loading,
+      text: item.loading ? 'Loading earlier messages…' : 'Load earlier messages' }));
+    case 'start': return h('li', { class: 'start', text: `This is the beginning of ${item.room}.` });
+    default: return h('li');
+  }
+}
+
+function signature(item) {
+  const { ev, progress, preview, ...rest } = item;
+  return JSON.stringify(item.kind === 'msg' ? { ...rest, id: ev.id, ts: ev.ts, name: ev.user?.name } : rest);
+}
+
+/** Mount the list inside `scroller` (the element that scrolls). */
+export function mountMessageList(scroller, pill) {
+  const list = h('ol', { class: 'messages', id: 'messages', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages' });
+  scroller.append(list);
+  const nodes = new Map();
+  let stuck = true;
+
+  const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
+  const toBottom = () => { scroller.scrollTop = scroller.scrollHeight; stuck = true; pill.hidden = true; };
+
+  scroller.addEventListener('scroll', () => {
+    stuck = atBottom();
+    if (stuck) pill.hidden = true;
+    if (scroller.scrollTop < NEAR_TOP_PX) emit(scroller, 'chat:near-top');
+  }, { passive: true });
+  pill.addEventListener('click', () => { toBottom(); });
+
+  list.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-action]');
+    if (!button || !list.contains(button)) return;
+    emit(list, `chat:${button.dataset.action}`, { ...button.dataset });
+  });
+  // A late thumbnail must not push the newest message out of view.
+  list.addEventListener('load', () => { if (stuck) toBottom(); }, true);
+
+  function render(items, { forceBottom = false, prepend = false, newFromOthers = false } = {}) {
+    const wasStuck = stuck;
+    let anchor = null;
+    let anchorTop = 0;
+    if (prepend) {
+      anchor = [...list.children].find((n) => n.offsetTop + n.offsetHeight > scroller.scrollTop);
+      anchorTop = anchor ? anchor.offsetTop - scroller.scrollTop : 0;
+    }
+    const keys = new Set();
+    let cursor = list.firstChild;
+    for (const item of items) {
+      keys.add(item.key);
+      const sig = signature(item);
+      let entry = nodes.get(item.key);
+      if (!entry || entry.sig !== sig) {
+        if (entry) {
+          if (entry.node === cursor) cursor = cursor.nextSibling;
+          entry.node.remove();
+        }
+        entry = { node: build(item), sig };
+        nodes.set(item.key, entry);
+      } else if (item.kind === 'upload') {
+        updateUpload(entry.node, item);
+      }
+      if (entry.node === cursor) cursor = cursor.nextSibling;
+      else list.insertBefore(entry.node, cursor);
+    }
+    while (cursor) {
+      const next = cursor.nextSibling;
+      cursor.remove();
+      cursor = next;
+    }
+    for (const key of [...nodes.keys()]) if (!keys.has(key)) nodes.delete(key);
+
+    if (prepend && anchor && anchor.isConnected) {
+      scroller.scrollTop = anchor.offsetTop - anchorTop;
+    } else if (forceBottom || wasStuck) {
+      toBottom();
+    } else if (newFromOthers) {
+      pill.hidden = false;
+    }
+  }
+
+  function reset() {
+    nodes.clear();
+    list.replaceChildren();
+  }
+
+  return { render, reset, toBottom, element: list, isStuck: () => stuck };
+}

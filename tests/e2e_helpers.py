@@ -1,0 +1,90 @@
+"""Real Chromium for the end-to-end tests: one browser per test module, a fresh context per page."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import artifact_path, chromium_path, need_tool
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 360, "height": 740}
+
+
+class PageErrors:
+    """Collects what a page must never do: throw, log errors, or open a dialog."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("console", lambda msg: self.errors.append(f"console: {msg.text}")
+                if msg.type == "error" else None)
+
+        def on_dialog(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+
+    def real_errors(self) -> list[str]:
+        # A refused connection while the host is down is expected in the offline tests.
+        expected = ("ERR_CONNECTION_REFUSED", "WebSocket connection to", "ERR_FAILED",
+                    "Failed to load resource", "ERR_INTERNET_DISCONNECTED")
+        return [e for e in self.errors if not any(x in e for x in expected)]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    need_tool(chromium_path(), "chromium")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="lanchat-e2e-") as _tmp, sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS,
+                               headless=True)
+        yield b
+        b.close()
+
+
+def new_page(browser: Any, *, viewport: dict[str, int] = DESKTOP, dark: bool = False,
+             **context_kw: Any) -> tuple[Any, Any, PageErrors]:
+    """A page in its own context (its own storage): one per person in the chat."""
+    context = browser.new_context(viewport=viewport, color_scheme="dark" if dark else "light",
+                                  **context_kw)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    return context, page, PageErrors(page)
+
+
+def join(page: Any, url: str, name: str) -> None:
+    """Open a room and join it under `name`, then wait for the live connection."""
+    page.goto(url + "/")
+    page.locator("#join-name").fill(name)
+    page.locator("#join-name").press("Enter")
+    wait_connected(page)
+
+
+def wait_connected(page: Any) -> None:
+    page.locator(".conn-online").wait_for()
+
+
+def say(page: Any, text: str) -> None:
+    box = page.locator("#compose")
+    box.fill(text)
+    box.press("Enter")
+
+
+def message_texts(page: Any) -> list[str]:
+    return page.locator("#messages .msg .msg-text").all_inner_texts()
+
+
+def shot(page: Any, name: str) -> str:
+    path = artifact_path(name)
+    page.screenshot(path=str(path))
+    return str(path)
