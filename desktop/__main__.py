@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="where history and shared files live (default: your user data folder)")
     p.add_argument("--room", default=None,
-                   help="the room's name when hosting (default: your last room or \"<user>'s room\")")
+                   help="the room's name when hosting (default: \"<user>'s room\")")
     p.add_argument("--no-discovery", action="store_true",
                    help="neither look for rooms on the LAN nor advertise this one")
     p.add_argument("--version", action="version", version=f"LAN Chat {__version__}")
@@ -47,9 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def settings_from(args: argparse.Namespace, prefs: PrefsStore) -> Settings:
-    """The server's settings from the command line, the remembered room, and the defaults."""
-    room = args.room or prefs.load().last_room or default_room_name()
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The server's settings from the command line and the defaults."""
+    room = args.room or default_room_name()
     changes: dict[str, object] = {"port": args.port, "room": room,
                                   "discovery": not args.no_discovery}
     if args.data_dir is not None:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = setup_logging()
     log.info("LAN Chat %s starting (log: %s)", __version__, log_path)
     prefs = PrefsStore(paths.user_config_dir())
-    settings = settings_from(args, prefs)
+    settings = settings_from(args)
 
     from .headless import serve_headless
     if args.headless:

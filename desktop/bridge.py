@@ -127,19 +127,19 @@ class Bridge:
             return {"error": str(exc)}
         room = room or default_room_name()
         try:
-            changes = {"last_room": room, **({"name": name} if name else {})}
-            self._prefs.update(changes)
-        except OSError as exc:  # hosting matters more than remembering it
-            log.warning("could not save preferences: %s", exc)
-        try:
             self._server.host(room)
         except HostingError as exc:
             return {"error": exc.detail}
+        url = f"{self._server.origin}/"
+        try:  # remembering matters less than hosting: a failure here is only logged
+            self._prefs.update({"last_room": url, **({"name": name} if name else {})})
+        except (OSError, PrefsError) as exc:
+            log.warning("could not save preferences: %s", exc)
         with self._lock:
             self._unread = 0
             self._page_room = room
         self._apply_title()
-        return {"url": f"{self._server.origin}/", "room": room}
+        return {"url": url, "room": room}
 
     def set_unread(self, count: object, room: object = None) -> None:
         """Show ``count`` unread messages in the window title; ``room`` names the room shown

@@ -35,7 +35,8 @@ def desktop_user_agent() -> str:
         system = "Macintosh; Intel Mac OS X 10_15_7"
     else:
         system = "X11; Linux x86_64"
-    return (f"Mozilla/5.0 ({system}) AppleWebKit/537.36 (KHTML, like Gecko) "
+    engine = " QtWebEngine" if sys.platform.startswith("linux") else ""  # what pages sniff for
+    return (f"Mozilla/5.0 ({system}) AppleWebKit/537.36 (KHTML, like Gecko){engine} "
             f"{DESKTOP_UA_TOKEN}/{__version__}")
 
 

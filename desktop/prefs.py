@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 PREFS_FILE = "prefs.json"
 MAX_NAME_CHARS = 32
-MAX_ROOM_CHARS = 64
+MAX_ROOM_CHARS = 64  # a room's name
+MAX_LAST_ROOM_CHARS = 512  # the page stores the last room's address here, or its name
 
 
 class PrefsError(ValueError):
@@ -37,7 +38,7 @@ class Prefs:
     """What the app remembers. Empty strings mean "not set yet"."""
 
     name: str = ""
-    last_room: str = ""
+    last_room: str = ""  # what the page chose to remember: the UI keeps the room's URL
 
     def public(self) -> dict[str, str]:
         return asdict(self)
@@ -109,5 +110,6 @@ def validate(changes: Mapping[str, Any], base: Prefs) -> Prefs:
     if "name" in changes:
         name = clean_text(changes["name"], "name", MAX_NAME_CHARS)
     if "last_room" in changes:
-        last_room = clean_text(changes["last_room"], "last_room", MAX_ROOM_CHARS)
+        last_room = clean_text(changes["last_room"], "last_room",
+                               MAX_LAST_ROOM_CHARS)
     return Prefs(name=name, last_room=last_room)
