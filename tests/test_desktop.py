@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,9 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import ROOT, artifact_path, need_tool, wait_until
+from desktop.csp import DesktopEval
+from server.runner import ServerThread
+from server.settings import Settings
 from tests.desktop_helpers import (
     EXPECTED_API,
     DesktopApp,
@@ -53,8 +57,8 @@ def xvfb() -> Iterator[Xvfb]:
 def launch(tmp_path: Path, xvfb: Xvfb) -> Iterator[type[DesktopApp]]:
     started: list[DesktopApp] = []
 
-    def start(*args: str) -> DesktopApp:
-        app = DesktopApp(tmp_path / f"app{len(started)}", xvfb.display, *args)
+    def start(*args: str, home: str | None = None) -> DesktopApp:
+        app = DesktopApp(tmp_path / (home or f"app{len(started)}"), xvfb.display, *args)
         started.append(app)
         return app
 
@@ -196,3 +200,93 @@ def test_no_display_serves_headless_and_prints_the_url(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def wait_bridge(app: DesktopApp) -> None:
+    wait_until(lambda: app.eval("!!(window.pywebview && window.pywebview.api && "
+                                "window.pywebview.api.host_room)"), what="the bridge")
+
+
+def bridge_call(app: DesktopApp, call: str) -> object:
+    """Call ``window.pywebview.api.<call>`` from the page and wait for its result."""
+    key = f"__r{uuid.uuid4().hex[:8]}"
+    app.eval(f"window.pywebview.api.{call}.then(r => window.{key} = JSON.stringify(r ?? null)); 1")
+    raw = wait_until(lambda: app.eval(f"window.{key} || ''"), timeout=10, what=call)
+    return json.loads(raw)
+
+
+def test_a_remote_page_in_the_window_cannot_host_or_write_prefs(launch, tmp_path: Path) -> None:
+    """Another host's page gets the bridge too (it may read the name and set the title), but
+    host_room and set_prefs refuse it."""
+    remote = ServerThread(Settings(room="Their room", host="127.0.0.1", port=0,
+                                   data_dir=tmp_path / "remote", discovery=False))
+    remote.server.config.app = DesktopEval(remote.server.config.app)  # as a desktop host is
+    remote.start()
+    app = launch()
+    try:
+        app.wait_loaded()
+        wait_bridge(app)
+        assert "prefs" in bridge_call(app, 'set_prefs({name: "Ann"})')  # own page: allowed
+        app.eval(f"location.href = 'http://127.0.0.1:{remote.port}/'; 1")
+        wait_until(lambda: (s := app.try_state()) and s["url"]
+                   == f"http://127.0.0.1:{remote.port}/", what="the remote page")
+        wait_bridge(app)
+        assert bridge_call(app, "get_prefs()") == {"name": "Ann", "last_room": ""}
+        assert "error" in bridge_call(app, 'host_room({room: "Evil", name: "x"})')
+        assert "error" in bridge_call(app, 'set_prefs({name: "Mallory"})')
+        assert bridge_call(app, "lobby_url()") == f"http://127.0.0.1:{app.app_port}/#lobby"
+        bridge_call(app, 'set_unread(3, "Their room")')
+        assert app.state()["title"] == "(3) LAN Chat — Their room"
+        state = app.state()
+        assert not state["hosting"]
+        assert listening_addresses(app.app_port) == {"127.0.0.1"}
+    finally:
+        app.stop()
+        remote.stop()
+
+
+def test_nickname_is_remembered_between_launches(launch) -> None:
+    first = launch(home="same")
+    first.wait_loaded()
+    wait_bridge(first)
+    bridge_call(first, 'set_prefs({name: "Ann", last_room: "http://10.1.2.3:8765/"})')
+    first.close()
+    second = launch(home="same")
+    second.wait_loaded()
+    wait_bridge(second)
+    assert bridge_call(second, "get_prefs()") == {"name": "Ann",
+                                                   "last_room": "http://10.1.2.3:8765/"}
+
+
+def test_sigterm_closes_the_window_cleanly(launch) -> None:
+    app = launch()
+    app.wait_loaded()
+    t0 = time.monotonic()
+    app.proc.send_signal(signal.SIGTERM)
+    app.proc.wait(10)
+    took = time.monotonic() - t0
+    assert app.proc.returncode == 0, app.output()
+    assert took < 2.0, took
+    assert port_is_free(app.app_port)
+    assert "watchdog" not in app.log()
+
+
+def test_a_busy_port_falls_back_to_a_free_one(tmp_path: Path) -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        proc = subprocess.Popen([sys.executable, "-m", "desktop", "--headless", "--no-discovery",
+                                 "--port", str(port), "--data-dir", str(tmp_path / "data")],
+                                cwd=ROOT, env=app_env(tmp_path, None, None),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            assert url and int(url.group(1)) != port, line
+            assert httpx.get(url.group(0) + "api/health", timeout=10).status_code == 200
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err
