@@ -171,4 +171,8 @@ def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
         if control is not None:
             control.stop()
         log.info("shut down in %.2f s after the window closed", time.monotonic() - t0)
+        left = [t.name for t in threading.enumerate()
+                if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+        if left:
+            log.warning("threads still running at exit: %s", left)
     return 0

@@ -105,8 +105,9 @@ def test_window_opens_on_the_lobby_with_only_the_bridge_methods(launch, xvfb) ->
     assert app.eval("document.readyState") == "complete"
     assert app.eval("window.pywebview.api.lobby_url() instanceof Promise")
     if UI_READY:
-        wait_until(lambda: "LAN Chat" in (app.eval("document.body.innerText") or ""),
-                   timeout=10, what="the lobby to render")
+        wait_until(lambda: "LAN Chat" in (app.eval("document.body.innerText") or "")
+                   and app.eval("document.styleSheets.length > 0"),
+                   timeout=10, what="the lobby to render with its styles")
         time.sleep(0.5)  # let the first paint settle before the screenshot
     shot(xvfb, "desktop-lobby.png")
     assert state["launch_to_loaded"] < 10
