@@ -312,7 +312,7 @@ class ChatHub:
             has_more_after = False
             reset = since is not None  # the client's history is from another room or a wiped host
         else:
-            page = store.after(since, s.resume_cap)
+            page = store.after(since, s.resume_cap, s.welcome_max_bytes)
             has_more_after = page.has_more
             page_more_before = since > 0
             reset = False

@@ -50,6 +50,7 @@ class Settings:
     history_page: int = 50  # events in a fresh client's welcome
     max_page: int = 500  # the most events one request may ask for
     resume_cap: int = 1000  # the most missed events a welcome carries; the rest by paging
+    welcome_max_bytes: int = 512 * 1024  # and the most bytes of them
 
     # Files.
     max_upload_bytes: int = 4 * 1024**3

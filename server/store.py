@@ -143,12 +143,20 @@ class HistoryStore:
         self.last_id = event_id
         return stored, payload, True
 
-    def after(self, since: int, limit: int) -> Page:
-        """Events with id > since, oldest first, at most ``limit``."""
+    def after(self, since: int, limit: int, max_bytes: int | None = None) -> Page:
+        """Events with id > since, oldest first: at most ``limit`` of them and, when
+        ``max_bytes`` is given, no more than fit in it (always at least one)."""
         rows = self._db.execute(
             "SELECT payload FROM events WHERE id > ? ORDER BY id LIMIT ?", (since, limit + 1)
         ).fetchall()
-        return Page([r[0] for r in rows[:limit]], len(rows) > limit)
+        payloads = [r[0] for r in rows[:limit]]
+        if max_bytes is not None:
+            total = 0
+            for i, payload in enumerate(payloads):
+                total += len(payload)
+                if total > max_bytes and i > 0:
+                    return Page(payloads[:i], True)
+        return Page(payloads, len(rows) > limit)
 
     def before(self, before: int | None, limit: int) -> Page:
         """The ``limit`` events just before id ``before`` (or the newest), oldest first."""
