@@ -63,6 +63,7 @@ class SignalWatcher:
         self._writer.setblocking(False)
         self._previous: dict[int, Any] = {}
         self._old_fd = -1
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="lanchat-signals", daemon=True)
 
     def start(self) -> SignalWatcher:
@@ -78,18 +79,23 @@ class SignalWatcher:
                 data = self._reader.recv(16)
             except OSError:
                 return
-            if not data:
+            if not data or self._stopping.is_set():
                 return
             log.info("signal %s received: closing the window", list(data))
             self._on_signal()
 
     def stop(self) -> None:
+        self._stopping.set()
         signal.set_wakeup_fd(self._old_fd)
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-        self._writer.close()
-        self._reader.close()  # ends _watch's recv
+        try:
+            self._writer.send(b"\0")  # wakes _watch, which sees _stopping and returns
+        except OSError:
+            pass
         self._thread.join(0.5)
+        self._writer.close()
+        self._reader.close()
 
 
 def force_exit_later(delay: float) -> None:

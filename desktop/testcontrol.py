@@ -36,7 +36,8 @@ class TestControl:
         self._close = close
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
+        # A short poll, so that stopping it does not add half a second to the app's exit.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         name="lanchat-test-control", daemon=True)
 
     def start(self) -> TestControl:
