@@ -291,3 +291,21 @@ def test_a_busy_port_falls_back_to_a_free_one(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_join_opens_another_hosts_room_with_a_way_back(launch, tmp_path: Path) -> None:
+    remote = ServerThread(Settings(room="Far room", host="127.0.0.1", port=0,
+                                   data_dir=tmp_path / "remote", discovery=False))
+    remote.server.config.app = DesktopEval(remote.server.config.app)
+    remote.start()
+    try:
+        app = launch("--join", f"http://127.0.0.1:{remote.port}/")
+        state = app.wait_loaded()
+        assert state["url"] == f"http://127.0.0.1:{remote.port}/"
+        wait_bridge(app)
+        lobby = bridge_call(app, "lobby_url()")
+        assert lobby == f"http://127.0.0.1:{app.app_port}/#lobby"
+        assert httpx.get(str(lobby).split("#")[0] + "api/health").status_code == 200
+        app.stop()
+    finally:
+        remote.stop()
