@@ -1,4 +1,4 @@
-"""Real Chromium for the end-to-end tests: one browser per test module, a fresh context per page."""
+"""Real Chromium for the end-to-end tests: a browser per test (so nothing outlives it), a fresh context per page."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class PageErrors:
         return [e for e in self.errors if not any(x in e for x in expected)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser() -> Iterator[Any]:
     need_tool(chromium_path(), "chromium")
     from playwright.sync_api import sync_playwright

@@ -70,7 +70,7 @@ function buildMessage(item) {
   const { ev } = item;
   const li = h('li', {
     class: `msg${item.own ? ' own' : ''}${item.grouped ? ' grouped' : ''}`,
-    dataset: { key: item.key, status: item.status ?? '' },
+    dataset: { key: item.key, status: item.status === 'waiting' ? 'sending' : item.status ?? '' },
   });
   const who = item.own ? 'You' : ev.user?.name ?? 'Someone';
   if (item.grouped) li.append(h('span', { class: 'sr-only', text: `${who}:` }));
