@@ -24,6 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-discovery", action="store_true",
                    help="do not advertise this room on the LAN")
     p.add_argument("--max-upload-mb", type=int, default=None, help="largest file one may share")
+    p.add_argument("--rate", type=float, default=None,
+                   help="messages a second one connection may send (default 10, bursts of 20)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--version", action="version", version=f"LAN Chat {__version__}")
     return p.parse_args(argv)
@@ -35,6 +37,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
                                   "discovery": not args.no_discovery}
     if args.data_dir is not None:
         changes["data_dir"] = args.data_dir.expanduser().resolve()
+    if args.rate is not None:
+        changes["messages_per_second"] = args.rate
+        changes["message_burst"] = max(1, int(args.rate * 2))
     if args.max_upload_mb is not None:
         changes["max_upload_bytes"] = args.max_upload_mb * 1024 * 1024
     return Settings().with_(**changes)
