@@ -252,7 +252,8 @@ def test_advertised_addresses_and_instance_names() -> None:
     pinned = Settings(discovery_interfaces=("127.0.0.1", "fe80::1", "2"))
     assert advertised_addresses(pinned) == ["127.0.0.1"]
     assert advertised_addresses(Settings(host="10.1.2.3")) == ["10.1.2.3"]
-    name = instance_name("a.b" * 40, "host.lan")
-    assert "." not in name and len(name.encode()) <= 63
-    assert instance_name("Café ☕" * 20, "m").encode()  # never cut inside a character
-    assert f"{instance_name('x', 'y')}.{SERVICE_TYPE}" == f"x on y.{SERVICE_TYPE}"
+    name = instance_name("a.b" * 40, "host.lan", "0123456789")
+    assert "." not in name and len(name.encode()) <= 63 and name.endswith(" (012345)")
+    assert instance_name("Café ☕" * 20, "m", "ab").encode()  # never cut inside a character
+    assert f"{instance_name('x', 'y', 'abcdef01')}.{SERVICE_TYPE}" == (
+        f"x on y (abcdef).{SERVICE_TYPE}")

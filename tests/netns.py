@@ -1,0 +1,114 @@
+"""Two network namespaces joined by a veth pair: two "computers" on one private LAN, for tests.
+
+Everything is created inside the namespaces (the veth ends are born there, never in this
+machine's own namespace), so no address, route or multicast packet touches the real network.
+Needs root and iproute2. ``NetnsPair.close`` deletes both namespaces, and with them the link.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+IP_TIMEOUT = 10.0
+
+
+class NetnsError(Exception):
+    """An ``ip`` command failed; ``detail`` is what it said."""
+
+    def __init__(self, command: Sequence[str], detail: str) -> None:
+        super().__init__(f"{' '.join(command)}: {detail}")
+        self.command = list(command)
+        self.detail = detail
+
+
+def ip_tool() -> str | None:
+    """Path of iproute2's ``ip``, or None."""
+    return shutil.which("ip") or next(
+        (p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if os.path.exists(p)), None)
+
+
+def can_make_namespaces() -> str | None:
+    """None if this process may create namespaces, else why not (for a skip message)."""
+    if ip_tool() is None:
+        return "iproute2's 'ip' is not installed"
+    if os.geteuid() != 0:
+        return "network namespaces need root (run the LAN tests with sudo, or in CI)"
+    return None
+
+
+class NetnsPair:
+    """Namespaces ``a`` and ``b`` with addresses ``addr_a``/``addr_b`` on one /24 over a veth."""
+
+    def __init__(self) -> None:
+        tag = secrets.token_hex(3)
+        self.a = f"lanchat-{tag}-a"
+        self.b = f"lanchat-{tag}-b"
+        self._veth_a = f"lc{tag}a"  # interface names have at most 15 characters
+        self._veth_b = f"lc{tag}b"
+        subnet = 10 + secrets.randbelow(240)
+        self.addr_a = f"10.231.{subnet}.1"
+        self.addr_b = f"10.231.{subnet}.2"
+        self._made: list[str] = []
+
+    def _ip(self, *args: str) -> None:
+        tool = ip_tool()
+        if tool is None:
+            raise NetnsError(["ip", *args], "iproute2's 'ip' is not installed")
+        command = [tool, *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=IP_TIMEOUT,
+                              check=False)
+        if done.returncode != 0:
+            raise NetnsError(command, done.stderr.strip() or f"exit {done.returncode}")
+
+    def create(self) -> NetnsPair:
+        """Make both namespaces, the veth between them, addresses, and bring links up."""
+        try:
+            for ns in (self.a, self.b):
+                self._ip("netns", "add", ns)
+                self._made.append(ns)
+            self._ip("link", "add", "name", self._veth_a, "netns", self.a, "type", "veth",
+                     "peer", "name", self._veth_b, "netns", self.b)
+            for ns, dev, addr in ((self.a, self._veth_a, self.addr_a),
+                                  (self.b, self._veth_b, self.addr_b)):
+                self._ip("-n", ns, "link", "set", "lo", "up")
+                self._ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+                self._ip("-n", ns, "link", "set", dev, "up")
+        except BaseException:
+            self.close()
+            raise
+        log.info("namespaces %s (%s) and %s (%s) joined by a veth", self.a, self.addr_a,
+                 self.b, self.addr_b)
+        return self
+
+    def set_link(self, ns: str, up: bool) -> None:
+        """Bring namespace ``ns``'s end of the veth up or down: the cable pulled or plugged in."""
+        dev = self._veth_a if ns == self.a else self._veth_b
+        self._ip("-n", ns, "link", "set", dev, "up" if up else "down")
+
+    def exec_args(self, ns: str, *command: str) -> list[str]:
+        """argv that runs ``command`` inside namespace ``ns`` (``ip netns exec`` then execs it,
+        so the child's PID is the command's own)."""
+        tool = ip_tool() or "ip"
+        return [tool, "netns", "exec", ns, *command]
+
+    def close(self) -> None:
+        """Delete the namespaces this pair made (the veth goes with them). Safe to call twice."""
+        while self._made:
+            ns = self._made.pop()
+            try:
+                self._ip("netns", "del", ns)
+            except (NetnsError, subprocess.TimeoutExpired) as exc:
+                log.warning("could not delete namespace %s: %s", ns, exc)
+
+    def __enter__(self) -> NetnsPair:
+        return self.create()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
