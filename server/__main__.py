@@ -10,6 +10,7 @@ from pathlib import Path
 from . import __version__, netinfo
 from .runner import Server, bind_socket, uvicorn_config
 from .settings import Settings, default_room_name
+from .store import StoreError, check_data_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
               "Pick another --port.", file=sys.stderr)
         return 2
     settings = settings.with_(port=sock.getsockname()[1])
+    try:
+        check_data_dir(settings.data_dir)
+    except StoreError as exc:
+        print(f"LAN Chat: {exc.detail}", file=sys.stderr)
+        sock.close()
+        return 2
     log = logging.getLogger("lanchat")
     log.info("LAN Chat %s hosting %r; data in %s", __version__, settings.room, settings.data_dir)
     for url in netinfo.room_urls(settings.host, settings.port):

@@ -181,7 +181,7 @@ class FileStore:
             async for chunk in chunks:
                 parser.write(chunk)
             parser.finalize()
-        except UploadError:
+        except (UploadError, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - the parser's errors are all "malformed"
             raise UploadError(400, f"malformed multipart upload: {exc}") from exc

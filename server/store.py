@@ -90,12 +90,15 @@ class Page:
 class HistoryStore:
     """Append-only event log plus file metadata. One writer: the host's event loop."""
 
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL",
+                 busy_timeout: float = 2.0) -> None:
+        """Open (or create) the history. ``busy_timeout``: how long a write waits for a lock
+        held by another process before it fails; the event loop waits with it, so keep it short."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                       timeout=5.0)
+                                       timeout=busy_timeout)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
@@ -107,7 +110,7 @@ class HistoryStore:
                 self.room_id = str(row[0])
             last = self._db.execute("SELECT MAX(id) FROM events").fetchone()[0]
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open history at {path}: {exc}") from exc
+            raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
 
     def close(self) -> None:
@@ -203,3 +206,18 @@ class HistoryStore:
 
     def total_file_bytes(self) -> int:
         return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0])
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Fail early, with one clear sentence, when the data folder cannot hold history and files."""
+    try:
+        (data_dir / "files").mkdir(parents=True, exist_ok=True)
+        probe = data_dir / "files" / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(f"cannot write to the data folder {data_dir}: {exc.strerror}. "
+                         "Free some space, make it writable, or choose another with --data-dir."
+                         ) from exc
+    store = HistoryStore(data_dir / "history.sqlite3")
+    store.close()
