@@ -1,4 +1,4 @@
-"""Finding rooms on the LAN: DNS-SD (zeroconf) advertising, browsing, and a liveness probe of our own.
+"""Finding rooms on the LAN: DNS-SD (zeroconf) advertising, browsing, and a liveness probe.
 
 Three parts, all on the running asyncio loop (zeroconf attaches to it, so no thread is started):
 
@@ -66,14 +66,14 @@ def instance_name(room: str, machine: str, room_id: str) -> str:
 
 
 def should_advertise(settings: Settings) -> bool:
-    """Advertise only a room others can reach: hosting, and listening beyond loopback (or pinned)."""
+    """Advertise only a room others can reach: hosting, listening beyond loopback (or pinned)."""
     if not (settings.discovery and settings.hosting):
         return False
     return settings.discovery_interfaces is not None or settings.host not in LOOPBACK_HOSTS
 
 
 def advertised_addresses(settings: Settings) -> list[str]:
-    """The IPv4 addresses a room is reachable at: the pinned ones, the bound one, or every LAN one."""
+    """IPv4 addresses the room is reachable at: the pinned ones, the bound one, or all LAN ones."""
     if settings.discovery_interfaces is not None:
         candidates: Iterable[str] = settings.discovery_interfaces
     elif settings.host in ("0.0.0.0", "", "::"):
@@ -121,7 +121,7 @@ class Peer:
 
 
 class Advertiser:
-    """This room's DNS-SD registration: ``async_start`` announces it, ``async_close`` says goodbye."""
+    """This room's DNS-SD registration: ``async_start`` announces, ``async_close`` says goodbye."""
 
     def __init__(self, azc: AsyncZeroconf, *, room: str, room_id: str, port: int,
                  addresses: list[str], machine: str, users: int = 0, password: bool = False,
@@ -699,7 +699,8 @@ class Discovery:
 
 def disabled_status() -> dict[str, Any]:
     """``status`` when discovery is turned off (``--no-discovery``)."""
-    return {"enabled": False, "interfaces": [], "pinned": False, "lan": bool(netinfo.lan_addresses()),
+    return {"enabled": False, "interfaces": [], "pinned": False,
+            "lan": bool(netinfo.lan_addresses()),
             "browsing": False, "advertising": False,
             "advertised_as": None, "advertised_addresses": [], "rooms_heard": 0,
             "unreachable": [], "errors": [],

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from .discovery import Discovery, disabled_status
@@ -78,9 +78,10 @@ async def peer_events(discovery: Discovery | None) -> AsyncIterator[str]:
         quiet += time.monotonic() - started
 
 
-async def async_begin_shutdown(app: FastAPI) -> None:
+async def async_begin_shutdown(app: object) -> None:
     """Call when the server starts shutting down: goodbye on the LAN and peer streams end now,
-    instead of after uvicorn's graceful wait for open connections."""
-    discovery: Discovery | None = getattr(app.state, "discovery", None)
-    if discovery is not None:
+    instead of after uvicorn's graceful wait for open connections. ``app`` is what uvicorn
+    was given; anything but a started LAN Chat app is left alone."""
+    discovery = getattr(getattr(app, "state", None), "discovery", None)
+    if isinstance(discovery, Discovery):
         await discovery.async_begin_shutdown()

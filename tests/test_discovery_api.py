@@ -1,4 +1,4 @@
-"""``GET /api/peers`` and ``/api/peers/stream`` on real hosts whose zeroconf is pinned to 127.0.0.1."""
+"""``GET /api/peers`` and ``/api/peers/stream`` on real hosts, zeroconf pinned to 127.0.0.1."""
 
 from __future__ import annotations
 
