@@ -13,7 +13,6 @@ import threading
 from server.runner import ServerThread
 from server.settings import Settings
 
-from .csp import DesktopEval
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ def start_server(settings: Settings, fallback_to_free_port: bool = True) -> Serv
             raise
         log.info("port %d is busy on %s; using a free port", settings.port, settings.host)
         thread = ServerThread(settings.with_(port=0))
-    thread.server.config.app = DesktopEval(thread.server.config.app)
     try:
         return thread.start()
     except RuntimeError:

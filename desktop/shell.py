@@ -15,7 +15,7 @@ from typing import Any
 from server.settings import Settings
 
 from .bridge import APP_TITLE, Bridge, JsApi
-from .csp import desktop_user_agent
+from .useragent import desktop_user_agent
 from .logs import say
 from .prefs import PrefsStore
 from .servers import EmbeddedServer

@@ -29,11 +29,23 @@ Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
                    Awaitable[None]]
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "connect-src 'self' ws: wss:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+# The desktop window announces itself with this token in its User-Agent.
+DESKTOP_UA_TOKEN = b"LANChatDesktop"
+
+
+def csp(allow_eval: bool = False) -> bytes:
+    """The UI's Content-Security-Policy. No inline script anywhere. The desktop window alone
+    gets 'unsafe-eval': pywebview builds its JS bridge with ``new Function`` and runs
+    ``evaluate_js`` through ``eval``. A client that fakes the token only weakens its own page."""
+    script = "script-src 'self' 'unsafe-eval'" if allow_eval else "script-src 'self'"
+    return ("default-src 'self'; " + script + "; style-src 'self'; img-src 'self' data: blob:; "
+            "connect-src 'self' ws: wss:; media-src 'self' blob:; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'").encode()
+
+
+CSP_STRICT = csp()
+CSP_DESKTOP = csp(allow_eval=True)
 SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
@@ -53,12 +65,15 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
+        policy = CSP_DESKTOP if DESKTOP_UA_TOKEN in agent else CSP_STRICT
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in SECURITY_HEADERS if k not in present]
+                    (k, v) for k, v in SECURITY_HEADERS if k not in present
+                ] + [(b"content-security-policy", policy)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

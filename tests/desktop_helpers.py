@@ -152,7 +152,8 @@ class DesktopApp:
     def wait_loaded(self, timeout: float = 30) -> dict[str, Any]:
         """Wait for the first page load; returns the state with the wall-clock launch time."""
         state: dict[str, Any] = wait_until(
-            lambda: (s := self.try_state()) and s.get("first_load_seconds") is not None and s,
+            lambda: (s := self.try_state()) and s.get("first_load_seconds") is not None
+            and s.get("url") and s,
             timeout=timeout, what="the window's first page load")
         state["launch_to_loaded"] = time.monotonic() - self.started_at
         return state

@@ -23,7 +23,6 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import ROOT, artifact_path, need_tool, wait_until
-from desktop.csp import DesktopEval
 from server.runner import ServerThread
 from server.settings import Settings
 from tests.desktop_helpers import (
@@ -221,7 +220,6 @@ def test_a_remote_page_in_the_window_cannot_host_or_write_prefs(launch, tmp_path
     host_room and set_prefs refuse it."""
     remote = ServerThread(Settings(room="Their room", host="127.0.0.1", port=0,
                                    data_dir=tmp_path / "remote", discovery=False))
-    remote.server.config.app = DesktopEval(remote.server.config.app)  # as a desktop host is
     remote.start()
     app = launch()
     try:
@@ -296,7 +294,6 @@ def test_a_busy_port_falls_back_to_a_free_one(tmp_path: Path) -> None:
 def test_join_opens_another_hosts_room_with_a_way_back(launch, tmp_path: Path) -> None:
     remote = ServerThread(Settings(room="Far room", host="127.0.0.1", port=0,
                                    data_dir=tmp_path / "remote", discovery=False))
-    remote.server.config.app = DesktopEval(remote.server.config.app)
     remote.start()
     try:
         app = launch("--join", f"http://127.0.0.1:{remote.port}/")

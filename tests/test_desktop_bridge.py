@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from desktop.bridge import EXPOSED, Bridge, JsApi, is_own_url, safe_external_url, window_title
-from desktop.csp import DESKTOP_UA_TOKEN, allow_eval
+from desktop.useragent import DESKTOP_UA_TOKEN, desktop_user_agent
 from desktop.prefs import PrefsStore
 from desktop.servers import EmbeddedServer
 from server.settings import Settings
@@ -167,12 +167,21 @@ def test_own_url_means_this_port_on_loopback() -> None:
     assert not is_own_url("not a url", 8765)
 
 
-def test_csp_gets_unsafe_eval_only_for_the_desktop_window() -> None:
-    policy = b"default-src 'self'; script-src 'self'; object-src 'none'"
-    assert allow_eval(policy) == (b"default-src 'self'; script-src 'self' 'unsafe-eval'; "
-                                  b"object-src 'none'")
-    assert allow_eval(allow_eval(policy)) == allow_eval(policy)
-    assert DESKTOP_UA_TOKEN == "LANChatDesktop"
+def test_csp_gets_unsafe_eval_only_for_the_desktop_window(tmp_path: Path) -> None:
+    """Every host, headless ones too, relaxes its policy for the desktop window alone."""
+    import httpx
+
+    from server.runner import ServerThread
+
+    with ServerThread(Settings(port=0, data_dir=tmp_path / "d", discovery=False)) as host:
+        url = f"http://127.0.0.1:{host.port}/"
+        browser = httpx.get(url, headers={"user-agent": "Mozilla/5.0 Firefox/140"})
+        window = httpx.get(url, headers={"user-agent": desktop_user_agent()})
+    assert DESKTOP_UA_TOKEN in desktop_user_agent()
+    strict = browser.headers["content-security-policy"]
+    assert "script-src 'self';" in strict and "unsafe-eval" not in strict
+    relaxed = window.headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-eval';" in relaxed and "unsafe-inline" not in relaxed
 
 
 def test_lobby_server_is_loopback_then_hosting_is_every_interface(tmp_path: Path) -> None:
