@@ -48,6 +48,7 @@ export function mountComposer(form, { limitBytes, placeholder }) {
     }
     showError('');
     emit(form, 'chat:send', { text: value });
+    lastTyping = 0; // the others' indicator ends with this message; the next keystroke restarts it
     text.value = '';
     grow();
     check();

@@ -1,0 +1,80 @@
+"""Screenshots of the real UI at desktop and phone widths, light and dark, for a person to
+look at; each also checks that the layout does not overflow sideways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import Host, chromium_path, need_tool
+from tests.e2e_helpers import DESKTOP, PHONE, browser, join, new_page, say, shot  # noqa: F401
+from tests.test_e2e_files import png_bytes
+
+pytestmark = pytest.mark.e2e
+
+
+def no_sideways_scroll(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"page is {width}px wide"
+
+
+def fill_room(host: Host, browser: Any, tmp_path: Path) -> tuple[Any, Any]:
+    _, ada, _ = new_page(browser)
+    _, bob, _ = new_page(browser)
+    join(ada, host.url, "Ada Lovelace")
+    join(bob, host.url, "Bob")
+    say(bob, "Morning! Is the projector in room 2 free after lunch?")
+    say(bob, "I need it for about an hour.")
+    say(ada, "Yes, it is free. The booking sheet is at "
+             "http://intranet.example/bookings/2024/projectors/room-2?week=23&view=full")
+    picture = tmp_path / "whiteboard.png"
+    picture.write_bytes(png_bytes(320, 200))
+    bob.locator('.composer input[type="file"]').set_input_files(str(picture))
+    notes = tmp_path / "meeting-notes.pdf"
+    notes.write_bytes(b"%PDF-1.4\n" + b"0" * 180_000)
+    ada.locator('.composer input[type="file"]').set_input_files(str(notes))
+    say(bob, "Thanks 🙏 supercalifragilisticexpialidocious_words_without_spaces_must_wrap_too")
+    expect(ada.locator("#messages img.thumb")).to_have_count(1)
+    expect(ada.locator('#messages .msg.own[data-status="delivered"]')).to_have_count(2)
+    ada.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth)")
+    bob.locator("#compose").type("On my way", delay=350)
+    expect(ada.locator(".typing")).to_have_text("Bob is typing…", timeout=8000)
+    return ada, bob
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_of_the_room(browser: Any, host: Host, tmp_path: Path, scheme: str) -> None:
+    need_tool(chromium_path(), "chromium")
+    ada, _bob = fill_room(host, browser, tmp_path)
+    ada.emulate_media(color_scheme=scheme)
+    shot(ada, f"room-desktop-{scheme}.png")
+    no_sideways_scroll(ada)
+    ada.set_viewport_size(PHONE)
+    ada.locator("#messages .msg").last.scroll_into_view_if_needed()
+    shot(ada, f"room-phone-{scheme}.png")
+    no_sideways_scroll(ada)
+    ada.get_by_role("button", name="Room address").click()
+    expect(ada.locator("dialog[open] img.qr")).to_be_visible()
+    ada.wait_for_function("document.querySelector('img.qr').naturalWidth > 0")
+    shot(ada, f"room-phone-qr-{scheme}.png")
+    ada.keyboard.press("Escape")
+    ada.set_viewport_size(DESKTOP)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_of_the_lobby(browser: Any, make_host: Any, scheme: str) -> None:
+    need_tool(chromium_path(), "chromium")
+    lobby = make_host(hosting=False)
+    _, page, errors = new_page(browser, dark=scheme == "dark")
+    page.goto(lobby.url + "/")
+    expect(page.get_by_text("Looking for rooms on your network…")).to_be_visible()
+    expect(page.locator(".help")).to_be_visible(timeout=15_000)
+    shot(page, f"lobby-desktop-{scheme}.png")
+    no_sideways_scroll(page)
+    page.set_viewport_size(PHONE)
+    shot(page, f"lobby-phone-{scheme}.png")
+    no_sideways_scroll(page)
+    assert not errors.real_errors(), errors.real_errors()
