@@ -1,7 +1,7 @@
 """The window's User-Agent, which carries the desktop token.
 
 pywebview builds ``window.pywebview.api`` with ``new Function(...)`` and runs ``evaluate_js``
-through ``eval``; every LAN Chat host (``server.app.csp``) adds ``'unsafe-eval'`` to its policy
+through ``eval``; every LAN Chat host (``server.security.csp``) adds ``'unsafe-eval'`` to its policy
 only for requests whose User-Agent carries :data:`DESKTOP_UA_TOKEN`, so the window keeps its
 bridge on any LAN Chat room while browsers on the LAN keep the strict policy.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from server import __version__
-from server.app import DESKTOP_UA_TOKEN as _SERVER_TOKEN
+from server.security import DESKTOP_UA_TOKEN as _SERVER_TOKEN
 
 DESKTOP_UA_TOKEN = _SERVER_TOKEN.decode()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-discovery", action="store_true",
                    help="do not advertise this room on the LAN")
     p.add_argument("--max-upload-mb", type=int, default=None, help="largest file one may share")
+    p.add_argument("--password-file", type=Path, default=None,
+                   help="protect the room with the password in this file (first line); "
+                        "or set LANCHAT_PASSWORD. Never given on the command line, where "
+                        "other users of this computer could read it")
     p.add_argument("--rate", type=float, default=None,
                    help="messages a second one connection may send (default 10, bursts of 20)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -38,6 +43,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
                                   "discovery": not args.no_discovery}
     if args.data_dir is not None:
         changes["data_dir"] = args.data_dir.expanduser().resolve()
+    password = os.environ.get("LANCHAT_PASSWORD") or None
+    if args.password_file is not None:
+        password = args.password_file.read_text(encoding="utf-8").splitlines()[0].strip() or None
+    changes["password"] = password
     if args.rate is not None:
         changes["messages_per_second"] = args.rate
         changes["message_burst"] = max(1, int(args.rate * 2))

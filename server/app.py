@@ -5,90 +5,31 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import segno
-from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, netinfo, peers, protocol
+from .security import (
+    SESSION_COOKIE,
+    AttemptLimiter,
+    HostGuard,
+    PasswordGate,
+    cookie_value,
+    same_origin,
+)
 from .discovery import Discovery
 from .files import INLINE_MIME, FileStore, UploadError
-from .hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, ChatHub, HubFull
+from .hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ChatHub, HubFull
 from .settings import Settings
 from .store import HistoryStore, StoreError
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-                   Awaitable[None]]
-
-# The desktop window announces itself with this token in its User-Agent.
-DESKTOP_UA_TOKEN = b"LANChatDesktop"
-
-
-def csp(allow_eval: bool = False) -> bytes:
-    """The UI's Content-Security-Policy. No inline script anywhere. The desktop window alone
-    gets 'unsafe-eval': pywebview builds its JS bridge with ``new Function`` and runs
-    ``evaluate_js`` through ``eval``. A client that fakes the token only weakens its own page."""
-    script = "script-src 'self' 'unsafe-eval'" if allow_eval else "script-src 'self'"
-    return ("default-src 'self'; " + script + "; style-src 'self'; img-src 'self' data: blob:; "
-            "connect-src 'self' ws: wss:; media-src 'self' blob:; object-src 'none'; "
-            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'").encode()
-
-
-CSP_STRICT = csp()
-CSP_DESKTOP = csp(allow_eval=True)
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cache-control", b"no-cache"),
-]
-
-
-class SecurityHeaders:
-    """Adds the headers above to every HTTP response (pure ASGI: no cost on the WebSocket)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
-                       send: Callable[[Message], Awaitable[None]]) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
-        policy = CSP_DESKTOP if DESKTOP_UA_TOKEN in agent else CSP_STRICT
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in SECURITY_HEADERS if k not in present
-                ] + [(b"content-security-policy", policy)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def same_origin(headers: Any) -> bool:
-    """A request with an Origin must come from a page this host served (browsers always send it
-    on WebSocket upgrades and cross-site posts); tools without an Origin are let through."""
-    origin = headers.get("origin")
-    if origin is None:
-        return True
-    host = headers.get("host", "")
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
-
 
 def create_app(settings: Settings) -> FastAPI:
     """Build a LAN Chat host. Long-lived parts are made in the lifespan and kept on app.state."""
@@ -105,6 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
 
         app.state.settings = settings
         app.state.store = store
+        app.state.gate = PasswordGate(settings.password, store.secret())
+        app.state.attempts = AttemptLimiter()
         app.state.files = files
         app.state.hub = ChatHub(store, settings, file_info)
         app.state.discovery = None
@@ -144,7 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
             "hosting": settings.hosting,
             "machine": netinfo.machine_name(),
             "users": len(hub.users),
-            "password": False,
+            "password": request.app.state.gate.required,
+            "member": is_member(request),
             "urls": netinfo.room_urls(settings.host, request.url.port or settings.port),
             "limits": {"max_message_bytes": settings.max_message_bytes,
                        "max_upload_bytes": settings.max_upload_bytes},
@@ -156,7 +100,35 @@ def create_app(settings: Settings) -> FastAPI:
         segno.make(text, error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
         return Response(buf.getvalue(), media_type="image/svg+xml")
 
-    @app.get("/api/events")
+    def is_member(request: Request) -> bool:
+        gate: PasswordGate = request.app.state.gate
+        return gate.token_ok(cookie_value(request.headers))
+
+    def member(request: Request) -> None:
+        """Routes that show the room's content need the password, when the room has one."""
+        if not is_member(request):
+            raise HTTPException(401, "this room needs its password: POST it to /api/login")
+
+    @app.post("/api/login")
+    async def login(request: Request, password: str = Body(..., embed=True, max_length=1024)
+                    ) -> Response:
+        gate: PasswordGate = request.app.state.gate
+        attempts: AttemptLimiter = request.app.state.attempts
+        address = request.client.host if request.client else "?"
+        wait = attempts.retry_after(address)
+        if wait:
+            return JSONResponse({"detail": f"too many wrong passwords; try again in {wait} s"},
+                                status_code=429, headers={"Retry-After": str(wait)})
+        if gate.required and not await asyncio.to_thread(gate.check, password):
+            attempts.failed(address)
+            return JSONResponse({"detail": "wrong password"}, status_code=401)
+        attempts.succeeded(address)
+        response = JSONResponse({"ok": True})
+        response.set_cookie(SESSION_COOKIE, gate.new_token(), httponly=True, samesite="strict",
+                            max_age=30 * 24 * 3600, path="/")
+        return response
+
+    @app.get("/api/events", dependencies=[Depends(member)])
     async def events(request: Request, before: int | None = Query(None, ge=1),
                      after: int | None = Query(None, ge=0),
                      limit: int = Query(50, ge=1)) -> Response:
@@ -169,7 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
             "true" if page.has_more else "false") + "}"
         return Response(body, media_type="application/json")
 
-    @app.post("/api/files", status_code=201)
+    @app.post("/api/files", status_code=201, dependencies=[Depends(member)])
     async def upload(request: Request, name: str | None = Query(None, max_length=1024)
                      ) -> dict[str, Any]:
         if not same_origin(request.headers):
@@ -185,7 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(exc.status, exc.detail) from None
         return record.public()
 
-    @app.get("/api/files/{file_id}")
+    @app.get("/api/files/{file_id}", dependencies=[Depends(member)])
     async def download(request: Request, file_id: str) -> FileResponse:
         files: FileStore = request.app.state.files
         record = files.lookup(file_id)
@@ -206,6 +178,9 @@ def create_app(settings: Settings) -> FastAPI:
             return
         hub: ChatHub = ws.app.state.hub
         await ws.accept()
+        if not ws.app.state.gate.token_ok(cookie_value(ws.headers)):
+            await ws.close(CLOSE_UNAUTHORIZED, "this room needs its password")
+            return
         try:
             first = await asyncio.wait_for(ws.receive(), timeout=15)
             if first["type"] == "websocket.disconnect":
@@ -238,7 +213,7 @@ def create_app(settings: Settings) -> FastAPI:
     settings.static_dir.mkdir(parents=True, exist_ok=True)
     app.include_router(peers.router)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(HostGuard, extra_hosts=settings.extra_hosts)
     return app
 
 

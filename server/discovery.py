@@ -588,7 +588,8 @@ class Discovery:
             return
         advertiser = Advertiser(
             self.azc, room=self.settings.room, room_id=self.room_id, port=self.settings.port,
-            addresses=addresses, machine=netinfo.machine_name(), users=self._users())
+            addresses=addresses, machine=netinfo.machine_name(), users=self._users(),
+            password=bool(self.settings.password))
         self.advertiser = advertiser
         try:
             await advertiser.async_start()

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # WebSocket close codes (4000-4999 are ours). Each comes with a reason a person can read.
 CLOSE_BAD_HELLO = 4400
+CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
 CLOSE_TOO_MANY = 4429

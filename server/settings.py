@@ -29,6 +29,11 @@ class Settings:
     data_dir: Path = field(default_factory=paths.user_data_dir)
     static_dir: Path = field(default_factory=paths.static_dir)
 
+    # A room password (kept in memory only; the host hashes it at start). None: an open room.
+    password: str | None = field(default=None, repr=False)
+    # Host names this host answers to besides its own name, localhost and IP addresses.
+    extra_hosts: tuple[str, ...] = ()
+
     # Chat limits.
     max_message_bytes: int = 8 * 1024  # UTF-8 bytes of one message's text
     max_name_chars: int = 32

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -115,6 +116,18 @@ class HistoryStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def secret(self) -> bytes:
+        """A random secret kept with the history (it keys the room's session tokens)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='secret'").fetchone()
+        if row is not None:
+            return bytes.fromhex(str(row[0]))
+        value = secrets.token_bytes(32)
+        try:
+            self._db.execute("INSERT INTO meta VALUES ('secret', ?)", (value.hex(),))
+        except sqlite3.Error as exc:
+            log.warning("session secret not stored (%s); sessions end with this run", exc)
+        return value
 
     # Events -------------------------------------------------------------------------------
 
