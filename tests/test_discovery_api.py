@@ -38,7 +38,8 @@ def sse_snapshots(response: httpx.Response) -> Iterator[dict[str, Any]]:
 
 
 def test_peers_when_discovery_is_off_says_so(tmp_path: Path) -> None:
-    with TestClient(create_app(settings_for(tmp_path))) as client:
+    # An IP literal as Host: the app answers only to its own names and addresses.
+    with TestClient(create_app(settings_for(tmp_path)), base_url="http://127.0.0.1") as client:
         body = client.get("/api/peers").json()
     assert body["peers"] == []
     status = body["status"]
