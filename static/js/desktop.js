@@ -13,7 +13,7 @@ function bridge() {
       const onReady = () => resolve(window.pywebview?.api ?? null);
       window.addEventListener('pywebviewready', onReady, { once: true });
       // A normal browser never fires pywebviewready; the desktop window fires it soon after load.
-      const wait = window.pywebview || /QtWebEngine|pywebview/i.test(navigator.userAgent) ? 8000 : 1500;
+      const wait = window.pywebview || /LANChatDesktop|QtWebEngine|pywebview/i.test(navigator.userAgent) ? 8000 : 1500;
       setTimeout(() => {
         window.removeEventListener('pywebviewready', onReady);
         resolve(window.pywebview?.api ?? null);
@@ -50,12 +50,17 @@ export function setPrefs(prefs) { return call('set_prefs', prefs); }
 export async function hostRoom(room, name) {
   const api = await bridge();
   if (!api) throw new Error('Hosting a room needs the LAN Chat desktop app.');
-  const result = await api.host_room({ room, name });
+  let result;
+  try {
+    result = await api.host_room({ room, name });
+  } catch (err) {
+    throw new Error(err?.message ?? String(err));
+  }
   if (!result?.url) throw new Error(result?.error || 'The desktop app did not start the room.');
   return result.url;
 }
 
-export function setUnread(count) { return call('set_unread', count); }
+export function setUnread(count, room) { return call('set_unread', count, room); }
 export function notify(title, body) { return call('notify', title, body); }
 export function lobbyUrl() { return call('lobby_url'); }
 

@@ -12,13 +12,14 @@ const HELP_AFTER_MS = 6000;
 function roomRow(peer) {
   const href = safeHref(peer.url);
   const people = Number.isInteger(peer.users) ? plural(peer.users, 'person', 'people') : '';
-  const label = `${peer.name}${peer.host ? `, on ${peer.host}` : ''}${people ? `, ${people}` : ''}${peer.password ? ', password needed' : ''}`;
+  const where = peer.self ? 'this computer' : peer.machine || peer.host || '';
+  const label = `${peer.name}${where ? `, on ${where}` : ''}${people ? `, ${people}` : ''}${peer.password ? ', password needed' : ''}`;
   return h('li', {},
     h('a', { class: 'room-row', href: href ?? '#', 'aria-label': label, dataset: { url: href ?? '' } },
       h('span', { class: 'room-row-icon', 'aria-hidden': 'true' }, icon('chat')),
       h('span', { class: 'room-row-main' },
         h('span', { class: 'room-row-name', text: peer.name }),
-        h('span', { class: 'room-row-host', text: peer.host ?? '' })),
+        h('span', { class: 'room-row-host', text: peer.self ? `${where} · ${peer.host}:${peer.port}` : [where, peer.host !== where ? peer.host : ''].filter(Boolean).join(' · ') })),
       h('span', { class: 'room-row-meta' },
         peer.password ? h('span', { class: 'lock', title: 'Password needed' }, icon('lock')) : null,
         h('span', { class: 'room-row-users' }, icon('users'), h('span', { text: Number.isInteger(peer.users) ? String(peer.users) : '–' }))),
@@ -35,11 +36,21 @@ function mountNearby(section) {
       h('li', { text: 'Check that you are on the same Wi-Fi or wired network as the host. Guest networks often keep devices apart.' }),
       h('li', { text: 'Some routers and office networks block the discovery traffic (multicast). Ask the host for the room’s address and use “Join by address”.' }),
       h('li', { text: 'A firewall on the host’s computer may block LAN Chat. Allow it on private networks.' })));
-  empty.append(help);
+  const hostHints = h('ul', { class: 'host-hints', hidden: true });
+  empty.append(hostHints, help);
   section.append(h('h2', { id: 'nearby-title', text: 'Rooms nearby' }), list, empty);
-  setTimeout(() => { help.hidden = false; }, HELP_AFTER_MS);
+  let helpDue = false;
+  let hasHints = false;
+  // Our general advice after a while, unless the host already said what is wrong.
+  const updateHelp = () => { help.hidden = !helpDue || hasHints; };
+  setTimeout(() => { helpDue = true; updateHelp(); }, HELP_AFTER_MS);
 
-  function show(peers) {
+  function show(peers, status) {
+    const hints = Array.isArray(status?.hints) ? status.hints.filter((t) => typeof t === 'string') : [];
+    hostHints.replaceChildren(...hints.map((t) => h('li', { text: t })));
+    hostHints.hidden = hints.length === 0;
+    hasHints = hints.length > 0;
+    updateHelp();
     const rows = [...peers].filter((p) => p && p.name && p.url)
       .sort((a, b) => a.name.localeCompare(b.name) || String(a.host).localeCompare(String(b.host)));
     list.replaceChildren(...rows.map(roomRow));
@@ -61,10 +72,10 @@ function mountNearby(section) {
     .then((res) => (res.ok ? res.json() : null))
     .then((data) => {
       if (!data) return;
-      show(data.peers ?? []);
+      show(data.peers ?? [], data.status);
       const stream = new EventSource('/api/peers/stream');
       stream.addEventListener('message', (e) => {
-        try { show(JSON.parse(e.data).peers ?? []); } catch { /* ignore a torn event */ }
+        try { const d = JSON.parse(e.data); show(d.peers ?? [], d.status); } catch { /* ignore a torn event */ }
       });
     })
     .catch(() => {});

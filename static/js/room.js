@@ -579,7 +579,7 @@ export class Room {
   updateTitle() {
     const base = `${this.roomName} · LAN Chat`;
     document.title = this.unread ? `(${this.unread}) ${base}` : base;
-    desktop.setUnread(this.unread);
+    desktop.setUnread(this.unread, this.roomName);
   }
 
   async enableLobbyButton() {
