@@ -111,3 +111,16 @@ def test_peer_stream_sends_the_list_on_connect_and_on_change_and_ends_at_shutdow
         rest = list(snapshots)  # the server ended the stream: iteration finishes
     print(f"\nshutdown with a peer stream open took {took:.2f} s; {len(rest)} more events")
     assert took < 1.5
+
+
+def test_a_password_room_is_listed_and_says_it_needs_a_password(
+        make_host: Callable[..., Host]) -> None:
+    """The liveness probe must not need the password, or locked rooms would never be listed."""
+    make_host(room="Locked room", password="open sesame", **PINNED)
+    lobby = make_host(room="Lobby", hosting=False, **PINNED)
+    locked = wait_until(room_named(lobby, "Locked room"), timeout=5, what="the locked room")
+    assert locked["password"] is True
+    with lobby.http() as http:
+        status = http.get("/api/peers").json()["status"]
+    assert status["advertising"] is False  # a lobby browses but advertises nothing
+    assert "Lobby" not in [p["name"] for p in peers_of(lobby)]
