@@ -107,3 +107,24 @@ def test_reload_keeps_the_name_and_resumes_without_duplicates(browser: Any, host
     assert message_texts(ada) == ["one", "two", "three", "four", "five"]
     assert message_texts(bob) == ["one", "two", "three", "four", "five"]
     assert not errors.real_errors()
+
+
+def test_a_room_with_a_password_asks_for_it_once(browser: Any, make_host: Any) -> None:
+    need_tool(chromium_path(), "chromium")
+    host = make_host(password="open sesame")
+    _, ada, errors = new_page(browser)
+    ada.goto(host.url + "/")
+    ada.locator("#join-name").fill("Ada")
+    ada.locator("#join-password").fill("guess")
+    ada.locator("#join-password").press("Enter")
+    expect(ada.locator("#join-error")).to_contain_text("Wrong password")
+    expect(ada.locator("#join-password")).to_be_focused()
+    ada.locator("#join-password").fill("open sesame")
+    ada.locator("#join-password").press("Enter")
+    wait_connected(ada)
+    say(ada, "inside")
+    expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
+    ada.reload()  # the host's session cookie lets the page straight back in
+    wait_connected(ada)
+    assert message_texts(ada) == ["inside"]
+    assert not [e for e in errors.real_errors() if "401" not in e]

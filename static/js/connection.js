@@ -6,7 +6,8 @@ import { backoffDelay } from './util.js';
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 8000;
 // Close codes that retrying cannot fix.
-const FATAL = new Map([[4400, 'The host refused to let you in.'], [4403, 'This page is not from this room.']]);
+const FATAL = new Map([[4400, 'The host refused to let you in.'], [4401, 'This room needs its password.'],
+  [4403, 'This page is not from this room.']]);
 
 export class Connection extends EventTarget {
   /** `hello()` returns the fields of the hello frame, asked fresh on every (re)connect. */

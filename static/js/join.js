@@ -7,14 +7,31 @@ import * as desktop from './desktop.js';
 
 export const MAX_NAME_CHARS = 32;
 
+/** Trade the room password for the host's session cookie; null when in, else why not. */
+async function logIn(password) {
+  try {
+    const res = await fetch('/api/login', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password }), credentials: 'same-origin',
+    });
+    if (res.ok) return null;
+    const detail = await res.json().then((b) => b?.detail, () => '');
+    if (res.status === 401) return 'Wrong password. Ask the host for it and try again.';
+    if (res.status === 429) return `Too many wrong tries: ${detail || 'wait a little and try again'}.`;
+    return detail ? `The room refused: ${detail}.` : `The room refused (HTTP ${res.status}).`;
+  } catch {
+    return 'Could not reach the room. Check that you are still on its network.';
+  }
+}
+
 /** Mount the prompt in `root`; `onJoin(name)` is called with a cleaned, non-empty name. */
 export function mountJoin(root, info, { name = '', error = '', onJoin }) {
   const nameInput = h('input', {
     id: 'join-name', name: 'name', type: 'text', value: name, required: true, maxLength: MAX_NAME_CHARS,
     autocomplete: 'nickname', autocapitalize: 'words', spellcheck: false, enterKeyHint: 'go',
   });
-  const password = info.password
-    ? h('input', { id: 'join-password', name: 'password', type: 'password', autocomplete: 'current-password' })
+  const password = info.password && !info.member
+    ? h('input', { id: 'join-password', name: 'password', type: 'password', required: true, autocomplete: 'current-password' })
     : null;
   const problem = h('p', { class: 'form-error', role: 'alert', id: 'join-error', text: error, hidden: !error });
   if (error) nameInput.setAttribute('aria-describedby', 'join-error');
@@ -29,14 +46,32 @@ export function mountJoin(root, info, { name = '', error = '', onJoin }) {
     password ? [h('label', { for: 'join-password', text: 'Room password' }), password] : null,
     problem,
     h('button', { type: 'submit', class: 'btn btn-primary btn-wide' }, h('span', { text: 'Join' }), icon('arrow')));
-  form.addEventListener('submit', (event) => {
+  const say = (text, field) => {
+    problem.textContent = text;
+    problem.hidden = !text;
+    if (field) field.focus();
+  };
+  const submit = form.querySelector('button[type="submit"]');
+  form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const value = nameInput.value.trim().replace(/\s+/g, ' ');
     if (!value) {
-      problem.textContent = 'Type the name the others will see.';
-      problem.hidden = false;
-      nameInput.focus();
+      say('Type the name the others will see.', nameInput);
       return;
+    }
+    if (password) {
+      if (!password.value) {
+        say('This room needs its password.', password);
+        return;
+      }
+      submit.disabled = true;
+      const refusal = await logIn(password.value);
+      submit.disabled = false;
+      if (refusal) {
+        say(refusal, password);
+        password.select();
+        return;
+      }
     }
     onJoin(value);
   });

@@ -25,10 +25,13 @@ async function fetchRoomInfo() {
 
 function showRoom(info, name) {
   room = new Room(app, info, name, {
-    onRefused(reason) {
+    async onRefused(reason) {
       room = null;
       store.forgetJoined(info.room_id);
-      showJoin(info, `The room did not let you in: ${reason}`);
+      // Ask again: the room may have changed (a password set, a new name).
+      let fresh = info;
+      try { fresh = await fetchRoomInfo(); } catch { /* keep what we had */ }
+      showJoin(fresh, `The room did not let you in: ${reason}`);
     },
   }).start();
 }
@@ -74,7 +77,8 @@ async function boot() {
     return;
   }
   const name = store.getName();
-  if (name && store.hasJoined(info.room_id)) showRoom(info, name);
+  const locked = info.password && !info.member;
+  if (name && store.hasJoined(info.room_id) && !locked) showRoom(info, name);
   else showJoin(info);
 }
 
