@@ -15,6 +15,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, netinfo, peers, protocol
+from .discovery import Discovery
+from .files import INLINE_MIME, FileStore, UploadError
+from .hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ChatHub, HubFull
+from .protocol import MAX_ID
 from .security import (
     SESSION_COOKIE,
     AttemptLimiter,
@@ -23,9 +27,6 @@ from .security import (
     cookie_value,
     same_origin,
 )
-from .discovery import Discovery
-from .files import INLINE_MIME, FileStore, UploadError
-from .hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ChatHub, HubFull
 from .settings import Settings
 from .store import HistoryStore, StoreError
 
@@ -129,8 +130,8 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     @app.get("/api/events", dependencies=[Depends(member)])
-    async def events(request: Request, before: int | None = Query(None, ge=1),
-                     after: int | None = Query(None, ge=0),
+    async def events(request: Request, before: int | None = Query(None, ge=1, le=MAX_ID),
+                     after: int | None = Query(None, ge=0, le=MAX_ID),
                      limit: int = Query(50, ge=1)) -> Response:
         if before is not None and after is not None:
             raise HTTPException(400, "give 'before' or 'after', not both")

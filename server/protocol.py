@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+# Event ids are JSON numbers that JavaScript reads exactly and SQLite stores as INTEGER.
+MAX_ID = 2**53 - 1
+
 
 class ProtocolError(Exception):
     """A client frame that cannot be accepted; ``code`` is stable, ``detail`` is for people."""
@@ -129,8 +132,10 @@ def parse_hello(raw: str | bytes, max_name_chars: int) -> Hello:
     if data["type"] != "hello":
         raise ProtocolError("hello_required", "the first frame must be {'type': 'hello', ...}")
     since = data.get("since")
-    if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
-        raise ProtocolError("bad_field", "'since' must be a non-negative integer or null")
+    if since is not None and (not isinstance(since, int) or isinstance(since, bool)
+                              or not 0 <= since <= MAX_ID):
+        raise ProtocolError("bad_field", "'since' must be an event id (a non-negative integer) "
+                                         "or null")
     client_id = data.get("client_id")
     if client_id is None:
         client_id = str(uuid.uuid4())

@@ -34,6 +34,7 @@ def test_hello_is_parsed_and_names_are_cleaned() -> None:
     ('{"type": "hello", "name": "a\\u202eb"}', "bad_name"),
     ('{"type": "hello", "name": "x", "since": -1}', "bad_field"),
     ('{"type": "hello", "name": "x", "since": true}', "bad_field"),
+    ('{"type": "hello", "name": "x", "since": 99999999999999999999999}', "bad_field"),
     ('{"type": "hello", "name": "x", "client_id": "../etc"}', "bad_field"),
     ('{"type": "hello", "name": 5}', "bad_name"),
 ])
