@@ -92,6 +92,17 @@ class NetnsPair:
         dev = self._veth_a if ns == self.a else self._veth_b
         self._ip("-n", ns, "link", "set", dev, "up" if up else "down")
 
+    def renumber_a(self) -> str:
+        """Move ``a`` to a second /24 (``b`` joins it too) and drop its first address, as a new
+        DHCP lease would; returns ``a``'s new address."""
+        subnet = self.addr_a.split(".")[2]
+        new_a, new_b = f"10.232.{subnet}.1", f"10.232.{subnet}.2"
+        self._ip("-n", self.b, "addr", "add", f"{new_b}/24", "dev", self._veth_b)
+        self._ip("-n", self.a, "addr", "add", f"{new_a}/24", "dev", self._veth_a)
+        self._ip("-n", self.a, "addr", "del", f"{self.addr_a}/24", "dev", self._veth_a)
+        self.addr_a = new_a
+        return new_a
+
     def exec_args(self, ns: str, *command: str) -> list[str]:
         """argv that runs ``command`` inside namespace ``ns`` (``ip netns exec`` then execs it,
         so the child's PID is the command's own)."""
