@@ -1,10 +1,13 @@
 """Two LAN Chat hosts on two "computers": network namespaces joined by a veth pair.
 
-What a user relies on, measured end to end with real processes: B's lobby lists A's room within
-3 s of A starting (asserted from the moment A's process is ready to serve, after Python's
-imports, which alone took 0.5-3 s on a loaded 2-core machine; the time from spawn is printed); someone in B joins A's room over the veth and chats with someone in A; A quitting
-(SIGTERM or SIGINT) leaves B's list within 2 s; A crashing (SIGKILL) or losing its network
-leaves it within 10 s.
+What a user relies on, measured end to end with real processes:
+
+- B's lobby lists A's room within 3 s of A starting. Asserted from the moment A's process is
+  ready to serve (after Python's imports, which alone took 0.5-3 s on a loaded 2-core
+  machine); the time from spawn is printed too.
+- Someone in B joins A's room over the veth and chats with someone in A.
+- A quitting (SIGTERM or SIGINT) leaves B's list within 2 s.
+- A crashing (SIGKILL) or losing its network leaves it within 10 s; a new address is followed.
 
 Needs root and iproute2. Without them the test skips, except under CI=true, where it fails.
 Multicast stays inside the namespaces, so zeroconf runs unpinned, as it does for users.
