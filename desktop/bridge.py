@@ -34,6 +34,8 @@ from server.settings import default_room_name
 from .prefs import MAX_NAME_CHARS, MAX_ROOM_CHARS, PrefsError, PrefsStore, clean_text
 from .servers import EmbeddedServer, HostingError
 
+MAX_PASSWORD_CHARS = 128
+
 log = logging.getLogger(__name__)
 
 APP_TITLE = "LAN Chat"
@@ -114,8 +116,9 @@ class Bridge:
             return {"error": "could not save preferences to the config folder"}
 
     def host_room(self, request: object) -> dict[str, Any]:
-        """Host ``{room, name}`` on the LAN from this machine; returns ``{"url": ...}`` for the
-        page to load (same origin, now reachable from the LAN). Own pages only."""
+        """Host ``{room, name, password?}`` on the LAN from this machine; returns
+        ``{"url": ...}`` for the page to load (same origin, now reachable from the LAN).
+        Own pages only. The password stays in memory; the host keeps only its hash."""
         if not self._on_own_page():
             return {"error": "only this app's own pages may host a room"}
         if not isinstance(request, Mapping):
@@ -123,11 +126,15 @@ class Bridge:
         try:
             room = clean_text(request.get("room", ""), "room", MAX_ROOM_CHARS)
             name = clean_text(request.get("name", ""), "name", MAX_NAME_CHARS)
+            password = request.get("password") or None
+            if password is not None and (not isinstance(password, str)
+                                         or len(password) > MAX_PASSWORD_CHARS):
+                raise PrefsError("password", f"text of at most {MAX_PASSWORD_CHARS} characters")
         except PrefsError as exc:
             return {"error": str(exc)}
         room = room or default_room_name()
         try:
-            self._server.host(room)
+            self._server.host(room, password)
         except HostingError as exc:
             return {"error": exc.detail}
         url = f"{self._server.origin}/"

@@ -82,7 +82,7 @@ class EmbeddedServer:
         log.info("lobby server on %s (loopback only)", self.origin)
         return self
 
-    def host(self, room: str) -> None:
+    def host(self, room: str, password: str | None = None) -> None:
         """Replace the running server by one hosting ``room`` on the LAN.
 
         On failure the lobby server is brought back, so the window keeps working, and
@@ -95,7 +95,8 @@ class EmbeddedServer:
             if old is not None:
                 old.stop()
             self._thread = None
-            settings = self._base.with_(host=EVERY_INTERFACE, hosting=True, room=room)
+            settings = self._base.with_(host=EVERY_INTERFACE, hosting=True, room=room,
+                                        password=password)
             try:
                 self._thread = start_server(settings)
             except (OSError, RuntimeError) as exc:

@@ -36,13 +36,15 @@ class FakeServer:
         self.hosting = False
         self.room = "lobby"
         self.hosted: list[str] = []
+        self.passwords: list[str | None] = []
 
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def host(self, room: str) -> None:
+    def host(self, room: str, password: str | None = None) -> None:
         self.hosted.append(room)
+        self.passwords.append(password)
         self.hosting = True
         self.room = room
 
@@ -103,6 +105,16 @@ def test_own_page_may_host_and_save_prefs(tmp_path: Path) -> None:
     assert server.hosted == ["Den"]
     assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/"}
     assert window.titles[-1] == "LAN Chat — Den"
+    assert server.passwords == [None]
+
+
+def test_hosting_with_a_password_passes_it_to_the_server_only(tmp_path: Path) -> None:
+    bridge, _window, server, _ = make(tmp_path, "http://127.0.0.1:8765/#lobby")
+    assert bridge.host_room({"room": "Den", "name": "Ann", "password": "s3cret"})["url"]
+    assert server.passwords == ["s3cret"]
+    assert "s3cret" not in str(bridge.get_prefs())
+    assert "error" in bridge.host_room({"room": "Den", "password": 42})
+    assert "error" in bridge.host_room({"room": "Den", "password": "x" * 500})
 
 
 @pytest.mark.parametrize("url", ["http://192.168.1.20:8765/", "http://127.0.0.1:9999/",
