@@ -75,8 +75,9 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=503)
 
     @app.get("/api/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "room": settings.room, "version": __version__}
+    async def health(request: Request) -> dict[str, Any]:
+        return {"status": "ok", "room": settings.room, "version": __version__,
+                "room_id": request.app.state.store.room_id}
 
     @app.get("/api/room")
     async def room(request: Request) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -82,8 +83,8 @@ class FileStore:
 
     def _check_room_for(self, size: int) -> None:
         if size > self.max_bytes:
-            raise UploadError(413, f"file is larger than this room's limit of "
-                                   f"{_human(self.max_bytes)}")
+            raise UploadError(413, "file is larger than this room's limit of "
+                                   + _human(self.max_bytes))
         if self._used + size > self.max_total_bytes:
             raise UploadError(507, "the host's space for shared files is full "
                                    f"({_human(self.max_total_bytes)})")
@@ -91,7 +92,8 @@ class FileStore:
     async def receive(self, chunks: AsyncIterator[bytes], content_type: str,
                       content_length: int | None, uploader: str | None,
                       raw_name: str | None = None) -> FileRecord:
-        """Stream one upload to disk: multipart (field ``file``) or a raw body named by the caller."""
+        """Stream one upload to disk: multipart (field ``file``), or a raw body named by
+        the caller."""
         if content_length is not None:
             # Multipart framing adds a few hundred bytes; the exact check happens while streaming.
             self._check_room_for(max(0, content_length - 16 * 1024))
@@ -135,48 +137,8 @@ class FileStore:
         boundary = params.get(b"boundary")
         if not boundary:
             raise UploadError(400, "multipart upload without a boundary")
-        state: dict[str, object] = {"field": b"", "value": b"", "headers": {}, "name": None,
-                                    "active": False, "done": False}
-
-        def on_part_begin() -> None:
-            state["headers"] = {}
-
-        def on_header_field(data: bytes, start: int, end: int) -> None:
-            state["field"] = bytes(state["field"]) + data[start:end]  # type: ignore[arg-type]
-
-        def on_header_value(data: bytes, start: int, end: int) -> None:
-            state["value"] = bytes(state["value"]) + data[start:end]  # type: ignore[arg-type]
-
-        def on_header_end() -> None:
-            headers = state["headers"]
-            assert isinstance(headers, dict)
-            headers[bytes(state["field"]).lower()] = state["value"]  # type: ignore[arg-type]
-            state["field"], state["value"] = b"", b""
-
-        def on_headers_finished() -> None:
-            headers = state["headers"]
-            assert isinstance(headers, dict)
-            _, opts = parse_options_header(headers.get(b"content-disposition", b""))
-            if opts.get(b"name") == b"file" and not state["done"]:
-                raw = opts.get(b"filename*") or opts.get(b"filename") or b"file"
-                state["name"] = raw.decode("utf-8", "replace")
-                state["active"] = True
-                sink.open()
-
-        def on_part_data(data: bytes, start: int, end: int) -> None:
-            if state["active"]:
-                sink.write(data[start:end])
-
-        def on_part_end() -> None:
-            if state["active"]:
-                state["active"], state["done"] = False, True
-
-        parser = MultipartParser(boundary, {
-            "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-            "on_header_value": on_header_value, "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        })
+        part = _FilePart(sink)
+        parser = MultipartParser(boundary, part.callbacks())
         try:
             async for chunk in chunks:
                 parser.write(chunk)
@@ -185,9 +147,58 @@ class FileStore:
             raise
         except Exception as exc:  # noqa: BLE001 - the parser's errors are all "malformed"
             raise UploadError(400, f"malformed multipart upload: {exc}") from exc
-        if not state["done"]:
+        if not part.done:
             raise UploadError(400, "no complete 'file' field in the upload")
-        return str(state["name"])
+        return part.name
+
+
+class _FilePart:
+    """Multipart parser callbacks that stream the first part named ``file`` into a sink and
+    ignore every other part."""
+
+    def __init__(self, sink: _Sink) -> None:
+        self.sink = sink
+        self.headers: dict[bytes, bytes] = {}
+        self.field = b""
+        self.value = b""
+        self.name = "file"
+        self.active = False
+        self.done = False
+
+    def callbacks(self) -> dict[str, Any]:
+        return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
+                "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
+                "on_headers_finished": self.on_headers_finished,
+                "on_part_data": self.on_part_data, "on_part_end": self.on_part_end}
+
+    def on_part_begin(self) -> None:
+        self.headers = {}
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[self.field.lower()] = self.value
+        self.field, self.value = b"", b""
+
+    def on_headers_finished(self) -> None:
+        _, opts = parse_options_header(self.headers.get(b"content-disposition", b""))
+        if opts.get(b"name") == b"file" and not self.done:
+            raw = opts.get(b"filename*") or opts.get(b"filename") or b"file"
+            self.name = raw.decode("utf-8", "replace")
+            self.active = True
+            self.sink.open()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.active:
+            self.sink.write(data[start:end])
+
+    def on_part_end(self) -> None:
+        if self.active:
+            self.active, self.done = False, True
 
 
 class _Sink:

@@ -156,8 +156,8 @@ class ChatHub:
         if len(self.connections) >= s.max_connections:
             raise HubFull(CLOSE_TOO_MANY, "the room is full; try again later")
         if self._per_address.get(address, 0) >= s.max_connections_per_address:
-            raise HubFull(CLOSE_TOO_MANY,
-                          f"too many connections from {address} (limit {s.max_connections_per_address})")
+            raise HubFull(CLOSE_TOO_MANY, f"too many connections from {address} "
+                                          f"(limit {s.max_connections_per_address})")
         conn = Connection(address, send, close, s.client_queue_frames,
                           TokenBucket(s.messages_per_second, s.message_burst))
         user_id = protocol.user_id_for(hello.client_id)

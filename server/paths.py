@@ -31,6 +31,12 @@ def static_dir() -> Path:
     return bundle_root() / "static"
 
 
+def app_icon() -> Path | None:
+    """The window's icon: only a built app has one (the build draws it into the bundle)."""
+    icon = bundle_root() / "lanchat.png"
+    return icon if icon.is_file() else None
+
+
 def user_data_dir() -> Path:
     """History and shared files, never beside the executable."""
     return Path(platformdirs.user_data_dir(_APP_DIR_NAME, appauthor=False))

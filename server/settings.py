@@ -1,4 +1,4 @@
-"""Every knob of a LAN Chat host in one frozen dataclass, with defaults that are safe on a shared LAN."""
+"""Every knob of a LAN Chat host in one frozen dataclass, with defaults safe on a shared LAN."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """The room's history: every event and every shared file's metadata, in one SQLite file.
 
 Durability: the database runs in WAL mode with ``synchronous=FULL`` by default, so an event is
-fsync'ed to the log before :meth:`HistoryStore.append` returns, and only then is it broadcast (the
-sender's echo is its acknowledgement). A host killed with SIGKILL loses nothing it acknowledged,
-since the WAL is on disk; with FULL, neither does a power cut or kernel panic. ``synchronous=NORMAL``
-(a setting) is about 9x faster here but may drop the last transactions on power loss (never on a
-process crash) and never corrupts the file. Chat rates are far below what FULL sustains, so FULL is
-the default: an acknowledged message is a stored message.
+fsync'ed to the log before :meth:`HistoryStore.append` returns, and only then is it broadcast
+(the sender's echo is its acknowledgement). A host killed with SIGKILL loses nothing it
+acknowledged, since the WAL is on disk; with FULL, neither does a power cut or kernel panic.
+``synchronous=NORMAL`` is about 9x faster here but may drop the last transactions on power loss
+(never on a process crash) and never corrupts the file. Chat rates are far below what FULL
+sustains, so FULL is the default: an acknowledged message is a stored message.
 """
 
 from __future__ import annotations
