@@ -15,7 +15,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -138,7 +138,7 @@ class FileStore:
         if not boundary:
             raise UploadError(400, "multipart upload without a boundary")
         part = _FilePart(sink)
-        parser = MultipartParser(boundary, part.callbacks())
+        parser = MultipartParser(boundary, cast(Any, part.callbacks()))
         try:
             async for chunk in chunks:
                 parser.write(chunk)
