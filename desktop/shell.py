@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from server import paths
 from server.settings import Settings
 
 from .bridge import APP_TITLE, Bridge, JsApi
@@ -165,9 +166,11 @@ def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
 
     signals = SignalWatcher(close_window).start()
     say(f"LAN Chat: window open on {url}")
+    icon = paths.app_icon()
     try:
         webview.start(gui="qt" if sys.platform.startswith("linux") else None,
-                      private_mode=True, user_agent=desktop_user_agent())
+                      private_mode=True, user_agent=desktop_user_agent(),
+                      icon=str(icon) if icon is not None else None)
     finally:
         closing.set()
         start_watchdog()
