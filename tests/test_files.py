@@ -136,3 +136,17 @@ def test_a_broken_upload_leaves_nothing_behind(host: Host) -> None:
         from tests.conftest import wait_until
         wait_until(lambda: not list(files_dir.iterdir()), 5, what="the .part file to go")
         assert http.get("/api/health").status_code == 200
+
+
+def test_the_total_space_for_shared_files_is_capped_with_507(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(max_total_upload_bytes=300_000)
+    with host.http() as http:
+        first = http.post("/api/files", files={"file": ("a.bin", b"a" * 200_000)})
+        assert first.status_code == 201
+        second = http.post("/api/files", files={"file": ("b.bin", b"b" * 200_000)})
+        assert second.status_code == 507 and "full" in second.json()["detail"]
+        assert http.post("/api/files", files={"file": ("c.bin", b"c" * 50_000)}).status_code == 201
+    host.stop()
+    host.start()  # the space already used is remembered across restarts
+    with host.http() as http:
+        assert http.post("/api/files", files={"file": ("d.bin", b"d" * 60_000)}).status_code == 507
