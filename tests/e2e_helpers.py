@@ -1,12 +1,10 @@
-"""Real Chromium for the end-to-end tests: a browser per test (so nothing outlives it), a fresh context per page."""
+"""Real Chromium for the end-to-end tests: a browser per test (so nothing outlives it), a fresh
+context (its own storage) per page."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.conftest import artifact_path, chromium_path, need_tool
 
@@ -40,12 +38,12 @@ class PageErrors:
         return [e for e in self.errors if not any(x in e for x in expected)]
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+def launch_browser() -> Iterator[Any]:
+    """Body of each e2e module's ``browser`` fixture: Debian's Chromium, headless, closed after."""
     need_tool(chromium_path(), "chromium")
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="lanchat-e2e-") as _tmp, sync_playwright() as pw:
+    with sync_playwright() as pw:  # Playwright gives each launch a fresh profile folder
         b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS,
                                headless=True)
         yield b
@@ -81,7 +79,7 @@ def say(page: Any, text: str) -> None:
 
 
 def message_texts(page: Any) -> list[str]:
-    return page.locator("#messages .msg .msg-text").all_inner_texts()
+    return list(page.locator("#messages .msg .msg-text").all_inner_texts())
 
 
 def shot(page: Any, name: str) -> str:

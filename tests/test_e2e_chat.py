@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool
-from tests.e2e_helpers import browser, join, message_texts, new_page, say, wait_connected  # noqa: F401
+from tests.e2e_helpers import join, launch_browser, message_texts, new_page, say, wait_connected
 
 pytestmark = pytest.mark.e2e
 
 
-def test_two_pages_chat_with_each_other(browser: Any, host: Host) -> None:
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
+
+
+def test_two_pages_chat_with_each_other(host: Host, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     _, ada, ada_errors = new_page(browser)
     _, bob, bob_errors = new_page(browser)
@@ -52,7 +58,7 @@ def test_two_pages_chat_with_each_other(browser: Any, host: Host) -> None:
     assert not ada_errors.real_errors() and not bob_errors.real_errors()
 
 
-def test_markup_in_messages_and_names_stays_text(browser: Any, host: Host) -> None:
+def test_markup_in_messages_and_names_stays_text(host: Host, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     payload = "<img src=x onerror=alert(1)>"
     _, mallory, _ = new_page(browser)
@@ -78,7 +84,7 @@ def test_markup_in_messages_and_names_stays_text(browser: Any, host: Host) -> No
     assert not ada_errors.real_errors()
 
 
-def test_reload_keeps_the_name_and_resumes_without_duplicates(browser: Any, host: Host) -> None:
+def test_reload_keeps_the_name_and_resumes_without_duplicates(host: Host, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     _, ada, errors = new_page(browser)
     _, bob, _ = new_page(browser)
@@ -109,7 +115,7 @@ def test_reload_keeps_the_name_and_resumes_without_duplicates(browser: Any, host
     assert not errors.real_errors()
 
 
-def test_a_room_with_a_password_asks_for_it_once(browser: Any, make_host: Any) -> None:
+def test_a_room_with_a_password_asks_for_it_once(make_host: Any, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     host = make_host(password="open sesame")
     _, ada, errors = new_page(browser)

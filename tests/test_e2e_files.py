@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool, wait_until
-from tests.e2e_helpers import browser, join, new_page  # noqa: F401
+from tests.e2e_helpers import join, launch_browser, new_page
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
 
 
 def png_bytes(width: int = 48, height: int = 32) -> bytes:
@@ -40,7 +46,7 @@ def throttle_uploads(page: Any, bytes_per_second: int | None) -> None:
         "uploadThroughput": bytes_per_second if bytes_per_second else -1})
 
 
-def test_upload_shows_progress_and_reaches_the_other_page(browser: Any, host: Host,
+def test_upload_shows_progress_and_reaches_the_other_page(host: Host, browser: Any,
                                                           tmp_path: Path) -> None:
     need_tool(chromium_path(), "chromium")
     _, ada, ada_errors = new_page(browser)
@@ -94,7 +100,7 @@ def test_upload_shows_progress_and_reaches_the_other_page(browser: Any, host: Ho
     assert not ada_errors.real_errors() and not bob_errors.real_errors()
 
 
-def test_a_file_over_the_limit_says_why(browser: Any, make_host: Any, tmp_path: Path) -> None:
+def test_a_file_over_the_limit_says_why(make_host: Any, tmp_path: Path, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     host = make_host(max_upload_bytes=1000)
     _, ada, _ = new_page(browser)

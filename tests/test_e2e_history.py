@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool
-from tests.e2e_helpers import browser, join, message_texts, new_page, say  # noqa: F401
+from tests.e2e_helpers import join, launch_browser, message_texts, new_page, say
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
+
+
+def scroll_to(page: Any, top: int) -> None:
+    page.locator(".scroller").evaluate(
+        "(s, top) => { s.scrollTop = top; s.dispatchEvent(new Event('scroll')); }", top)
 
 
 def seed(host: Host, count: int) -> None:
@@ -23,7 +34,7 @@ def seed(host: Host, count: int) -> None:
 
 
 def test_scrolling_up_loads_older_pages_and_new_messages_wait_in_a_pill(
-        browser: Any, host: Host) -> None:
+        host: Host, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     seed(host, 130)
     _, ada, errors = new_page(browser)
@@ -39,7 +50,7 @@ def test_scrolling_up_loads_older_pages_and_new_messages_wait_in_a_pill(
     for _ in range(6):
         if ada.locator("#messages .start").count():
             break
-        ada.locator(".scroller").evaluate("s => { s.scrollTop = 0; s.dispatchEvent(new Event('scroll')); }")
+        scroll_to(ada, 0)
         expect(ada.locator("#messages .older button:disabled")).to_have_count(0)
     expect(ada.locator("#messages .start")).to_have_text("This is the beginning of Test room.")
     assert message_texts(ada)[:2] == ["old message 0", "old message 1"]
@@ -48,7 +59,7 @@ def test_scrolling_up_loads_older_pages_and_new_messages_wait_in_a_pill(
     assert ada.locator("#messages .day").count() >= 3
 
     # Scrolled up, a new message does not yank the view: a pill offers to jump.
-    ada.locator(".scroller").evaluate("s => { s.scrollTop = 200; s.dispatchEvent(new Event('scroll')); }")
+    scroll_to(ada, 200)
     say(bob, "fresh news")
     pill = ada.locator(".new-pill")
     expect(pill).to_be_visible()
@@ -60,7 +71,7 @@ def test_scrolling_up_loads_older_pages_and_new_messages_wait_in_a_pill(
     assert not errors.real_errors(), errors.real_errors()
 
 
-def test_unread_count_shows_in_the_title_while_away(browser: Any, host: Host) -> None:
+def test_unread_count_shows_in_the_title_while_away(host: Host, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     _, ada, _ = new_page(browser)
     _, bob, _ = new_page(browser)

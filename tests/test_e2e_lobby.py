@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import chromium_path, need_tool
-from tests.e2e_helpers import browser, new_page, shot, wait_connected  # noqa: F401
+from tests.e2e_helpers import launch_browser, new_page, shot, wait_connected
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
 PINNED = {"discovery": True, "discovery_interfaces": ("127.0.0.1",)}
 
 
-def test_a_hosted_room_appears_live_and_joins_in_one_click(browser: Any, make_host: Any) -> None:
+def test_a_hosted_room_appears_live_and_joins_in_one_click(make_host: Any, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     lobby = make_host(hosting=False, **PINNED)
     _, page, errors = new_page(browser)
@@ -44,7 +50,7 @@ def test_a_hosted_room_appears_live_and_joins_in_one_click(browser: Any, make_ho
     assert not errors.real_errors(), errors.real_errors()
 
 
-def test_join_by_address_accepts_host_and_port(browser: Any, make_host: Any) -> None:
+def test_join_by_address_accepts_host_and_port(make_host: Any, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     lobby = make_host(hosting=False)
     room = make_host(room="Typed room")

@@ -3,15 +3,21 @@ out once each, in order, when it comes back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool, wait_until
-from tests.e2e_helpers import browser, join, message_texts, new_page, say, shot  # noqa: F401
+from tests.e2e_helpers import join, launch_browser, message_texts, new_page, say, shot
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
 
 
 class Blackout:
@@ -49,7 +55,7 @@ def server_messages(host: Host) -> list[str]:
     return [e["text"] for e in events if e["type"] == "message"]
 
 
-def test_offline_outbox_survives_reload_and_sends_once_in_order(browser: Any, host: Host) -> None:
+def test_offline_outbox_survives_reload_and_sends_once_in_order(host: Host, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     _, ada, errors = new_page(browser)
     join(ada, host.url, "Ada")
@@ -103,7 +109,7 @@ def test_offline_outbox_survives_reload_and_sends_once_in_order(browser: Any, ho
     assert not errors.real_errors(), errors.real_errors()
 
 
-def test_composer_and_host_limits_say_why_and_offer_retry(browser: Any, make_host: Any) -> None:
+def test_composer_and_host_limits_say_why_and_offer_retry(make_host: Any, browser: Any) -> None:
     need_tool(chromium_path(), "chromium")
     host = make_host(max_message_bytes=5000)
     _, ada, errors = new_page(browser)

@@ -3,6 +3,7 @@ look at; each also checks that the layout does not overflow sideways."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool
-from tests.e2e_helpers import DESKTOP, PHONE, browser, join, new_page, say, shot  # noqa: F401
+from tests.e2e_helpers import DESKTOP, PHONE, join, launch_browser, new_page, say, shot
 from tests.test_e2e_files import png_bytes
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
 
 
 def no_sideways_scroll(page: Any) -> None:
@@ -46,7 +52,7 @@ def fill_room(host: Host, browser: Any, tmp_path: Path) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_screenshots_of_the_room(browser: Any, host: Host, tmp_path: Path, scheme: str) -> None:
+def test_screenshots_of_the_room(host: Host, tmp_path: Path, browser: Any, scheme: str) -> None:
     need_tool(chromium_path(), "chromium")
     ada, _bob = fill_room(host, browser, tmp_path)
     ada.emulate_media(color_scheme=scheme)
@@ -65,13 +71,14 @@ def test_screenshots_of_the_room(browser: Any, host: Host, tmp_path: Path, schem
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_screenshots_of_the_lobby(browser: Any, make_host: Any, scheme: str) -> None:
+def test_screenshots_of_the_lobby(make_host: Any, browser: Any, scheme: str) -> None:
     need_tool(chromium_path(), "chromium")
-    lobby = make_host(hosting=False)
+    lobby = make_host(hosting=False, discovery=True, discovery_interfaces=("127.0.0.1",))
     _, page, errors = new_page(browser, dark=scheme == "dark")
     page.goto(lobby.url + "/")
     expect(page.get_by_text("Looking for rooms on your network…")).to_be_visible()
-    expect(page.locator(".help")).to_be_visible(timeout=15_000)
+    # After a while the empty state explains itself (the host's own hints, or general advice).
+    expect(page.locator(".help:visible, .host-hints:visible").first).to_be_visible(timeout=15_000)
     shot(page, f"lobby-desktop-{scheme}.png")
     no_sideways_scroll(page)
     page.set_viewport_size(PHONE)
