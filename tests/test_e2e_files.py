@@ -112,3 +112,38 @@ def test_a_file_over_the_limit_says_why(make_host: Any, tmp_path: Path, browser:
     expect(failed).to_contain_text("Too large")
     ada.get_by_role("button", name="Dismiss").click()
     expect(failed).to_have_count(0)
+
+
+def test_drop_anywhere_and_paste_an_image_share_files(host: Host, browser: Any) -> None:
+    need_tool(chromium_path(), "chromium")
+    _, ada, errors = new_page(browser)
+    _, bob, _ = new_page(browser)
+    join(ada, host.url, "Ada")
+    join(bob, host.url, "Bob")
+    png = list(png_bytes())
+    # A file dragged over the window shows the drop overlay; dropping it uploads it.
+    ada.evaluate("""(bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+        window.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true }));
+        window.__dt = dt;
+    }""", png)
+    expect(ada.locator(".drop-overlay")).to_be_visible()
+    expect(ada.locator(".drop-overlay")).to_contain_text("Drop files to share them in Test room")
+    ada.evaluate("window.dispatchEvent(new DragEvent('drop', { dataTransfer: window.__dt }))")
+    expect(ada.locator(".drop-overlay")).to_be_hidden()
+    expect(bob.locator("#messages .file-name")).to_have_text(["dropped.png"])
+
+    # An image pasted into the message box is shared too, under a readable name.
+    ada.locator("#compose").focus()
+    ada.evaluate("""(bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], 'image.png', { type: 'image/png' }));
+        document.querySelector('#compose').dispatchEvent(
+            new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }""", png)
+    names = bob.locator("#messages .file-name")
+    expect(names).to_have_count(2)
+    assert names.nth(1).inner_text().startswith("pasted-")
+    expect(bob.locator("#messages img.thumb")).to_have_count(2)
+    assert not errors.real_errors(), errors.real_errors()

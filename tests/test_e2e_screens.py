@@ -85,3 +85,17 @@ def test_screenshots_of_the_lobby(make_host: Any, browser: Any, scheme: str) -> 
     shot(page, f"lobby-phone-{scheme}.png")
     no_sideways_scroll(page)
     assert not errors.real_errors(), errors.real_errors()
+
+
+def test_screenshot_of_the_join_prompt_on_a_phone(make_host: Any, browser: Any) -> None:
+    need_tool(chromium_path(), "chromium")
+    host = make_host(room="Design team", password="swordfish")
+    _, page, errors = new_page(browser, viewport=PHONE)
+    page.goto(host.url + "/")
+    expect(page.locator("#join-name")).to_be_focused()
+    expect(page.locator("#join-password")).to_be_visible()
+    shot(page, "join-phone-light.png")
+    no_sideways_scroll(page)
+    page.emulate_media(color_scheme="dark")
+    shot(page, "join-phone-dark.png")
+    assert not errors.real_errors(), errors.real_errors()

@@ -35,7 +35,7 @@ export function mountJoin(root, info, { name = '', error = '', onJoin }) {
     : null;
   const problem = h('p', { class: 'form-error', role: 'alert', id: 'join-error', text: error, hidden: !error });
   if (error) nameInput.setAttribute('aria-describedby', 'join-error');
-  const users = Number.isInteger(info.users) ? plural(info.users, 'person', 'people') + ' here now' : '';
+  const users = !Number.isInteger(info.users) ? '' : info.users === 0 ? 'Nobody here yet' : `${plural(info.users, 'person', 'people')} here now`;
   const machine = info.machine ? `Hosted on ${info.machine}` : '';
   const form = h('form', { class: 'card join-card', 'aria-labelledby': 'join-title' },
     h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
