@@ -134,3 +134,34 @@ def test_a_room_with_a_password_asks_for_it_once(make_host: Any, browser: Any) -
     wait_connected(ada)
     assert message_texts(ada) == ["inside"]
     assert not [e for e in errors.real_errors() if "401" not in e]
+
+
+def test_the_room_works_from_the_keyboard_alone(host: Host, browser: Any) -> None:
+    need_tool(chromium_path(), "chromium")
+    _, ada, errors = new_page(browser)
+    ada.goto(host.url + "/")
+    expect(ada.locator("#join-name")).to_be_focused()
+    ada.keyboard.type("Ada")
+    ada.keyboard.press("Enter")
+    wait_connected(ada)
+    expect(ada.locator("#compose")).to_be_focused()
+    ada.keyboard.type("typed, not clicked")
+    ada.keyboard.press("Enter")
+    expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
+
+    # Tab to the room address, open its dialog, close it with Escape: focus comes back.
+    address = ada.get_by_role("button", name="Room address")
+    for _ in range(12):
+        ada.keyboard.press("Shift+Tab")
+        if address.evaluate("el => el === document.activeElement"):
+            break
+    expect(address).to_be_focused()
+    assert address.evaluate("el => getComputedStyle(el).outlineStyle") != "none"
+    ada.keyboard.press("Enter")
+    dialog = ada.locator("dialog[open]")
+    expect(dialog).to_contain_text("Join from another device")
+    expect(dialog.locator("img.qr")).to_be_visible()
+    ada.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(address).to_be_focused()
+    assert not errors.real_errors(), errors.real_errors()
