@@ -1,0 +1,339 @@
+"""The built executables, run as a user runs them.
+
+Once per session, ``build_scripts/build.py`` (what ``make build`` runs) builds the desktop app
+(one folder, Qt WebEngine inside) and the one-file headless host from this checkout into a
+temporary folder outside the source tree. The tests then start those executables as processes:
+``--version``; ``--headless`` with a real WebSocket chat and a file round trip; the window under
+a virtual X screen, screenshotted (test-artifacts/packaging-lobby.png) and closed.
+
+Every run uses --no-discovery and talks to 127.0.0.1 only; every process is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server import __version__
+from tests.conftest import ROOT, Chatter, artifact_path, need_tool, wait_until
+from tests.desktop_helpers import Xvfb, app_env, free_port
+
+pytestmark = [
+    pytest.mark.packaging,
+    pytest.mark.skipif(not sys.platform.startswith("linux"),
+                       reason="builds and runs the Linux executable"),
+    pytest.mark.timeout(900),  # the first test's setup includes the build (1-3 min here)
+]
+
+BUILD_TIMEOUT = 780
+
+
+@dataclass
+class Build:
+    dist: Path
+    seconds: float
+
+    @property
+    def app_dir(self) -> Path:
+        return self.dist / "LANChat"
+
+    @property
+    def app(self) -> Path:
+        return self.app_dir / "LANChat"
+
+    @property
+    def host(self) -> Path:
+        return self.dist / "lanchat-host"
+
+
+def du(path: Path) -> int:
+    """Bytes on disk, as ``du`` counts them (what a user's download unpacks to)."""
+    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
+    """Build both executables once for this module, exactly as ``make build`` does.
+
+    ``LANCHAT_PACKAGING_DIST=<dist folder>`` tests an existing build instead (while iterating).
+    """
+    reuse = os.environ.get("LANCHAT_PACKAGING_DIST")
+    if reuse:
+        yield Build(Path(reuse).resolve(), 0.0)
+        return
+    out = tmp_path_factory.mktemp("packaging")
+    dist = out / "dist"
+    log = artifact_path("packaging-build.log")
+    t0 = time.monotonic()
+    with open(log, "wb") as f:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "build_scripts" / "build.py"), "--dist", str(dist),
+             "--work", str(out / "work")], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+            timeout=BUILD_TIMEOUT)
+    seconds = time.monotonic() - t0
+    if result.returncode != 0:
+        pytest.fail(f"build failed ({result.returncode}); see {log}:\n"
+                    f"{log.read_text(errors='replace')[-3000:]}")
+    built = Build(dist, seconds)
+    print(f"\nbuild: {seconds:.0f} s for both; desktop app folder {du(built.app_dir) / 1e6:.0f} MB"
+          f", one-file host {du(built.host) / 1e6:.0f} MB")
+    yield built
+    shutil.rmtree(out, ignore_errors=True)  # ~0.5 GB
+
+
+class Process:
+    """A built executable as a user's process, with its own home folders and a free port."""
+
+    def __init__(self, exe: Path, home: Path, *args: str, display: str | None = None,
+                 control_port: int | None = None) -> None:
+        self.home = home
+        self.port = free_port()
+        home.mkdir(parents=True, exist_ok=True)
+        self.out = home / "output.txt"
+        env = app_env(home, display, control_port)
+        if os.geteuid() == 0:
+            env["QTWEBENGINE_CHROMIUM_FLAGS"] = "--no-sandbox --disable-gpu"
+        cmd = [str(exe), "--no-discovery", "--port", str(self.port), *args]
+        self.started = time.monotonic()
+        with open(self.out, "wb") as f:
+            self.proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=f,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def wait_answering(self, timeout: float = 30) -> float:
+        """Seconds from the process's start until the server answered /api/health."""
+        def answers() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"exited with {self.proc.returncode}: {self.output()}")
+            try:
+                return httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_until(answers, timeout=timeout, interval=0.02, what="the server to answer")
+        return time.monotonic() - self.started
+
+    def output(self) -> str:
+        text = self.out.read_text(errors="replace") if self.out.exists() else ""
+        return text[-3000:] + "\n--- log ---\n" + self.log()[-3000:]
+
+    def log(self) -> str:
+        path = self.home / "state" / "LANChat" / "log" / "lanchat.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def terminate(self, timeout: float = 10) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[type[Process]]:
+    started: list[Process] = []
+
+    def start(exe: Path, *args: str, **kw: object) -> Process:
+        p = Process(exe, tmp_path / f"home{len(started)}", *args, **kw)  # type: ignore[arg-type]
+        started.append(p)
+        return p
+
+    yield start  # type: ignore[misc]
+    for p in started:
+        p.stop()
+
+
+def snapshot(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def test_version_is_printed_even_without_a_console(build: Build) -> None:
+    for exe in (build.app, build.host):
+        out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == f"LAN Chat {__version__}"
+        # No stdout at all, as in a windowed build on Windows/macOS (Python sets sys.stdout to
+        # None when its descriptor is closed): it still exits cleanly.
+        quiet = subprocess.run(["sh", "-c", 'exec "$0" --version 1>&- 2>&-', str(exe)],
+                               timeout=60)
+        assert quiet.returncode == 0
+
+
+def test_headless_app_chats_and_shares_a_file_with_data_in_the_given_folder(build: Build, run,
+                                                                             tmp_path: Path
+                                                                             ) -> None:
+    before = snapshot(build.app_dir)
+    data = tmp_path / "chat-data"
+    app = run(build.app, "--headless", "--data-dir", str(data), "--room", "Frozen room")
+    seconds = app.wait_answering()
+    print(f"\ndesktop app --headless: server answering {seconds:.2f} s after start")
+    room = httpx.get(f"{app.url}/api/room", timeout=10).json()
+    assert room["room"] == "Frozen room" and room["version"] == __version__
+    assert room["hosting"] is True
+    page = httpx.get(f"{app.url}/", timeout=10)
+    assert page.status_code == 200
+    assert page.text == (build.app_dir / "_internal" / "static" / "index.html").read_text()
+
+    ann = Chatter(app, "Ann")  # type: ignore[arg-type]
+    bob = Chatter(app, "Bob")  # type: ignore[arg-type]
+    ann.say("hello from the frozen app")
+    got = bob.recv_type("message", text="hello from the frozen app")
+    assert got["user"]["name"] == "Ann"
+
+    payload = os.urandom(300_000) + "résumé ✓".encode()
+    with httpx.Client(base_url=app.url, timeout=30) as http:
+        meta = http.post("/api/files", files={"file": ("notes.bin", payload)})
+        assert meta.status_code == 201, meta.text
+        file_id = meta.json()["id"]
+        ann.say("here is the file", file_id=file_id)
+        shared = bob.recv_type("message", text="here is the file")
+        assert shared["file"]["id"] == file_id and shared["file"]["name"] == "notes.bin"
+        back = http.get(f"/api/files/{file_id}")
+        assert back.status_code == 200
+        assert hashlib.sha256(back.content).digest() == hashlib.sha256(payload).digest()
+    ann.close()
+    bob.close()
+
+    assert (data / "history.sqlite3").exists()
+    assert [p.name for p in (data / "files").iterdir()] == [file_id]
+    assert app.terminate() == 0, app.output()
+    assert f"LAN Chat {__version__} starting" in app.log()  # the log file, not a console
+    assert snapshot(build.app_dir) == before, "the app wrote beside its executable"
+
+
+def test_one_file_host_keeps_data_in_the_users_data_folder(build: Build, run) -> None:
+    host = run(build.host, "--host", "127.0.0.1", "--room", "Host room")
+    seconds = host.wait_answering()
+    print(f"\none-file host: server answering {seconds:.2f} s after start")
+    ann = Chatter(host, "Ann")  # type: ignore[arg-type]
+    ann.say("one file")
+    assert ann.recv_type("message", text="one file")["user"]["name"] == "Ann"
+    ann.close()
+    assert httpx.get(f"{host.url}/", timeout=10).status_code == 200  # the UI, from the bundle
+    assert (host.home / "data" / "LANChat" / "history.sqlite3").exists()
+    # uvicorn shuts down cleanly, then re-raises the signal it caught: killed by SIGTERM is the
+    # conventional exit status here (the same as `python -m server`).
+    assert host.terminate() in (0, -signal.SIGTERM), host.output()
+    assert "Application shutdown complete" in host.output()
+    assert not (build.dist / "history.sqlite3").exists()
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[Xvfb]:
+    need_tool(shutil.which("xvfb-run"), "xvfb")
+    binary = shutil.which("Xvfb")
+    need_tool(binary, "xvfb")
+    screen = Xvfb(str(binary))
+    yield screen
+    screen.stop()
+
+
+def control(port: int, method: str, path: str, body: object = None) -> object:
+    r = httpx.request(method, f"http://127.0.0.1:{port}{path}", json=body, timeout=30)
+    r.raise_for_status()
+    return r.json()
+
+
+def test_double_click_opens_the_lobby_window_and_closing_it_ends_the_app(build: Build, run,
+                                                                        xvfb: Xvfb) -> None:
+    need_tool("/usr/bin/import", "imagemagick")
+    control_port = free_port()
+    # As from a desktop launcher: no --headless, a display, nothing else that matters.
+    app = run(build.app, display=xvfb.display, control_port=control_port)
+    answering = app.wait_answering()
+
+    def loaded() -> dict[str, object] | None:
+        try:
+            state = control(control_port, "GET", "/state")
+        except httpx.HTTPError:
+            if app.proc.poll() is not None:
+                raise AssertionError(f"exited with {app.proc.returncode}: {app.output()}"
+                                     ) from None
+            return None
+        assert isinstance(state, dict)
+        return state if state.get("url") and state.get("first_load_seconds") else None
+
+    state = wait_until(loaded, timeout=60, interval=0.05, what="the window's first page load")
+    visible = time.monotonic() - app.started
+
+    def js(code: str) -> object:
+        return control(control_port, "POST", "/eval", {"js": code})["result"]  # type: ignore
+
+    wait_until(lambda: "LAN Chat" in str(js("document.body.innerText") or "")
+               and js("document.styleSheets.length > 0"), timeout=20,
+               what="the lobby to render with its styles")
+    time.sleep(0.5)  # let the first paint settle before the screenshot
+    print(f"\nwindowed app: server answering {answering:.2f} s, lobby loaded "
+          f"{visible:.2f} s after start ({state['first_load_seconds']:.2f} s inside the app)")
+    assert state["url"] == f"http://127.0.0.1:{app.port}/#lobby"
+    assert state["title"] == "LAN Chat" and state["hosting"] is False
+
+    shot = xvfb.screenshot(artifact_path("packaging-lobby.png"))
+    spread = subprocess.run(["/usr/bin/convert", str(shot), "-format",
+                             "%[fx:standard_deviation]", "info:"], capture_output=True,
+                            text=True, timeout=30).stdout
+    assert float(spread or 0) > 0.01, "the screenshot is blank"
+
+    t0 = time.monotonic()
+    control(control_port, "POST", "/close")
+    assert app.proc.wait(15) == 0, app.output()
+    print(f"window closed: process ended {time.monotonic() - t0:.2f} s later")
+    log = app.log()
+    assert "first page loaded" in log and "window closed" in log
+    assert "Traceback" not in log, log
+
+
+def test_desktop_entry_puts_the_app_in_the_application_menu(build: Build, tmp_path: Path
+                                                             ) -> None:
+    folder = build.app_dir
+    entry_template = configparser.ConfigParser(interpolation=None)
+    entry_template.read(folder / "lanchat.desktop")
+    assert entry_template["Desktop Entry"]["Exec"] == "LANChat"
+    assert (folder / "lanchat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = tmp_path / "share"
+    out = subprocess.run([str(folder / "install-desktop-entry.sh")], capture_output=True,
+                         text=True, timeout=30, env={**os.environ, "XDG_DATA_HOME": str(data)})
+    assert out.returncode == 0, out.stderr
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.read(data / "applications" / "lanchat.desktop")
+    section = entry["Desktop Entry"]
+    assert section["Exec"] == f'"{build.app}"'
+    assert section["TryExec"] == str(build.app)
+    assert section["Name"] == "LAN Chat" and section["Icon"] == "lanchat"
+    assert section["Type"] == "Application" and section["Terminal"] == "false"
+    icon = data / "icons" / "hicolor" / "256x256" / "apps" / "lanchat.png"
+    assert icon.read_bytes() == (folder / "lanchat.png").read_bytes()
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", str(data / "applications" /
+                                                             "lanchat.desktop")],
+                               capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+    subprocess.run([str(folder / "install-desktop-entry.sh"), "--remove"], check=True,
+                   capture_output=True, timeout=30,
+                   env={**os.environ, "XDG_DATA_HOME": str(data)})
+    assert not (data / "applications" / "lanchat.desktop").exists()
