@@ -164,8 +164,15 @@ export function mountMessageList(scroller, pill) {
   // A late thumbnail must not push the newest message out of view.
   list.addEventListener('load', () => { if (stuck) toBottom(); }, true);
 
-  function render(items, { forceBottom = false, prepend = false, newFromOthers = false } = {}) {
+  let quietTimer = 0;
+  function render(items, { forceBottom = false, prepend = false, newFromOthers = false, quiet = prepend } = {}) {
     const wasStuck = stuck;
+    if (quiet) {
+      // History arriving in bulk (cache, resume, older pages) is not news: do not read it out.
+      list.setAttribute('aria-live', 'off');
+      clearTimeout(quietTimer);
+      quietTimer = setTimeout(() => list.setAttribute('aria-live', 'polite'), 500);
+    }
     let anchor = null;
     let anchorTop = 0;
     if (prepend) {

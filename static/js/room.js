@@ -47,7 +47,7 @@ export class Room {
     this.connState = { state: 'connecting' };
 
     this.buildDom();
-    this.render({ forceBottom: true });
+    this.render({ forceBottom: true, quiet: true });
     this.renderHeader();
 
     this.conn = new Connection(wsUrl(), () => {
@@ -82,6 +82,8 @@ export class Room {
     const main = h('main', { class: 'room-main' }, this.scroller, pill);
     this.root.replaceChildren(h('div', { class: 'room' }, this.header, this.banner, main, this.typing, form), this.overlay);
 
+    this.buildHeader();
+    this.buildBanner();
     this.list = mountMessageList(this.scroller, pill);
     this.composer = mountComposer(form, {
       limitBytes: this.limits.max_message_bytes,
@@ -127,43 +129,53 @@ export class Room {
     });
   }
 
+  /** Built once and updated in place, so a focused header button keeps focus as people come and go. */
+  buildHeader() {
+    const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': 'Back to the lobby', title: 'Back to the lobby', onclick: () => this.backToLobby() }, icon('back'));
+    const name = h('h1', { class: 'room-name' });
+    const conn = h('p', { class: 'conn' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }));
+    const count = h('span', { class: 'chip-count' });
+    const people = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => this.showPeople() },
+      icon('users'), count, h('span', { class: 'chip-label', text: 'online' }));
+    const addrText = h('span', { class: 'chip-label addr' });
+    const addr = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => this.showAddress() }, icon('qr'), addrText);
+    this.header.replaceChildren(back, h('div', { class: 'room-title' }, name, conn), h('div', { class: 'header-actions' }, people, addr));
+    this.head = { back, name, conn, count, people, addr, addrText };
+  }
+
   renderHeader() {
-    const count = this.users.size;
+    const { back, name, conn, count, people, addr, addrText } = this.head;
+    const n = this.users.size;
     const address = this.roomAddress();
     const state = this.connState.state;
-    const stateText = { online: 'Connected', connecting: 'Connecting…', offline: 'Offline', refused: 'Not connected' }[state] ?? '';
-    const back = this.isDesktopLobbyAvailable
-      ? h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Back to the lobby', title: 'Back to the lobby', onclick: () => this.backToLobby() }, icon('back'))
-      : null;
-    const people = h('button', { type: 'button', class: 'chip', 'aria-label': `${plural(count, 'person', 'people')} online; show who`, 'aria-haspopup': 'dialog', onclick: () => this.showPeople() },
-      icon('users'), h('span', { class: 'chip-count', text: String(count) }), h('span', { class: 'chip-label', text: 'online' }));
-    const addr = h('button', { type: 'button', class: 'chip', 'aria-label': `Room address ${address}; show the QR code to join from a phone`, 'aria-haspopup': 'dialog', onclick: () => this.showAddress() },
-      icon('qr'), h('span', { class: 'chip-label addr', text: address }));
-    this.header.replaceChildren(...[
-      back,
-      h('div', { class: 'room-title' },
-        h('h1', { class: 'room-name', text: this.roomName, title: this.roomName }),
-        h('p', { class: `conn conn-${state}` }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text', text: stateText }))),
-      h('div', { class: 'header-actions' }, people, addr)].filter(Boolean));
+    back.hidden = !this.isDesktopLobbyAvailable;
+    name.textContent = this.roomName;
+    name.title = this.roomName;
+    conn.className = `conn conn-${state}`;
+    conn.lastChild.textContent = { online: 'Connected', connecting: 'Connecting…', offline: 'Offline', refused: 'Not connected' }[state] ?? '';
+    count.textContent = String(n);
+    people.setAttribute('aria-label', `${plural(n, 'person', 'people')} online; show who`);
+    addrText.textContent = address;
+    addr.setAttribute('aria-label', `Room address ${address}; show the QR code to join from a phone`);
+  }
+
+  /** The slim "Reconnecting…" line: shown from the first drop until the room is back. */
+  buildBanner() {
+    this.bannerText = h('span', { class: 'banner-text' });
+    this.banner.replaceChildren(icon('wifi'), this.bannerText,
+      h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => this.conn.retryNow() }));
   }
 
   renderBanner() {
     const { state, retryAt, reason } = this.connState;
-    if (state !== 'offline') {
-      this.banner.hidden = true;
-      return;
-    }
-    const secs = Math.max(0, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000));
+    if (state === 'online' || state === 'refused') this.dropped = false;
+    else if (state === 'offline') this.dropped = true;
+    this.banner.hidden = !this.dropped;
+    if (!this.dropped) return;
+    const secs = state === 'offline' ? Math.max(0, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000)) : 0;
     const text = secs > 0 ? `Reconnecting… next try in ${secs} s` : 'Reconnecting…';
-    const label = this.banner.querySelector('.banner-text');
-    if (label && !this.banner.hidden) {
-      label.textContent = text;
-      return;
-    }
-    this.banner.replaceChildren(icon('wifi'),
-      h('span', { class: 'banner-text', text, title: reason || '' }),
-      h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => this.conn.retryNow() }));
-    this.banner.hidden = false;
+    if (this.bannerText.textContent !== text) this.bannerText.textContent = text;
+    this.bannerText.title = reason || '';
   }
 
   renderTyping() {
@@ -330,7 +342,7 @@ export class Room {
     this.saveSoon();
     this.renderHeader();
     this.updateTitle();
-    this.render();
+    this.render({ quiet: true });
     this.pump();
   }
 
