@@ -1,0 +1,102 @@
+"""The build script's choices, checked without building: what goes in, what stays out, icons.
+
+The Windows and macOS builds cannot run here; these tests at least keep their options honest
+(the Windows version resource parses, the icons are what each system expects).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from server import __version__
+from tests.conftest import ROOT
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"lanchat_{name}",
+                                                  ROOT / "build_scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def build() -> ModuleType:
+    return load("build")
+
+
+def icons(tmp_path: Path) -> dict[str, Path]:
+    return {kind: tmp_path / f"lanchat.{kind}" for kind in ("png", "ico", "icns")}
+
+
+def test_app_options_bundle_the_ui_by_absolute_path_and_leave_out_tests_and_tk(
+        build: ModuleType, tmp_path: Path) -> None:
+    opts = build.app_options(tmp_path / "dist", tmp_path / "work", icons(tmp_path), False)
+    assert opts[0].endswith("lanchat_entry.py") and Path(opts[0]).is_absolute()
+    assert "--onedir" in opts and "--windowed" in opts and "--name=LANChat" in opts
+    assert f"--add-data={ROOT / 'static'}{os.pathsep}static" in opts
+    assert "--osx-bundle-identifier=org.lanchat.LANChat" in opts
+    excluded = {o.split("=", 1)[1] for o in opts if o.startswith("--exclude-module=")}
+    assert {"tkinter", "pytest", "playwright", "tests"} <= excluded
+    assert "PyQt6.QtWebEngineWidgets" not in excluded and "webview" not in excluded
+    # Output stays where the caller said: nothing written into the source tree.
+    assert f"--specpath={tmp_path / 'work' / 'LANChat'}" in opts
+    assert f"--distpath={tmp_path / 'dist'}" in opts
+
+
+def test_host_options_make_one_file_with_no_gui_toolkit(build: ModuleType,
+                                                         tmp_path: Path) -> None:
+    opts = build.host_options(tmp_path / "dist", tmp_path / "work", False)
+    assert "--onefile" in opts and "--console" in opts and "--name=lanchat-host" in opts
+    assert opts[0].endswith("lanchat_host_entry.py")
+    excluded = {o.split("=", 1)[1] for o in opts if o.startswith("--exclude-module=")}
+    assert {"PyQt6", "webview", "desktop"} <= excluded
+    assert f"--add-data={ROOT / 'static'}{os.pathsep}static" in opts
+
+
+def test_windows_version_resource_parses_and_carries_the_version(build: ModuleType,
+                                                                  tmp_path: Path) -> None:
+    text = build.write_version_file(tmp_path).read_text()
+    call = ast.parse(text, mode="eval").body
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "VSVersionInfo"
+    major, minor, patch = (int(p) for p in __version__.split(".")[:3])
+    assert f"filevers=({major}, {minor}, {patch}, 0)" in text
+    assert f"'ProductVersion', '{__version__}'" in text
+    assert "'OriginalFilename', 'LANChat.exe'" in text
+
+
+def test_only_english_chromium_strings_are_kept(build: ModuleType, tmp_path: Path) -> None:
+    locales = tmp_path / "_internal" / "PyQt6" / "Qt6" / "translations" / "qtwebengine_locales"
+    locales.mkdir(parents=True)
+    for name in ("en-US.pak", "de.pak", "fr.pak"):
+        (locales / name).write_bytes(b"x" * 10)
+    assert build.prune_webengine_locales(tmp_path) == 20
+    assert [p.name for p in locales.iterdir()] == ["en-US.pak"]
+
+
+def test_icons_come_out_as_png_ico_and_icns(tmp_path: Path) -> None:
+    pytest.importorskip("PyQt6.QtGui")
+    # In a child process, as the build does: Qt's application object stays out of this one.
+    subprocess.run([sys.executable, str(ROOT / "build_scripts" / "icon.py"), str(tmp_path)],
+                   check=True, capture_output=True, timeout=60,
+                   env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    written = {kind: tmp_path / f"lanchat.{kind}" for kind in ("png", "ico", "icns")}
+    png = written["png"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (256, 256)
+    ico = written["ico"].read_bytes()
+    assert ico[:4] == b"\x00\x00\x01\x00" and struct.unpack("<H", ico[4:6])[0] >= 1
+    assert written["icns"].read_bytes()[:4] == b"icns"
+    for size in (16, 32, 48, 128, 512):
+        assert (tmp_path / f"lanchat-{size}.png").exists()
