@@ -34,6 +34,11 @@ async function call(method, ...args) {
   }
 }
 
+/** A quick guess, without waiting: the desktop window names itself in its User-Agent. */
+export function inDesktopWindow() {
+  return Boolean(window.pywebview) || /LANChatDesktop/.test(navigator.userAgent);
+}
+
 /** True inside the desktop window (waits briefly for the bridge to appear). */
 export async function isDesktop() {
   return (await bridge()) !== null;

@@ -76,7 +76,18 @@ async function boot() {
     showUnreachable();
     return;
   }
-  const name = store.getName();
+  let name = store.getName();
+  if (!name && desktop.inDesktopWindow()) {
+    // The desktop window forgets page storage between runs; its own prefs remember. Right
+    // after "Host a room" they name this very room, so go straight in.
+    const prefs = await desktop.getPrefs();
+    const here = window.location.origin + '/';
+    if (prefs?.name && prefs.last_room === here) {
+      name = prefs.name;
+      store.setName(name);
+      store.markJoined(info.room_id);
+    }
+  }
   const locked = info.password && !info.member;
   if (name && store.hasJoined(info.room_id) && !locked) showRoom(info, name);
   else showJoin(info);
