@@ -3,7 +3,7 @@
 export class UploadFailed extends Error {
   constructor(kind, message) {
     super(message);
-    this.kind = kind; // 'too_large' | 'disk_full' | 'disconnected' | 'cancelled' | 'refused'
+    this.kind = kind; // 'too_large' | 'disk_full' | 'disconnected' | 'host_error' | 'cancelled' | 'refused'
   }
 }
 
@@ -33,7 +33,9 @@ export function uploadFile(file, onProgress) {
       const detail = detailOf(xhr);
       if (xhr.status === 413) reject(new UploadFailed('too_large', `Too large: ${detail || 'over the room’s limit'}.`));
       else if (xhr.status === 507) reject(new UploadFailed('disk_full', `The host has no room for it: ${detail || 'disk full'}.`));
-      else reject(new UploadFailed('refused', detail ? `Upload refused: ${detail}.` : `Upload refused (HTTP ${xhr.status}).`));
+      else if (xhr.status >= 500) {
+        reject(new UploadFailed('host_error', `The host could not take the file${detail ? `: ${detail}` : ` (HTTP ${xhr.status})`}. It may have restarted; try again.`));
+      } else reject(new UploadFailed('refused', detail ? `Upload refused: ${detail}.` : `Upload refused (HTTP ${xhr.status}).`));
     });
     xhr.addEventListener('error', () => reject(new UploadFailed('disconnected',
       'Disconnected from the host during the upload.')));
