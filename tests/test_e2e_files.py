@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool, wait_until
-from tests.e2e_helpers import join, launch_browser, new_page
+from tests.e2e_helpers import DESKTOP, PHONE, join, launch_browser, new_page, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +64,9 @@ def test_upload_shows_progress_and_reaches_the_other_page(host: Host, browser: A
     seen = wait_until(lambda: int(bar.get_attribute("aria-valuenow") or 0) if bar.count() else 0,
                       timeout=15, what="upload progress above 0%")
     assert 0 < seen < 100, seen
+    ada.set_viewport_size(PHONE)
+    shot(ada, "upload-progress-phone-light.png")
+    ada.set_viewport_size(DESKTOP)
 
     card = bob.locator("#messages .msg:not(.own) .file-card")
     expect(card.locator(".file-name")).to_have_text("quarterly report.bin")
@@ -167,6 +170,8 @@ def test_an_upload_cut_off_by_the_host_going_away_can_be_retried(host: Host, bro
     # Depending on when the host goes, the upload is cut (connection reset) or answered 500.
     expect(failed).to_contain_text(
         re.compile("Disconnected from the host|The host could not take the file"), timeout=15_000)
+    ada.set_viewport_size(PHONE)
+    shot(ada, "upload-failed-phone-light.png")
 
     host.start()
     throttle_uploads(ada, None)
