@@ -140,6 +140,7 @@ def test_composer_and_host_limits_say_why_and_offer_retry(make_host: Any, browse
     failed = ada.locator('.msg.own[data-status="failed"]')
     expect(failed.locator(".msg-status")).to_contain_text("Too long")
     expect(failed.get_by_role("button", name="Retry")).to_be_visible()
+    shot(ada, "message-failed-desktop-light.png")
     failed.get_by_role("button", name="Discard").click()
     expect(failed).to_have_count(0)
     assert ada.evaluate("localStorage.getItem('lanchat.outbox')") == "[]"
