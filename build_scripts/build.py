@@ -1,4 +1,4 @@
-"""Build LAN Chat's executables with PyInstaller: ``make build`` (or ``python build_scripts/build.py``).
+"""Build LAN Chat's executables with PyInstaller: ``make build`` runs this script.
 
 Two targets, each one ``PyInstaller.__main__.run(options)`` call with its options in one list:
 
@@ -76,7 +76,6 @@ def common_options(name: str, dist: Path, work: Path, verbose: bool) -> list[str
         f"--specpath={work / name}",  # the generated .spec stays out of the source tree
         f"--paths={ROOT}",
         "--noconfirm",
-        "--clean",
         f"--log-level={'INFO' if verbose else 'WARN'}",
         data_arg(ROOT / "static", "static"),
     ]

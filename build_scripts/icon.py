@@ -13,12 +13,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PyQt6.QtGui import QImage
 
 SIZES = (16, 32, 48, 64, 128, 256, 512)
 NAME = "lanchat"
 
 
-def _draw(size: int):  # -> QImage (PyQt6 is imported late: the module is importable without it)
+def _draw(size: int) -> QImage:
+    """The icon at ``size`` px (PyQt6 is imported here: the module loads without it)."""
     from PyQt6.QtCore import QPointF, QRectF, Qt
     from PyQt6.QtGui import QBrush, QColor, QImage, QLinearGradient, QPainter, QPainterPath
 

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,16 +154,22 @@ class Process:
                 self.proc.wait(5)
 
 
+Run = Callable[..., Process]
+
+
 @pytest.fixture
-def run(tmp_path: Path) -> Iterator[type[Process]]:
+def run(tmp_path: Path) -> Iterator[Run]:
+    """Start a built executable (``run(exe, *args, display=..., control_port=...)``)."""
     started: list[Process] = []
 
-    def start(exe: Path, *args: str, **kw: object) -> Process:
-        p = Process(exe, tmp_path / f"home{len(started)}", *args, **kw)  # type: ignore[arg-type]
+    def start(exe: Path, *args: str, display: str | None = None,
+              control_port: int | None = None) -> Process:
+        p = Process(exe, tmp_path / f"home{len(started)}", *args, display=display,
+                    control_port=control_port)
         started.append(p)
         return p
 
-    yield start  # type: ignore[misc]
+    yield start
     for p in started:
         p.stop()
 
@@ -184,9 +190,8 @@ def test_version_is_printed_even_without_a_console(build: Build) -> None:
         assert quiet.returncode == 0
 
 
-def test_headless_app_chats_and_shares_a_file_with_data_in_the_given_folder(build: Build, run,
-                                                                             tmp_path: Path
-                                                                             ) -> None:
+def test_headless_app_chats_and_shares_a_file_with_data_in_the_given_folder(
+        build: Build, run: Run, tmp_path: Path) -> None:
     before = snapshot(build.app_dir)
     data = tmp_path / "chat-data"
     app = run(build.app, "--headless", "--data-dir", str(data), "--room", "Frozen room")
@@ -226,7 +231,7 @@ def test_headless_app_chats_and_shares_a_file_with_data_in_the_given_folder(buil
     assert snapshot(build.app_dir) == before, "the app wrote beside its executable"
 
 
-def test_one_file_host_keeps_data_in_the_users_data_folder(build: Build, run) -> None:
+def test_one_file_host_keeps_data_in_the_users_data_folder(build: Build, run: Run) -> None:
     host = run(build.host, "--host", "127.0.0.1", "--room", "Host room")
     seconds = host.wait_answering()
     print(f"\none-file host: server answering {seconds:.2f} s after start")
@@ -259,8 +264,8 @@ def control(port: int, method: str, path: str, body: object = None) -> object:
     return r.json()
 
 
-def test_double_click_opens_the_lobby_window_and_closing_it_ends_the_app(build: Build, run,
-                                                                        xvfb: Xvfb) -> None:
+def test_double_click_opens_the_lobby_window_and_closing_it_ends_the_app(
+        build: Build, run: Run, xvfb: Xvfb) -> None:
     need_tool("/usr/bin/import", "imagemagick")
     control_port = free_port()
     # As from a desktop launcher: no --headless, a display, nothing else that matters.
@@ -308,8 +313,8 @@ def test_double_click_opens_the_lobby_window_and_closing_it_ends_the_app(build: 
     assert "Traceback" not in log, log
 
 
-def test_desktop_entry_puts_the_app_in_the_application_menu(build: Build, tmp_path: Path
-                                                             ) -> None:
+def test_desktop_entry_puts_the_app_in_the_application_menu(build: Build,
+                                                             tmp_path: Path) -> None:
     folder = build.app_dir
     entry_template = configparser.ConfigParser(interpolation=None)
     entry_template.read(folder / "lanchat.desktop")
