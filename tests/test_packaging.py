@@ -304,6 +304,14 @@ def test_double_click_opens_the_lobby_window_and_closing_it_ends_the_app(
                             text=True, timeout=30).stdout
     assert float(spread or 0) > 0.01, "the screenshot is blank"
 
+    xprop = shutil.which("xprop")
+    if xprop:  # optional (x11-utils): the menu entry's StartupWMClass and the window's icon
+        props = subprocess.run([xprop, "-display", xvfb.display, "-name", "LAN Chat",
+                                "WM_CLASS", "_NET_WM_ICON"], capture_output=True, text=True,
+                               timeout=30).stdout
+        assert 'WM_CLASS(STRING) = "LANChat", "LANChat"' in props, props[:500]
+        assert "_NET_WM_ICON(CARDINAL) = " in props and "not found" not in props, props[:500]
+
     t0 = time.monotonic()
     control(control_port, "POST", "/close")
     assert app.proc.wait(15) == 0, app.output()
