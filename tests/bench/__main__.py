@@ -167,10 +167,11 @@ def print_report(report: dict[str, Any]) -> None:
         for n in sorted({r["clients"] for r in rows}):
             ours, naive, ceil = (_fan(report, k, n) for k in fanout.KINDS)
             if ours and naive and ceil:
+                o, nv, c = ours["sat"], naive["sat"], ceil["sat"]
                 print(f"  {n} clients: ours/naive deliveries/s "
-                      f"{ours['sat']['deliveries_per_s'] / max(1, naive['sat']['deliveries_per_s']):.2f}"
-                      f", p99 {ours['sat']['p99_ms'] / naive['sat']['p99_ms']:.2f}; ours/ceiling "
-                      f"deliveries/s {ours['sat']['deliveries_per_s'] / max(1, ceil['sat']['deliveries_per_s']):.2f}")
+                      f"{o['deliveries_per_s'] / max(1, nv['deliveries_per_s']):.2f}, p99 "
+                      f"{o['p99_ms'] / nv['p99_ms']:.2f}; ours/ceiling deliveries/s "
+                      f"{o['deliveries_per_s'] / max(1, c['deliveries_per_s']):.2f}")
         print("  (latency in ms; 'load CPU%' is each load process's share of one core: below 100 "
               "means the load client was not the bottleneck)")
     f = report.get("files")

@@ -63,7 +63,7 @@ class Child:
         buf = b""
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.popen.args} exited with {self.popen.returncode}")
+                raise RuntimeError(f"{self.popen.args!r} exited with {self.popen.returncode}")
             try:
                 chunk = os.read(fd, 65536)
             except BlockingIOError:
@@ -74,7 +74,7 @@ class Child:
                     if line.startswith(prefix):
                         return line[len(prefix):].strip()
             time.sleep(0.002)
-        raise TimeoutError(f"no {prefix!r} line from {self.popen.args} within {timeout} s")
+        raise TimeoutError(f"no {prefix!r} line from {self.popen.args!r} within {timeout} s")
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.popen.poll() is None:

@@ -81,9 +81,9 @@ def run_one(kind: str, n: int, cfg: FanoutConfig) -> dict[str, Any]:
         ctx = mp.get_context("spawn")
         for _ in range(n_procs):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(child,), daemon=True)
-            proc.start()
-            procs.append(proc)
+            worker = ctx.Process(target=worker_main, args=(child,), daemon=True)
+            worker.start()
+            procs.append(worker)
             boxes.append(Mailbox(parent))
         share = [n // n_procs + (1 if i < n % n_procs else 0) for i in range(n_procs)]
         t0 = time.monotonic()
@@ -100,7 +100,7 @@ def run_one(kind: str, n: int, cfg: FanoutConfig) -> dict[str, Any]:
         rss1 = rss(host.ps)
         result["rss_mb"] = round(rss1 / 2**20, 1)
         result["kib_per_conn"] = round((rss1 - rss0) / 1024 / max(1, result["connected"]), 1)
-        workers = [psutil.Process(p.pid) for p in procs]  # type: ignore[arg-type]
+        workers = [psutil.Process(p.pid) for p in procs]
 
         rate_count = int(cfg.rate * cfg.rate_seconds)
         result["rate"] = phase(boxes, workers, host.ps, "r", senders=cfg.senders,

@@ -172,8 +172,8 @@ def run(size: int, tmp: Path | None, rounds: int = 2) -> dict[str, Any]:
                         s, _ = timed(lambda url=url: curl(["-o", os.devnull, url]))  # type: ignore[misc]
                     record("download_curl", peak, s)
                 _remove_stored(data)
-                for f in work.glob("raw-*"):
-                    f.unlink()
+                for leftover in work.glob("raw-*"):
+                    leftover.unlink()
         for name, runs in samples.items():
             out[name] = {"mb_s": max(r["mb_s"] for r in runs),
                          "rss_growth_mb": max(r["rss_growth_mb"] for r in runs),

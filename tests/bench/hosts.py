@@ -1,4 +1,4 @@
-"""The hosts a benchmark runs against, each in its own process: ``python -m tests.bench.hosts KIND``.
+"""The hosts a benchmark runs against, each in its own process (``python -m tests.bench.hosts``).
 
 - ``ours``: the real LAN Chat app and uvicorn config (``server.runner.uvicorn_config``), with the
   per-address and per-client rate limits lifted, since every load client comes from 127.0.0.1.
@@ -155,7 +155,8 @@ def main() -> int:
         # Imported here so the baselines run even while the app is being edited.
         from server.runner import Server, uvicorn_config
 
-        server: uvicorn.Server = Server(uvicorn_config(bench_settings(args.data_dir).with_(port=port)))
+        settings = bench_settings(args.data_dir).with_(port=port)
+        server: uvicorn.Server = Server(uvicorn_config(settings))
     else:
         app = naive_app() if args.kind == "naive" else rawsink_app(args.data_dir)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **UVICORN_WS))  # type: ignore[arg-type]

@@ -132,7 +132,7 @@ class Worker:
                 if time.monotonic() > deadline:
                     return
                 text = f"B|{phase}|{time.monotonic_ns()}|s{k}|{pad}"
-                await self.conns[k].send(
+                await ws.send(
                     f'{{"type":"message","text":"{text}","client_msg_id":"{phase}-{k}-{i}"}}')
                 sent += 1
 
