@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import ROOT, artifact_path, need_tool, wait_until
@@ -150,6 +151,40 @@ def test_hosting_a_room_shows_a_websocket_message_in_the_window(launch, xvfb) ->
                    what="the message to appear in the window")
     time.sleep(0.5)
     shot(xvfb, "desktop-room.png")
+
+
+def test_hosting_with_a_password_from_the_lobby_form(launch) -> None:
+    """The lobby's own form hosts a password room; the host's window is let in at once, a
+    stranger without the password is not."""
+    if not UI_READY:
+        pytest.skip("the UI (static/js/main.js) has not landed")
+    app = launch()
+    app.wait_loaded()
+    wait_until(lambda: app.eval("!!document.querySelector('#host-password')"),
+               what="the lobby's host form")
+    app.eval("(() => { const v = (id, x) => { const i = document.getElementById(id); "
+             "i.value = x; i.dispatchEvent(new Event('input')); }; v('host-name', 'Ann'); "
+             "v('host-room', 'Locked room'); v('host-password', 'open sesame'); "
+             "document.getElementById('host-password').form.requestSubmit(); return true; })()")
+    port = app.app_port
+
+    def users() -> int:
+        try:  # the server is being restarted on the LAN for a moment
+            return int(httpx.get(f"http://127.0.0.1:{port}/api/room", timeout=2).json()["users"])
+        except httpx.HTTPError:
+            return 0
+
+    wait_until(lambda: users() == 1, timeout=20, interval=0.3,
+               what="the host's window to join its own password room without a prompt")
+    info = httpx.get(f"http://127.0.0.1:{port}/api/room").json()
+    assert info["password"] is True and info["room"] == "Locked room"
+    assert httpx.get(f"http://127.0.0.1:{port}/api/events").status_code == 401
+    with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    login = httpx.post(f"http://127.0.0.1:{port}/api/login", json={"password": "open sesame"})
+    assert login.status_code == 200 and "lanchat_session" in login.cookies
 
 
 def test_closing_the_window_stops_everything_within_2_seconds(launch) -> None:

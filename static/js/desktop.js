@@ -52,12 +52,12 @@ export async function getPrefs() {
 export function setPrefs(prefs) { return call('set_prefs', prefs); }
 
 /** Ask the desktop to host a room; resolves to the new room's URL, or throws with a reason. */
-export async function hostRoom(room, name) {
+export async function hostRoom(room, name, password = '') {
   const api = await bridge();
   if (!api) throw new Error('Hosting a room needs the LAN Chat desktop app.');
   let result;
   try {
-    result = await api.host_room({ room, name });
+    result = await api.host_room(password ? { room, name, password } : { room, name });
   } catch (err) {
     throw new Error(err?.message ?? String(err));
   }

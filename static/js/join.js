@@ -8,7 +8,7 @@ import * as desktop from './desktop.js';
 export const MAX_NAME_CHARS = 32;
 
 /** Trade the room password for the host's session cookie; null when in, else why not. */
-async function logIn(password) {
+export async function logIn(password) {
   try {
     const res = await fetch('/api/login', {
       method: 'POST', headers: { 'content-type': 'application/json' },

@@ -5,7 +5,7 @@ import { icon } from './icons.js';
 import { parseAddress, plural, safeHref } from './util.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
-import { MAX_NAME_CHARS } from './join.js';
+import { MAX_NAME_CHARS, logIn } from './join.js';
 
 const HELP_AFTER_MS = 6000;
 
@@ -84,6 +84,7 @@ function mountNearby(section) {
 function mountHost(section, name) {
   const nameInput = h('input', { id: 'host-name', type: 'text', value: name, required: true, maxLength: MAX_NAME_CHARS, autocomplete: 'nickname' });
   const roomInput = h('input', { id: 'host-room', type: 'text', value: name ? `${name}'s room` : '', required: true, maxLength: 64 });
+  const passwordInput = h('input', { id: 'host-password', type: 'password', maxLength: 128, autocomplete: 'new-password', 'aria-describedby': 'host-password-hint' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus'), h('span', { text: 'Host a room' }));
   let roomEdited = false;
@@ -94,6 +95,8 @@ function mountHost(section, name) {
   const form = h('form', { class: 'stack', 'aria-labelledby': 'host-title' },
     h('label', { for: 'host-name', text: 'Your name' }), nameInput,
     h('label', { for: 'host-room', text: 'Room name' }), roomInput,
+    h('label', { for: 'host-password', text: 'Password (optional)' }), passwordInput,
+    h('p', { id: 'host-password-hint', class: 'muted', text: 'With a password, only people you tell it to can read or join.' }),
     problem, submit);
   const browserNote = h('p', { class: 'muted', hidden: true, text: 'Hosting a room needs the LAN Chat desktop app. From this browser you can join rooms that others host.' });
   section.append(h('h2', { id: 'host-title', text: 'Host a room' }), form, browserNote);
@@ -113,8 +116,14 @@ function mountHost(section, name) {
     submit.lastChild.textContent = 'Starting your room…';
     store.setName(person);
     try {
-      const url = await desktop.hostRoom(room, person);
+      const password = passwordInput.value;
+      const url = await desktop.hostRoom(room, person, password);
       await desktop.setPrefs({ name: person, last_room: url });
+      if (password) {
+        // The new room is served from this same origin: sign the host's own window in.
+        const refusal = await logIn(password);
+        if (refusal) throw new Error(refusal);
+      }
       window.location.href = url;
     } catch (err) {
       problem.textContent = `Could not start the room: ${err?.message ?? err}`;

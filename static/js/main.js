@@ -77,7 +77,7 @@ async function boot() {
     return;
   }
   let name = store.getName();
-  if (!name && desktop.inDesktopWindow()) {
+  if (desktop.inDesktopWindow() && !store.hasJoined(info.room_id)) {
     // The desktop window forgets page storage between runs; its own prefs remember. Right
     // after "Host a room" they name this very room, so go straight in.
     const prefs = await desktop.getPrefs();
