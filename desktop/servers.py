@@ -13,7 +13,6 @@ import threading
 from server.runner import ServerThread
 from server.settings import Settings
 
-
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"

@@ -16,11 +16,11 @@ from server import paths
 from server.settings import Settings
 
 from .bridge import APP_TITLE, Bridge, JsApi
-from .useragent import desktop_user_agent
 from .logs import say
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
 from .testcontrol import ENV_VAR, TestControl
+from .useragent import desktop_user_agent
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,9 @@ def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
     url = start_url or f"{server.origin}/#lobby"
     window = webview.create_window(APP_TITLE, url, js_api=JsApi(bridge), width=1100, height=760,
                                    min_size=(360, 480), text_select=True)
+    if window is None:  # pywebview returns None only when it cannot make a window at all
+        server.stop()
+        raise RuntimeError("pywebview could not create a window")
     bridge.attach(window)
     first_load: list[float] = []
     closing = threading.Event()

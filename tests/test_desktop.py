@@ -23,9 +23,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import ROOT, artifact_path, need_tool, wait_until
 from server.runner import ServerThread
 from server.settings import Settings
+from tests.conftest import ROOT, artifact_path, need_tool, wait_until
 from tests.desktop_helpers import (
     EXPECTED_API,
     DesktopApp,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from desktop.bridge import EXPOSED, Bridge, JsApi, is_own_url, safe_external_url, window_title
-from desktop.useragent import DESKTOP_UA_TOKEN, desktop_user_agent
 from desktop.prefs import PrefsStore
 from desktop.servers import EmbeddedServer
+from desktop.useragent import DESKTOP_UA_TOKEN, desktop_user_agent
 from server.settings import Settings
 
 

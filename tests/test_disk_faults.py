@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import HostProcess
-
 from tests.conftest import IN_CI, ROOT, Chatter, Host
+from tests.procs import HostProcess
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ pytest_plugins = ("tests.e2e_helpers",)
 RUN = "window.__pwned=1;alert(1)"
 PAYLOADS = [
     f"<script>{RUN}</script>",
-    f"<SCRIPT SRC=//xss.invalid/x.js></SCRIPT>",
+    "<SCRIPT SRC=//xss.invalid/x.js></SCRIPT>",
     f"<img src=x onerror={RUN}>",
     f"<IMG SRC=\"javascript:{RUN}\">",
     f"<img src=`x` onerror=\"{RUN}\">",
@@ -38,7 +38,7 @@ PAYLOADS = [
     f"<a href=\"javascript:{RUN}\">click me</a>",
     f"javascript:{RUN}",
     f"JaVaScRiPt:{RUN}",
-    f"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
     f"<a href=\"data:text/html,<script>{RUN}</script>\">x</a>",
     f"<div style=\"background:url(javascript:{RUN})\">x</div>",
     f"<div style=\"width:expression({RUN})\">x</div>",
@@ -63,8 +63,8 @@ PAYLOADS = [
     f"&#60;img src=x onerror={RUN}&#62;",
     f"\\u003cimg src=x onerror={RUN}\\u003e",
     f"%3Cscript%3E{RUN}%3C%2Fscript%3E",
-    f"<img src=x:alert(alt) onerror=eval(src) alt=0>",
-    f"<img src=\"x\" onerror=\"&#x77;indow.__pwned=1\">",
+    "<img src=x:alert(alt) onerror=eval(src) alt=0>",
+    "<img src=\"x\" onerror=\"&#x77;indow.__pwned=1\">",
     f"<svg><animate onbegin={RUN} attributeName=x dur=1s>",
     f"<svg><a xlink:href=\"javascript:{RUN}\"><text y=20>x</text></a></svg>",
     f"<style>@import 'javascript:{RUN}';</style>",
