@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__, netinfo, peers, protocol
+from .directsend import find_direct_writer
 from .discovery import Discovery
 from .files import INLINE_MIME, FileStore, UploadError
 from .hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, ChatHub, HubFull
@@ -189,8 +190,9 @@ def create_app(settings: Settings) -> FastAPI:
                 return
             hello = protocol.parse_hello(first.get("text") or first.get("bytes") or b"",
                                          settings.max_name_chars)
+            direct = find_direct_writer(ws._send) if settings.direct_send else None
             conn = hub.connect(hello, ws.client.host if ws.client else "?", ws.send_text,
-                               _closer(ws))
+                               _closer(ws), direct)
         except TimeoutError:
             await ws.close(CLOSE_BAD_HELLO, "no hello within 15 s")
             return

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol
+from .directsend import DirectWriter, text_frame
 from .protocol import Hello, Ping, ProtocolError, SendMessage, Typing
 from .settings import Settings
 from .store import HistoryStore, StoreError
@@ -81,10 +82,11 @@ class Connection:
     """One open WebSocket: an outbox of encoded frames drained by its own writer task."""
 
     __slots__ = ("address", "user", "_send", "_close", "_outbox", "_limit", "_wake", "closed",
-                 "bucket", "last_typing")
+                 "bucket", "last_typing", "direct", "_max_buffered", "_sending")
 
     def __init__(self, address: str, send: SendText, close: Close, outbox_frames: int,
-                 bucket: TokenBucket) -> None:
+                 bucket: TokenBucket, direct: DirectWriter | None = None,
+                 max_buffered: int = 2 * 1024 * 1024) -> None:
         self.address = address
         self.user: User | None = None
         self._send = send
@@ -95,10 +97,25 @@ class Connection:
         self.closed = False
         self.bucket = bucket
         self.last_typing = 0.0
+        self.direct = direct
+        self._max_buffered = max_buffered
+        self._sending = False
 
-    def offer(self, frame: str) -> bool:
-        """Queue a frame; False when the outbox is full (the peer is not reading)."""
+    def offer(self, frame: str, wire: bytes | None = None) -> bool:
+        """Send or queue a frame; False when the peer is not keeping up (it stopped reading).
+
+        ``wire`` is the same frame already encoded for the fast lane: written straight to the
+        socket when nothing of this connection's is still queued (so order holds).
+        """
         if self.closed:
+            return True
+        direct = self.direct
+        if wire is not None and direct is not None and not self._outbox and not self._sending:
+            if not direct.usable():
+                return True  # closing: the reader side ends the connection
+            if direct.buffered() > self._max_buffered:
+                return False
+            direct.write(wire)
             return True
         if len(self._outbox) >= self._limit:
             return False
@@ -112,8 +129,12 @@ class Connection:
         while not self.closed:
             await self._wake.wait()
             self._wake.clear()
-            while outbox and not self.closed:
-                await self._send(outbox.popleft())
+            self._sending = True
+            try:
+                while outbox and not self.closed:
+                    await self._send(outbox.popleft())
+            finally:
+                self._sending = False
 
     def kick(self, code: int, reason: str) -> None:
         """Close from the host side, dropping whatever was still queued."""
@@ -150,7 +171,8 @@ class ChatHub:
 
     # Connections --------------------------------------------------------------------------
 
-    def connect(self, hello: Hello, address: str, send: SendText, close: Close) -> Connection:
+    def connect(self, hello: Hello, address: str, send: SendText, close: Close,
+                direct: DirectWriter | None = None) -> Connection:
         """Admit a connection: queue its welcome, and announce its user if newly online."""
         s = self.settings
         if len(self.connections) >= s.max_connections:
@@ -159,7 +181,8 @@ class ChatHub:
             raise HubFull(CLOSE_TOO_MANY, f"too many connections from {address} "
                                           f"(limit {s.max_connections_per_address})")
         conn = Connection(address, send, close, s.client_queue_frames,
-                          TokenBucket(s.messages_per_second, s.message_burst))
+                          TokenBucket(s.messages_per_second, s.message_burst), direct,
+                          s.client_buffer_bytes)
         user_id = protocol.user_id_for(hello.client_id)
         user = self.users.get(user_id)
         is_new = user is None
@@ -294,11 +317,12 @@ class ChatHub:
         self._broadcast(payload)
 
     def _broadcast(self, frame: str) -> None:
+        wire = text_frame(frame)  # framed once, written as is to every fast-lane connection
         for conn in list(self.connections):
-            self._send_to(conn, frame)
+            self._send_to(conn, frame, wire)
 
-    def _send_to(self, conn: Connection, frame: str) -> None:
-        if not conn.offer(frame):
+    def _send_to(self, conn: Connection, frame: str, wire: bytes | None = None) -> None:
+        if not conn.offer(frame, wire):
             log.warning("closing a connection of %s: it stopped reading",
                         conn.user.name if conn.user else conn.address)
             conn.kick(CLOSE_TOO_SLOW,

@@ -44,6 +44,10 @@ class Settings:
 
     # Fan-out: frames waiting for one client before it counts as stuck and is disconnected.
     client_queue_frames: int = 1024
+    # Frame each event once and write it to every socket directly (see server/directsend.py).
+    direct_send: bool = True
+    # The same bound for the fast lane, where frames wait in the socket's own buffer.
+    client_buffer_bytes: int = 2 * 1024 * 1024
     # A user whose last connection drops is shown as left only after this grace, so a page
     # reload or a short Wi-Fi blip does not print leave/join lines.
     leave_grace_seconds: float = 5.0
