@@ -33,6 +33,7 @@ from .store import HistoryStore, StoreError
 
 log = logging.getLogger(__name__)
 
+
 def create_app(settings: Settings) -> FastAPI:
     """Build a LAN Chat host. Long-lived parts are made in the lifespan and kept on app.state."""
 
@@ -69,7 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
             store.close()
 
     app = FastAPI(title="LAN Chat", version=__version__, lifespan=lifespan,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                  # No Swagger page: it loads its script from the internet, which a LAN lacks.
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
 
     @app.exception_handler(StoreError)
     async def store_failed(_request: Request, exc: StoreError) -> JSONResponse:
