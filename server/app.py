@@ -169,7 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
         if record is None:
             raise HTTPException(404, "no such file on this host")
         inline = record.mime in INLINE_MIME
-        return FileResponse(
+        return _SharedFile(
             files.path_of(record),
             media_type=record.mime if inline else "application/octet-stream",
             filename=record.name,
@@ -221,6 +221,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     app.add_middleware(HostGuard, extra_hosts=settings.extra_hosts)
     return app
+
+
+class _SharedFile(FileResponse):
+    """Downloads read 1 MiB at a time: 16x fewer thread hops than Starlette's 64 KiB."""
+
+    chunk_size = 1024 * 1024
 
 
 def _closer(ws: WebSocket) -> Callable[[int, str], Awaitable[None]]:
