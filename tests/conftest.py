@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -174,6 +176,31 @@ def no_thread_left_behind() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not extra, f"threads left running: {[t.name for t in extra]}"
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Stop a process this test started (by its PID): SIGTERM, then SIGKILL after ``grace``."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace)
+
+
+@pytest.fixture(scope="module")
+def xvfb() -> Iterator[Any]:
+    """A private virtual X screen for a module's window tests."""
+    from tests.desktop_helpers import Xvfb
+
+    need_tool(shutil.which("xvfb-run"), "xvfb")
+    binary = shutil.which("Xvfb")
+    need_tool(binary, "xvfb")
+    screen = Xvfb(str(binary))
+    yield screen
+    screen.stop()
 
 
 def chromium_path() -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, stop_process, wait_until
 
 EXPECTED_API = {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external",
                 "lobby_url"}
@@ -175,14 +174,9 @@ class DesktopApp:
     def stop(self) -> None:
         """Teardown: stop the process we started (by its PID) if it is still running."""
         self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def js_string(value: str) -> str:
     return json.dumps(value)
+

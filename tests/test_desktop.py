@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,16 +40,6 @@ pytestmark = [pytest.mark.desktop, pytest.mark.skipif(not sys.platform.startswit
                                                       reason="the window tests use Xvfb")]
 
 UI_READY = (ROOT / "static" / "js" / "main.js").exists()
-
-
-@pytest.fixture(scope="module")
-def xvfb() -> Iterator[Xvfb]:
-    need_tool(shutil.which("xvfb-run"), "xvfb")
-    binary = shutil.which("Xvfb")
-    need_tool(binary, "xvfb")
-    screen = Xvfb(str(binary))
-    yield screen
-    screen.stop()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from server import __version__
-from tests.conftest import ROOT, Chatter, artifact_path, need_tool, wait_until
+from tests.conftest import ROOT, Chatter, artifact_path, need_tool, stop_process, wait_until
 from tests.desktop_helpers import Xvfb, app_env, free_port
 
 pytestmark = [
@@ -145,13 +145,7 @@ class Process:
         return self.proc.wait(timeout)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 Run = Callable[..., Process]
@@ -246,16 +240,6 @@ def test_one_file_host_keeps_data_in_the_users_data_folder(build: Build, run: Ru
     assert host.terminate() in (0, -signal.SIGTERM), host.output()
     assert "Application shutdown complete" in host.output()
     assert not (build.dist / "history.sqlite3").exists()
-
-
-@pytest.fixture(scope="module")
-def xvfb() -> Iterator[Xvfb]:
-    need_tool(shutil.which("xvfb-run"), "xvfb")
-    binary = shutil.which("Xvfb")
-    need_tool(binary, "xvfb")
-    screen = Xvfb(str(binary))
-    yield screen
-    screen.stop()
 
 
 def control(port: int, method: str, path: str, body: object = None) -> object:
