@@ -56,6 +56,11 @@ def test_join_by_address_accepts_host_and_port(make_host: Any, browser: Any) -> 
     room = make_host(room="Typed room")
     _, page, _ = new_page(browser)
     page.goto(lobby.url + "/#lobby")
+    # Discovery is off on this lobby: it says so rather than pretending to look, and the
+    # host form suggests the room name this computer would use.
+    expect(page.get_by_text("Not looking for rooms")).to_be_visible()
+    expect(page.get_by_text("discovery is turned off")).to_be_visible()
+    expect(page.locator("#host-room")).to_have_value("Test room")
     field = page.locator("#join-address")
     field.fill("not an address!")
     field.press("Enter")

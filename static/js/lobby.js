@@ -28,8 +28,9 @@ function roomRow(peer) {
 
 function mountNearby(section) {
   const list = h('ul', { class: 'room-list', 'aria-label': 'Rooms on your network' });
-  const empty = h('div', { class: 'empty', role: 'status' },
-    h('p', { class: 'looking' }, h('span', { class: 'pulse', 'aria-hidden': 'true' }), h('span', { text: 'Looking for rooms on your network…' })));
+  const lookingText = h('span', { text: 'Looking for rooms on your network…' });
+  const looking = h('p', { class: 'looking' }, h('span', { class: 'pulse', 'aria-hidden': 'true' }), lookingText);
+  const empty = h('div', { class: 'empty', role: 'status' }, looking);
   const help = h('div', { class: 'help', hidden: true },
     h('p', { text: 'No rooms found yet. Rooms appear here on their own when someone on your network hosts one. If you expect one:' }),
     h('ul', {},
@@ -50,6 +51,10 @@ function mountNearby(section) {
     hostHints.replaceChildren(...hints.map((t) => h('li', { text: t })));
     hostHints.hidden = hints.length === 0;
     hasHints = hints.length > 0;
+    // With discovery off there is nothing to look for: say so instead of a pulsing promise.
+    const off = status?.enabled === false;
+    looking.classList.toggle('off', off);
+    lookingText.textContent = off ? 'Not looking for rooms' : 'Looking for rooms on your network…';
     updateHelp();
     const rows = [...peers].filter((p) => p && p.name && p.url)
       .sort((a, b) => a.name.localeCompare(b.name) || String(a.host).localeCompare(String(b.host)));
@@ -81,16 +86,16 @@ function mountNearby(section) {
     .catch(() => {});
 }
 
-function mountHost(section, name) {
+function mountHost(section, name, defaultRoom = '') {
   const nameInput = h('input', { id: 'host-name', type: 'text', value: name, required: true, maxLength: MAX_NAME_CHARS, autocomplete: 'nickname' });
-  const roomInput = h('input', { id: 'host-room', type: 'text', value: name ? `${name}'s room` : '', required: true, maxLength: 64 });
+  const roomInput = h('input', { id: 'host-room', type: 'text', value: name ? `${name}'s room` : defaultRoom, required: true, maxLength: 64 });
   const passwordInput = h('input', { id: 'host-password', type: 'password', maxLength: 128, autocomplete: 'new-password', 'aria-describedby': 'host-password-hint' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus'), h('span', { text: 'Host a room' }));
   let roomEdited = false;
   roomInput.addEventListener('input', () => { roomEdited = true; });
   nameInput.addEventListener('input', () => {
-    if (!roomEdited) roomInput.value = nameInput.value.trim() ? `${nameInput.value.trim()}'s room` : '';
+    if (!roomEdited) roomInput.value = nameInput.value.trim() ? `${nameInput.value.trim()}'s room` : defaultRoom;
   });
   const form = h('form', { class: 'stack', 'aria-labelledby': 'host-title' },
     h('label', { for: 'host-name', text: 'Your name' }), nameInput,
@@ -165,7 +170,7 @@ function mountJoinByAddress(section) {
   return { input };
 }
 
-export function mountLobby(root) {
+export function mountLobby(root, info = null) {
   const name = store.getName();
   const nearby = h('section', { class: 'card nearby', 'aria-labelledby': 'nearby-title' });
   const hostSection = h('section', { class: 'card', 'aria-labelledby': 'host-title' });
@@ -176,7 +181,8 @@ export function mountLobby(root) {
     h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));
   document.title = 'LAN Chat';
   mountNearby(nearby);
-  const host = mountHost(hostSection, name);
+  // Until a name is typed, suggest the room name this computer's host would use.
+  const host = mountHost(hostSection, name, typeof info?.room === 'string' ? info.room : '');
   const address = mountJoinByAddress(addressSection);
   host.nameInput.focus();
   desktop.isDesktop().then((yes) => {

@@ -69,7 +69,7 @@ async function boot() {
     info = store.roomInfo();
   }
   if (window.location.hash === '#lobby' || info?.hosting === false) {
-    mountLobby(app);
+    mountLobby(app, info);
     return;
   }
   if (!info) {
