@@ -1,10 +1,10 @@
 """The chat hub: who is online, what they say, and getting every event to every connection.
 
 No web framework here: a connection is two callables (send a text frame, close with a code), so
-the hub is tested on its own. Every event is stored before it is broadcast, encoded to JSON once
-and handed to each connection's bounded outbox; a connection whose outbox is full (it stopped
-reading) is closed with :data:`CLOSE_TOO_SLOW` and resumes from history when it comes back, so it
-never delays anyone else.
+the hub is tested on its own. Every event is stored before it is broadcast, encoded to JSON and
+framed once, and written to each connection's socket (or its bounded outbox); a connection that
+lets its backlog grow past the bound (it stopped reading) is closed with :data:`CLOSE_TOO_SLOW`
+and resumes from history when it comes back, so it never delays anyone else.
 """
 
 from __future__ import annotations
@@ -79,7 +79,9 @@ class TokenBucket:
 
 
 class Connection:
-    """One open WebSocket: an outbox of encoded frames drained by its own writer task."""
+    """One open WebSocket. Broadcast frames go straight to its socket when it has a fast lane
+    (:mod:`server.directsend`) and nothing of it is queued; everything else waits, in order, in
+    a bounded outbox drained by the connection's own writer task."""
 
     __slots__ = ("address", "user", "_send", "_close", "_outbox", "_limit", "_wake", "closed",
                  "bucket", "last_typing", "direct", "_max_buffered", "_sending")
