@@ -54,7 +54,7 @@ def test_sigkill_while_clients_send_loses_no_acknowledged_message(tmp_path: Path
         senders = [Sender(host, name) for name in ("Ada", "Bob", "Cy")]
         for s in senders:
             s.start()
-        wait_until(lambda: all(len(s.acked) >= 20 for s in senders), 20,
+        wait_until(lambda: all(len(s.acked) >= 20 for s in senders), 60,
                    what="every sender to have messages acknowledged")
         host.kill()  # mid-stream: some sends are in flight, unacknowledged
         for s in senders:
