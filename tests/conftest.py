@@ -63,7 +63,24 @@ def test_settings(data_dir: Path, **changes: Any) -> Settings:
     return base.with_(**changes)
 
 
-class Host:
+class OnLoopback:
+    """Something serving LAN Chat on 127.0.0.1 at ``self.port``: its page and chat URLs."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+class Host(OnLoopback):
     """A real uvicorn host on a free loopback port, restartable on the same data directory."""
 
     def __init__(self, data_dir: Path, **changes: Any) -> None:
@@ -86,21 +103,9 @@ class Host:
             self.thread = None
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
     def app(self) -> Any:
         assert self.thread is not None
         return self.thread.app
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
-
 
 class Chatter:
     """A real WebSocket client speaking the chat protocol."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, OnLoopback
 
 
 def free_port() -> int:
@@ -22,7 +22,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class HostProcess:
+class HostProcess(OnLoopback):
     """``python -m server`` on loopback with discovery off; started, killed and restarted by PID."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *args: str) -> None:
@@ -68,16 +68,6 @@ class HostProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
 
 
 def log_mentions(host: HostProcess, pattern: str) -> bool:

@@ -27,7 +27,15 @@ import httpx
 import pytest
 
 from server import __version__
-from tests.conftest import ROOT, Chatter, artifact_path, need_tool, stop_process, wait_until
+from tests.conftest import (
+    ROOT,
+    Chatter,
+    OnLoopback,
+    artifact_path,
+    need_tool,
+    stop_process,
+    wait_until,
+)
 from tests.desktop_helpers import Xvfb, app_env, free_port
 
 pytestmark = [
@@ -94,7 +102,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
     shutil.rmtree(out, ignore_errors=True)  # ~0.5 GB
 
 
-class Process:
+class Process(OnLoopback):
     """A built executable as a user's process, with its own home folders and a free port."""
 
     def __init__(self, exe: Path, home: Path, *args: str, display: str | None = None,
@@ -111,14 +119,6 @@ class Process:
         with open(self.out, "wb") as f:
             self.proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=f,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
 
     def wait_answering(self, timeout: float = 30) -> float:
         """Seconds from the process's start until the server answered /api/health."""
