@@ -78,9 +78,17 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=503)
 
     @app.get("/api/health")
-    async def health(request: Request) -> dict[str, Any]:
-        return {"status": "ok", "room": settings.room, "version": __version__,
-                "room_id": request.app.state.store.room_id}
+    async def health(request: Request) -> JSONResponse:
+        """200 while the history can be read and written (the discovery probe lists a room
+        only then); 503 with the reason when it cannot."""
+        store: HistoryStore = request.app.state.store
+        history = store.health()
+        body = {"status": "ok" if history.problem is None else "unavailable",
+                "room": settings.room, "version": __version__, "room_id": store.room_id,
+                "history": history.public()}
+        if history.problem is not None:
+            body["detail"] = history.problem
+        return JSONResponse(body, status_code=200 if history.problem is None else 503)
 
     @app.get("/api/room")
     async def room(request: Request) -> dict[str, Any]:
