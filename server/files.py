@@ -119,7 +119,7 @@ class FileStore:
                                 stored_name=file_id, uploader=uploader, ts=now_iso())
             os.replace(part_path, self.folder / file_id)
             try:
-                self.store.add_file(record)
+                await self.store.async_add_file(record)
             except StoreError:
                 (self.folder / file_id).unlink(missing_ok=True)
                 raise

@@ -22,7 +22,7 @@ from . import protocol
 from .directsend import DirectWriter, text_frame
 from .protocol import Hello, Ping, ProtocolError, SendMessage, Typing
 from .settings import Settings
-from .store import HistoryStore, StoreError
+from .store import HistoryStore, Stored, WriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +204,7 @@ class ChatHub:
 
         conn.offer(self._welcome(user, hello.since))
         if is_new:
-            try:
-                self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
-            except StoreError as exc:
-                log.error("join of %s not stored: %s", user.name, exc.detail)
+            self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
         return conn
 
     def disconnect(self, conn: Connection) -> None:
@@ -238,10 +235,7 @@ class ChatHub:
         if user.connections or self.users.get(user.id) is not user:
             return
         del self.users[user.id]
-        try:
-            self._emit({"type": "leave", "ts": protocol.now_iso(), "user": user.public()})
-        except StoreError as exc:
-            log.error("leave of %s not stored: %s", user.name, exc.detail)
+        self._emit({"type": "leave", "ts": protocol.now_iso(), "user": user.public()})
 
     def shutdown(self) -> None:
         """Close every connection cleanly (the host is stopping)."""
@@ -265,8 +259,6 @@ class ChatHub:
                 conn.offer('{"type":"pong"}')
         except ProtocolError as exc:
             self._reply_error(conn, exc.code, exc.detail, raw)
-        except StoreError as exc:
-            self._reply_error(conn, "store_failed", exc.detail, raw)
 
     def _reply_error(self, conn: Connection, code: str, detail: str, raw: str | bytes) -> None:
         extra: dict[str, Any] = {}
@@ -294,12 +286,21 @@ class ChatHub:
             "file": file_info,
             "client_msg_id": msg.client_msg_id,
         }
-        stored, payload, is_new = self.store.append(
-            event, user_id=conn.user.id, client_msg_id=msg.client_msg_id)
-        if is_new:
-            self._broadcast(payload)
+        cmid = msg.client_msg_id
+        self.store.submit(event, lambda outcome: self._message_stored(conn, cmid, outcome),
+                          user_id=conn.user.id, client_msg_id=cmid)
+
+    def _message_stored(self, conn: Connection, cmid: str, outcome: Stored | WriteFailed) -> None:
+        """The commit holding a message returned: broadcast it (the sender's copy is its
+        acknowledgement), or tell the sender it was not stored."""
+        if isinstance(outcome, WriteFailed):
+            self._send_to(conn, protocol.encode(protocol.error_event(
+                "store_failed", f"the host could not save this ({outcome.detail}); nothing "
+                "was sent", client_msg_id=cmid)))
+        elif outcome.is_new:
+            self._broadcast(outcome.payload)
         else:
-            self._send_to(conn, payload)  # a retry: acknowledge, do not repeat to others
+            self._send_to(conn, outcome.payload)  # a retry: acknowledge, do not repeat to others
 
     def _typing(self, conn: Connection) -> None:
         assert conn.user is not None
@@ -315,8 +316,14 @@ class ChatHub:
     # Fan-out ------------------------------------------------------------------------------
 
     def _emit(self, event: dict[str, Any]) -> None:
-        _stored, payload, _new = self.store.append(event)
-        self._broadcast(payload)
+        """Store a join or leave and broadcast it once committed."""
+        def stored(outcome: Stored | WriteFailed) -> None:
+            if isinstance(outcome, WriteFailed):
+                log.error("%s of %s not stored: %s", event["type"], event["user"]["name"],
+                          outcome.detail)
+            else:
+                self._broadcast(outcome.payload)
+        self.store.submit(event, stored)
 
     def _broadcast(self, frame: str) -> None:
         wire = text_frame(frame)  # framed once, written as is to every fast-lane connection
