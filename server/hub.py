@@ -109,6 +109,11 @@ class Connection:
         ``wire`` is the same frame already encoded for the fast lane: written straight to the
         socket when nothing of this connection's is still queued (so order holds).
         """
+        return self.offer_all((frame,), wire)
+
+    def offer_all(self, frames: tuple[str, ...] | list[str], wire: bytes | None) -> bool:
+        """:meth:`offer` for several frames in order; ``wire`` holds all of them framed, and
+        goes to the socket in one write."""
         if self.closed:
             return True
         direct = self.direct
@@ -119,9 +124,9 @@ class Connection:
                 return False
             direct.write(wire)
             return True
-        if len(self._outbox) >= self._limit:
+        if len(self._outbox) + len(frames) > self._limit:
             return False
-        self._outbox.append(frame)
+        self._outbox.extend(frames)
         self._wake.set()
         return True
 
@@ -170,6 +175,11 @@ class ChatHub:
         self.users: dict[str, User] = {}
         self.connections: set[Connection] = set()
         self._per_address: dict[str, int] = {}
+        # Broadcasts of one committed batch, sent together when the batch's callbacks are done:
+        # 100 people joining at once cost each connection one socket write, not 100.
+        self._batched: list[str] | None = None
+        store.batch_started = self._batch_started  # type: ignore[method-assign]
+        store.batch_ended = self._batch_ended  # type: ignore[method-assign]
 
     # Connections --------------------------------------------------------------------------
 
@@ -325,18 +335,40 @@ class ChatHub:
                 self._broadcast(outcome.payload)
         self.store.submit(event, stored)
 
+    def _batch_started(self) -> None:
+        self._batched = []
+
+    def _batch_ended(self) -> None:
+        frames, self._batched = self._batched, None
+        if frames:
+            self._send_all(frames)
+
     def _broadcast(self, frame: str) -> None:
-        wire = text_frame(frame)  # framed once, written as is to every fast-lane connection
+        if self._batched is not None:
+            self._batched.append(frame)
+        else:
+            self._send_all([frame])
+
+    def _send_all(self, frames: list[str]) -> None:
+        # Framed once, written as is to every fast-lane connection.
+        wire = b"".join(text_frame(f) for f in frames)
         for conn in list(self.connections):
-            self._send_to(conn, frame, wire)
+            if not conn.offer_all(frames, wire):
+                self._too_slow(conn)
 
     def _send_to(self, conn: Connection, frame: str, wire: bytes | None = None) -> None:
+        if self._batched:  # what the batch broadcast so far goes first: order holds
+            self._batch_ended()
+            self._batched = []
         if not conn.offer(frame, wire):
-            log.warning("closing a connection of %s: it stopped reading",
-                        conn.user.name if conn.user else conn.address)
-            conn.kick(CLOSE_TOO_SLOW,
-                      "you fell behind (the connection stopped reading); reconnect to catch up")
-            self.disconnect(conn)
+            self._too_slow(conn)
+
+    def _too_slow(self, conn: Connection) -> None:
+        log.warning("closing a connection of %s: it stopped reading",
+                    conn.user.name if conn.user else conn.address)
+        conn.kick(CLOSE_TOO_SLOW,
+                  "you fell behind (the connection stopped reading); reconnect to catch up")
+        self.disconnect(conn)
 
     def _welcome(self, user: User, since: int | None) -> str:
         s = self.settings

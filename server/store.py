@@ -134,10 +134,19 @@ class HistoryStore:
         self.last_id: int = int(last or 0)
         self.last_write_error: str | None = None  # why the latest write failed, until one works
         self._writer = Writer(wdb, self.last_id, self._committed)
+        self._writer.batch_done = lambda: self.batch_ended()  # type: ignore[method-assign]
 
     def _committed(self, last_id: int, error: str | None) -> None:
         self.last_id = max(self.last_id, last_id)
         self.last_write_error = error
+        self.batch_started()
+
+    def batch_started(self) -> None:
+        """Runs on the loop when a batch's results arrive, before their callbacks; with
+        :meth:`batch_ended`, set by the hub to send a batch's broadcasts together."""
+
+    def batch_ended(self) -> None:
+        """Runs on the loop after a batch's callbacks."""
 
     def close(self) -> None:
         """Write what is queued, then close both connections."""
