@@ -11,6 +11,7 @@ import time
 import uvicorn
 
 from .app import create_app
+from .hub import ChatHub
 from .peers import async_begin_shutdown
 from .settings import Settings
 
@@ -38,6 +39,10 @@ class Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         with contextlib.suppress(Exception):  # the app may not have started at all
             await async_begin_shutdown(self.config.app)
+        hub = getattr(getattr(self.config.app, "state", None), "hub", None)
+        if isinstance(hub, ChatHub):  # before uvicorn drops every WebSocket with 1012
+            with contextlib.suppress(Exception):
+                await hub.async_close_room()
         await super().shutdown(sockets)
 
 

@@ -42,11 +42,15 @@ class FakeServer:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def host(self, room: str, password: str | None = None) -> None:
+    def host(self, room: str, password: str | None = None,
+             host_name: str | None = None) -> None:
         self.hosted.append(room)
         self.passwords.append(password)
         self.hosting = True
         self.room = room
+
+    def stop_hosting(self) -> None:
+        self.hosting = False
 
 
 def make(tmp_path: Path, url: str) -> tuple[Bridge, FakeWindow, FakeServer, list[Any]]:
