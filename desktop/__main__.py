@@ -2,7 +2,7 @@
 
 Options: ``--join URL`` opens another host's room instead of the lobby; ``--headless`` serves
 without a window on purpose; ``--port`` (8765 by default, a free one if that is busy);
-``--data-dir``; ``--room`` (the room's name when hosting); ``--no-discovery``; ``--version``.
+``--data-dir``; ``--download-dir`` (where saved files go); ``--room`` (the room's name when hosting); ``--no-discovery``; ``--version``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="TCP port (default 8765; a free one is used if it is busy)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="where history and shared files live (default: your user data folder)")
+    p.add_argument("--download-dir", type=Path, default=None,
+                   help="where files saved from the window go (default: your Downloads folder)")
     p.add_argument("--room", default=None,
                    help="the room's name when hosting (default: \"<user>'s room\")")
     p.add_argument("--no-discovery", action="store_true",
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s: serving headless instead of opening a window", problem)
         return serve_headless(settings, problem)
     try:
-        return run_window(settings, args.join, prefs, launched_at)
+        download_dir = args.download_dir.expanduser().resolve() if args.download_dir else None
+        return run_window(settings, args.join, prefs, launched_at, download_dir)
     except OSError as exc:
         say(f"LAN Chat: cannot start: {exc}")
         log.exception("cannot start")
