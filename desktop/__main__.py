@@ -2,7 +2,8 @@
 
 Options: ``--join URL`` opens another host's room instead of the lobby; ``--headless`` serves
 without a window on purpose; ``--port`` (8765 by default, a free one if that is busy);
-``--data-dir``; ``--download-dir`` (where saved files go); ``--room`` (the room's name when hosting); ``--no-discovery``; ``--version``.
+``--data-dir``; ``--download-dir`` (where files saved from the window go); ``--room`` (the
+room's name when hosting); ``--no-discovery``; ``--version``.
 """
 
 from __future__ import annotations

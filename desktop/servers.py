@@ -129,7 +129,7 @@ class EmbeddedServer:
         """Stop the running server and start one with ``settings`` at the same port."""
         old, self._thread = self._thread, None
         if old is not None:
-            old.stop()
+            old.stop(closing_room=True)  # another room, or none: this one is closed
         self._thread = start_server(settings.with_(port=self._base.port))
         self._base = self._base.with_(port=self._thread.port)
 
@@ -139,7 +139,7 @@ class EmbeddedServer:
             self._stopped = True
             thread, self._thread = self._thread, None
             if thread is not None:
-                thread.stop(timeout)
+                thread.stop(timeout, closing_room=True)
                 if thread.thread.is_alive():
                     log.warning("the server thread did not stop within %.1f s", timeout)
                 else:

@@ -4,10 +4,10 @@
 ``PATCH /api/files/uploads/<id>`` with ``Upload-Offset: <n>`` appends bytes at ``n``;
 ``GET /api/files/uploads/<id>`` tells the offset the host has, so a client that lost its link
 (or whose host restarted) continues from there. The last byte turns the upload into a shared
-file, exactly like ``POST /api/files``. Partial files live in ``files/partial/`` with a small
-JSON record beside them, count against the host's quota for their announced size, belong to
-the session (or, in an open room, the address) that started them, and are deleted once
-``partial_upload_expire_seconds`` pass without a byte arriving.
+file, exactly like ``POST /api/files``. Partial files live in ``partial-uploads/`` (beside
+``files/``) with a small JSON record each, count against the host's quota for their announced
+size, belong to the session (or, in an open room, the address) that started them, and are
+deleted once ``partial_upload_expire_seconds`` pass without a byte arriving.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class ResumableUploads:
 
     def __init__(self, files: FileStore, expire_seconds: float) -> None:
         self.files = files
-        self.folder = files.folder / "partial"
+        self.folder = files.folder.parent / "partial-uploads"  # beside files/, not in it
         self.folder.mkdir(parents=True, exist_ok=True)
         self.expire_seconds = expire_seconds
         self._busy: set[str] = set()

@@ -50,8 +50,8 @@ def share(port: int, name: str, data: bytes) -> None:
                         headers={"Origin": base, "content-type": "application/octet-stream"})
     assert record.status_code == 201, record.text
     with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "hello", "name": "Bob", "client_id": "bob-" + name.replace(".", "-"),
-                            "since": None}))
+        ws.send(json.dumps({"type": "hello", "name": "Bob", "since": None,
+                            "client_id": "bob-" + name.replace(".", "-")}))
         ws.send(json.dumps({"type": "message", "text": "", "file_id": record.json()["id"],
                             "client_msg_id": str(uuid.uuid4())}))
         wait_until(lambda: json.loads(ws.recv(5)).get("type") == "message", what="the echo")
@@ -101,7 +101,7 @@ def test_files_save_to_downloads_and_a_closed_room_offers_the_way_back(
                    what="both copies of the image")
         assert (downloads / "photo.png").read_bytes() == png_bytes()
 
-        remote.stop()  # Maya closes the room for good
+        remote.stop(closing_room=True)  # Maya closes the room for good
         wait_until(lambda: "Maya closed the room at" in text_of(app), timeout=15,
                    what="the closed-room banner")
         assert app.eval("document.getElementById('compose').disabled") is True

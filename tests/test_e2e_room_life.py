@@ -36,7 +36,7 @@ def test_a_room_closed_by_its_host_says_so_and_can_be_saved(tmp_path: Path, brow
         join(page, host.url, "Bob")
         say(page, "notes before the end")
         expect(page.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
-        host.stop()
+        host.close_room()
         banner = page.locator(".closed-banner")
         expect(banner).to_contain_text(re.compile(r"Maya closed the room at \d\d:\d\d"))
         expect(page.locator("#compose")).to_be_disabled()
@@ -85,7 +85,7 @@ def test_an_upload_cut_by_a_host_restart_resumes_where_it_stopped(tmp_path: Path
         shot(ada, "upload-paused-phone.png")
         ada.set_viewport_size(WIDTHS["wide"])
         shot(ada, "upload-paused-wide.png")
-        kept = sum(p.stat().st_size for p in (tmp_path / "data" / "files" / "partial")
+        kept = sum(p.stat().st_size for p in (tmp_path / "data" / "partial-uploads")
                    .glob("*.part"))
         assert kept > 0
         throttle_uploads(ada, None)

@@ -45,7 +45,7 @@ def test_an_upload_continues_where_it_stopped_across_a_host_restart(tmp_path: Pa
             assert http.get(up["url"], headers=origin(host)).status_code == 404
     finally:
         host.stop()
-    assert not list((tmp_path / "data" / "files" / "partial").iterdir())
+    assert not list((tmp_path / "data" / "partial-uploads").iterdir())
 
 
 def test_uploads_are_checked_and_belong_to_their_starter(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def test_a_host_shutting_down_says_so_before_closing(tmp_path: Path) -> None:
         bob.say("see you")
         bob.recv_type("message")
     finally:
-        host.stop()
+        host.close_room()
     closing = bob.recv_type("closing", timeout=5)
     assert closing["by"] == "Maya" and closing["room"] == "Test room"
     assert closing["reason"] == "shutdown" and closing["ts"].endswith("Z")
@@ -39,6 +39,20 @@ def test_a_host_shutting_down_says_so_before_closing(tmp_path: Path) -> None:
         assert "closing" not in {e["type"] for e in events}
     finally:
         host.stop()
+
+
+def test_a_restart_is_not_announced_as_closing(tmp_path: Path) -> None:
+    """Stopping to start again (an outage, the same room replaced in place) stays a blip:
+    clients reconnect and keep what they typed in their outbox."""
+    host = Host(tmp_path / "data").start()
+    try:
+        bob = Chatter(host, "Bob")
+    finally:
+        host.stop()
+    with pytest.raises(ConnectionClosed):
+        while True:
+            assert bob.recv(5)["type"] != "closing"
+    assert bob.ws.close_code != 1001
 
 
 def chat_as(port: int, name: str, text: str, cookies: httpx.Cookies | None = None) -> None:
