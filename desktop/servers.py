@@ -129,7 +129,9 @@ class EmbeddedServer:
         """Stop the running server and start one with ``settings`` at the same port."""
         old, self._thread = self._thread, None
         if old is not None:
-            old.stop(closing_room=True)  # another room, or none: this one is closed
+            # Another room, or none: this one closes. The same room again is a restart.
+            same_room = settings.hosting and old.settings.data_dir == settings.data_dir
+            old.stop(closing_room=old.settings.hosting and not same_room)
         self._thread = start_server(settings.with_(port=self._base.port))
         self._base = self._base.with_(port=self._thread.port)
 

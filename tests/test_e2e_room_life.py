@@ -31,8 +31,9 @@ def test_a_room_closed_by_its_host_says_so_and_can_be_saved(tmp_path: Path, brow
                                                             size: str) -> None:
     host = Host(tmp_path / "data", host_name="Maya").start()
     try:
-        _, page, errors = new_page(browser, viewport=WIDTHS[size], timezone_id="UTC",
-                                   accept_downloads=True)
+        # The phone in the dark theme, the wide window in the light one.
+        _, page, errors = new_page(browser, viewport=WIDTHS[size], dark=size == "phone",
+                                   timezone_id="UTC", accept_downloads=True)
         join(page, host.url, "Bob")
         say(page, "notes before the end")
         expect(page.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
@@ -109,7 +110,7 @@ def test_the_lobby_shows_the_room_this_computer_hosts(tmp_path: Path, browser: A
                                                       size: str) -> None:
     host = Host(tmp_path / "data", room="Maya's room").start()
     try:
-        _, page, errors = new_page(browser, viewport=WIDTHS[size])
+        _, page, errors = new_page(browser, viewport=WIDTHS[size], dark=size == "phone")
         page.goto(host.url + "/#lobby")
         card = page.locator(".hosting-card")
         expect(card.get_by_role("heading")).to_have_text("“Maya's room” is hosted on this "

@@ -94,3 +94,20 @@ def test_another_session_cannot_see_or_append_to_an_upload(tmp_path: Path) -> No
         bob.close()
     finally:
         host.stop()
+
+
+def test_an_idle_partial_upload_expires_and_frees_its_space(tmp_path: Path) -> None:
+    host = Host(tmp_path / "data", max_total_upload_bytes=1000,
+                partial_upload_expire_seconds=0.0).start()
+    try:
+        with host.http() as http:
+            first = http.post("/api/files/uploads", json={"name": "a", "size": 900},
+                              headers=origin(host))
+            assert first.status_code == 201
+            # Idle past its expiry: the next announcement finds the space free again.
+            second = http.post("/api/files/uploads", json={"name": "b", "size": 900},
+                               headers=origin(host))
+            assert second.status_code == 201, second.text
+            assert http.get(first.json()["url"], headers=origin(host)).status_code == 404
+    finally:
+        host.stop()
