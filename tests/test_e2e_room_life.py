@@ -95,6 +95,9 @@ def test_an_upload_cut_by_a_host_restart_resumes_where_it_stopped(tmp_path: Path
             "plans.zip", timeout=30_000)
         # It went on from the host's offset: a second piece began past zero.
         assert offsets[0] == 0 and len(offsets) >= 2 and offsets[-1] >= kept > 0, offsets
+        print(f"\nhost kept {kept} of {len(data.read_bytes())} bytes across the restart; "
+              f"PATCH offsets {offsets}; sent again after the restart: "
+              f"{len(data.read_bytes()) - offsets[-1]} bytes (the whole file before resuming)")
         with host.http() as http:
             events = http.get("/api/events", params={"after": 0}).json()["events"]
             files = [e["file"] for e in events if e["type"] == "message" and e["file"]]
