@@ -1,9 +1,10 @@
 """``python -m desktop``: LAN Chat's desktop app (a window, or headless when there is no display).
 
 Options: ``--join URL`` opens another host's room instead of the lobby; ``--headless`` serves
-without a window on purpose; the host's options (``--port``, a free one if that is busy,
-``--data-dir``, ``--room``, ``--config``, ``--set``, ...) are declared once in
-:mod:`server.config` for this program and ``python -m server``.
+without a window on purpose; ``--download-dir`` (where files saved from the window go); the
+host's options (``--port``, a free one if that is busy, ``--data-dir``, ``--room``,
+``--config``, ``--set``, ...) are declared once in :mod:`server.config` for this program and
+``python -m server``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from server import __version__, paths
 from server.config import ConfigError, add_host_options, resolve
@@ -32,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="open this host's room (http://address:port/) instead of the lobby")
     p.add_argument("--headless", action="store_true",
                    help="no window: host the room on the LAN and print the URL to open")
+    p.add_argument("--download-dir", type=Path, default=None,
+                   help="where files saved from the window go (default: your Downloads folder)")
     add_host_options(p)
     args = p.parse_args(argv)
     if args.join is not None and safe_external_url(args.join) is None:
@@ -69,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s: serving headless instead of opening a window", problem)
         return serve_headless(settings, problem)
     try:
-        return run_window(settings, args.join, prefs, launched_at)
+        download_dir = args.download_dir.expanduser().resolve() if args.download_dir else None
+        return run_window(settings, args.join, prefs, launched_at, download_dir)
     except OSError as exc:
         say(f"LAN Chat: cannot start: {exc}")
         log.exception("cannot start")

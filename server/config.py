@@ -306,6 +306,7 @@ FIELD_HELP: dict[str, str] = {
     "static_dir": "the UI's files (`index.html`, `css/`, `js/`)",
     "password": "the room's password (kept in memory as a hash; prefer `LANCHAT_PASSWORD` or "
                 "`--password-file` to a config file)",
+    "host_name": "the hosting person's name, told to everyone when they close the room",
     "extra_hosts": "host names this host answers to besides its own name, localhost and IP "
                    "addresses (a reverse proxy's name, say)",
     "max_message_bytes": "UTF-8 bytes of one message's text",
@@ -329,6 +330,9 @@ FIELD_HELP: dict[str, str] = {
     "welcome_max_bytes": "the most bytes of missed events one welcome carries",
     "max_upload_bytes": "the largest file one may share, in bytes",
     "max_total_upload_bytes": "space for all shared files, in bytes",
+    "resumable_chunk_bytes": "the piece size clients send resumable uploads in",
+    "partial_upload_expire_seconds": "seconds an unfinished upload is kept after its last "
+                                     "byte arrived",
     "hosting": "advertise and serve the room to the LAN (false: the desktop app's lobby)",
     "discovery": "advertise this room and look for others with mDNS",
     "discovery_interfaces": "the addresses mDNS uses (default: every usable interface)",

@@ -30,7 +30,7 @@ def test_readme_lists_every_setting_as_settings_declares_it() -> None:
     start = readme.index("\n", start) + 1
     end = readme.index("<!-- end of settings table -->")
     assert readme[start:end] == settings_table(), (
-        "README's settings table is out of date: paste server.config.settings_table() there")
+        "the README's settings table is out of date: run python -m tests.readme_table")
 
 
 def test_every_setting_is_explained() -> None:
