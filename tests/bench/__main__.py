@@ -2,7 +2,8 @@
 
 Options: ``--quick`` (100 and 1,000 clients, 100 MB files, 100,000 events: a few minutes),
 ``--only fanout,files,history,startup,slowdisk``, ``--baseline DIR`` (an earlier checkout for
-the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``, ``--tmp`` (a folder on the disk to test; default the system's temporary folder), ``--out``.
+the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``, ``--tmp`` (a
+folder on the disk to test; default the system's temporary folder), ``--out``.
 """
 
 from __future__ import annotations
