@@ -8,7 +8,7 @@ really syncs and then takes as long as a slow disk would. The host is the benchm
 from this checkout and, with ``--baseline DIR``, from another checkout in the same run.
 
 Three measurements, 100 clients on 127.0.0.1, each bounded in count and time:
-- ``sat``: the fan-out load workers (``tests/bench/load.py``), four senders each keeping 4
+- ``sat``: the fan-out load workers (``tests/bench/load.py``), eight senders each keeping 8
   messages in flight: messages stored and delivered a second;
 - ``ping``: an idle client pings every 50 ms while 20 messages a second flow: its p50/p99;
 - ``joins``: 100 more clients say hello at once while a client pings every 5 ms: the longest
@@ -56,6 +56,7 @@ int fdatasync(int fd) {
 """
 
 CLIENTS = 100
+SENDERS, WINDOW = 8, 8  # 64 messages in flight: enough to keep a 20 ms commit busy
 
 
 def build_shim(folder: Path) -> Path:
@@ -217,7 +218,7 @@ def one(work: Path, root: Path, shim: Path | None, fsync_ms: int,
     """Saturation through the fan-out load workers, then pings and joins on a fresh host."""
     cfg = fanout.FanoutConfig(sizes=(CLIENTS,), tmp=work.parent, host_root=root,
                               host_env=slow_env(shim, fsync_ms), phases=("sat",),
-                              sat_seconds=seconds)
+                              sat_seconds=seconds, senders=SENDERS, window=WINDOW)
     sat = fanout.run_one("ours", CLIENTS, cfg)["sat"]
     row: dict[str, Any] = {"stored_per_s": round(sat["messages"] / max(sat["seconds"], 1e-9)),
                            "delivered_per_s": sat["deliveries_per_s"],
