@@ -255,6 +255,12 @@ class ChatHub:
             if user.leave_timer is not None:
                 user.leave_timer.cancel()
 
+    async def async_shutdown(self, timeout: float = 1.0) -> None:
+        """:meth:`shutdown`, then wait (up to ``timeout``) for the close frames to go out."""
+        self.shutdown()
+        if _background:
+            await asyncio.wait(list(_background), timeout=timeout)
+
     async def async_close_room(self, flush_seconds: float = 0.5) -> None:
         """Tell everyone the room is closing for good, then close each connection with 1001.
 

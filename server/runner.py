@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import threading
@@ -11,8 +10,7 @@ import time
 import uvicorn
 
 from .app import create_app
-from .hub import ChatHub
-from .peers import async_begin_shutdown
+from .room import Room
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,12 +41,12 @@ class Server(uvicorn.Server):
     closing_room = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        with contextlib.suppress(Exception):  # the app may not have started at all
-            await async_begin_shutdown(self.config.app)
-        hub = getattr(getattr(self.config.app, "state", None), "hub", None)
-        if self.closing_room and isinstance(hub, ChatHub):  # before uvicorn's 1012 closes
-            with contextlib.suppress(Exception):
-                await hub.async_close_room()
+        room = getattr(getattr(self.config.app, "state", None), "room", None)
+        if isinstance(room, Room):  # None when the app never started
+            try:
+                await room.async_begin_shutdown(closing=self.closing_room)
+            except Exception:  # noqa: BLE001 - shutting down goes on whatever a part says
+                log.exception("the room's first shutdown steps failed")
         await super().shutdown(sockets)
 
 

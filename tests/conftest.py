@@ -114,6 +114,11 @@ class Host(OnLoopback):
         assert self.thread is not None
         return self.thread.app
 
+    @property
+    def room(self) -> Any:
+        """The running host's :class:`server.room.Room`."""
+        return self.app.state.room
+
 class Chatter:
     """A real WebSocket client speaking the chat protocol."""
 

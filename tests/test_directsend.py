@@ -36,7 +36,7 @@ def test_both_lanes_deliver_everything_in_order(make_host, fast: bool) -> None: 
                            messages_per_second=10_000.0)
     ada = Chatter(host, "Ada", max_queue=None)
     bob = Chatter(host, "Bob", max_queue=None)
-    hub = host.app.state.hub
+    hub = host.room.hub
     wait_until(lambda: len(hub.connections) == 2, 5, what="both connections")
     assert all((c.direct is not None) is fast for c in hub.connections)
     for i in range(300):

@@ -27,7 +27,7 @@ def scroll_to(page: Any, top: int) -> None:
 def seed(host: Host, count: int) -> None:
     """Old history, written straight into the host's store before anyone connects."""
     user = {"id": "0123456789abcdef", "name": "Archivist"}
-    host.app.state.store.bulk_append(
+    host.room.store.bulk_append(
         {"type": "message", "ts": f"2024-03-0{1 + i // 60}T09:{i % 60:02d}:00.000Z", "user": user,
          "text": f"old message {i}", "file": None, "client_msg_id": f"seed-{i}"}
         for i in range(count))

@@ -173,7 +173,7 @@ def test_a_half_open_connection_is_detected_and_its_user_shown_as_left(make_host
         took = time.monotonic() - started
         print(f"\nhalf-open link noticed and user shown as left after {took:.1f} s")
         assert left["user"]["name"] == "Ghost"
-        hub = host.app.state.hub
+        hub = host.room.hub
         wait_until(lambda: len(hub.connections) == 1, 5, what="the dead connection to be dropped")
         ada.close()
     finally:

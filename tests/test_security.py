@@ -139,7 +139,7 @@ def test_too_many_connections_from_one_address_are_refused(make_host) -> None:  
     assert "too many connections" in closed.value.rcvd.reason
     clients[0].close()
     from tests.conftest import wait_until
-    wait_until(lambda: len(host.app.state.hub.connections) == 2, 5, what="a slot to free up")
+    wait_until(lambda: len(host.room.hub.connections) == 2, 5, what="a slot to free up")
     Chatter(host, "now fits").close()
     for c in clients[1:]:
         c.close()

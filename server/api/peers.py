@@ -1,8 +1,8 @@
 """Routes for the lobby's list of rooms: ``GET /api/peers`` and its live twin ``/api/peers/stream``.
 
-Both read ``app.state.discovery`` (a :class:`~server.discovery.Discovery`, or None when discovery
-is off). The stream is Server-Sent Events: the whole list as one ``data:`` line on connect and on
-every change, a comment line every 15 s to keep proxies and idle timers quiet.
+Both read the room's :class:`~server.discovery.Discovery` (None when discovery is off). The
+stream is Server-Sent Events: the whole list as one ``data:`` line on connect and on every
+change, a comment line every 15 s to keep proxies and idle timers quiet.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from .discovery import Discovery, disabled_status
+from ..discovery import Discovery, disabled_status
+from .deps import RoomDep
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +35,14 @@ def peers_snapshot(discovery: Discovery | None) -> dict[str, Any]:
     return {"peers": [p.public() for p in discovery.peers()], "status": discovery.status()}
 
 
-def _discovery(request: Request) -> Discovery | None:
-    return getattr(request.app.state, "discovery", None)
-
-
 @router.get("/api/peers")
-async def list_peers(request: Request) -> dict[str, Any]:
-    return peers_snapshot(_discovery(request))
+async def list_peers(room: RoomDep) -> dict[str, Any]:
+    return peers_snapshot(room.discovery)
 
 
 @router.get("/api/peers/stream")
-async def stream_peers(request: Request) -> StreamingResponse:
-    discovery = _discovery(request)
+async def stream_peers(room: RoomDep) -> StreamingResponse:
+    discovery = room.discovery
     # Starlette cancels this generator when the client goes away (it listens for the
     # disconnect itself), so the loop only has to end when the server stops.
     return StreamingResponse(peer_events(discovery), media_type="text/event-stream",
@@ -77,11 +74,3 @@ async def peer_events(discovery: Discovery | None) -> AsyncIterator[str]:
             await asyncio.sleep(TICK_SECONDS)
         quiet += time.monotonic() - started
 
-
-async def async_begin_shutdown(app: object) -> None:
-    """Call when the server starts shutting down: goodbye on the LAN and peer streams end now,
-    instead of after uvicorn's graceful wait for open connections. ``app`` is what uvicorn
-    was given; anything but a started LAN Chat app is left alone."""
-    discovery = getattr(getattr(app, "state", None), "discovery", None)
-    if isinstance(discovery, Discovery):
-        await discovery.async_begin_shutdown()

@@ -1,0 +1,76 @@
+"""The chat itself: the ``/ws`` WebSocket, handed to the hub after its first frame (hello)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, WebSocket
+
+from .. import protocol
+from ..directsend import find_direct_writer
+from ..hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, Connection, HubFull
+from ..room import Room
+from ..security import same_origin
+from .deps import RoomDep
+
+router = APIRouter()
+
+HELLO_TIMEOUT = 15.0  # seconds a new connection has to say hello
+
+
+@router.websocket("/ws")
+async def chat(ws: WebSocket, room: RoomDep) -> None:
+    if not same_origin(ws.headers):
+        await ws.close(CLOSE_FORBIDDEN, "this chat only accepts its own pages")
+        return
+    await ws.accept()
+    if not room.is_member(ws.headers):
+        await ws.close(CLOSE_UNAUTHORIZED, "this room needs its password")
+        return
+    conn = await _admit(ws, room)
+    if conn is None:
+        return
+    writer = asyncio.create_task(_write(conn.run_writer()))
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                break
+            room.hub.receive(conn, msg.get("text") or msg.get("bytes") or b"")
+    finally:
+        room.hub.disconnect(conn)
+        writer.cancel()
+
+
+async def _admit(ws: WebSocket, room: Room) -> Connection | None:
+    """Wait for the hello and hand the connection to the hub, or close it with the reason."""
+    try:
+        first = await asyncio.wait_for(ws.receive(), timeout=HELLO_TIMEOUT)
+        if first["type"] == "websocket.disconnect":
+            return None
+        hello = protocol.parse_hello(first.get("text") or first.get("bytes") or b"",
+                                     room.settings.max_name_chars)
+        direct = find_direct_writer(ws._send) if room.settings.direct_send else None
+        return room.hub.connect(hello, ws.client.host if ws.client else "?", ws.send_text,
+                                _closer(ws), direct)
+    except TimeoutError:
+        await ws.close(CLOSE_BAD_HELLO, f"no hello within {HELLO_TIMEOUT:g} s")
+    except protocol.ProtocolError as exc:
+        await ws.send_text(protocol.encode(protocol.error_event(exc.code, exc.detail)))
+        await ws.close(CLOSE_BAD_HELLO, exc.detail[:120])
+    except HubFull as exc:
+        await ws.close(exc.code, exc.reason[:120])
+    return None
+
+
+def _closer(ws: WebSocket) -> Callable[[int, str], Awaitable[None]]:
+    async def close(code: int, reason: str) -> None:
+        await ws.close(code, reason)
+    return close
+
+
+async def _write(writer: Awaitable[None]) -> None:
+    with contextlib.suppress(Exception):  # the peer went away mid-send; the reader notices too
+        await writer

@@ -1,0 +1,139 @@
+"""One hosted room: every long-lived part of a host, owned in one place and free of any web
+framework.
+
+A :class:`Room` opens the history, the shared files, the resumable uploads, the password gate
+and its attempt limiter, the chat hub and discovery in :meth:`Room.async_start`, and
+:meth:`Room.async_close` stops them in the reverse order, awaiting whatever they started. The
+HTTP and WebSocket routes (``server/api/``) reach it through one typed dependency; tests and
+tools can build one without uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from . import __version__, netinfo
+from .discovery import Discovery
+from .files import FileStore
+from .hub import ChatHub
+from .resumable import ResumableUploads
+from .security import AttemptLimiter, PasswordGate, cookie_value
+from .settings import Settings
+from .store import HistoryStore
+
+log = logging.getLogger(__name__)
+
+
+class RoomNotStarted(RuntimeError):
+    """A part of the room was used before :meth:`Room.async_start` or after closing."""
+
+
+class Room:
+    """The room a host serves. Parts exist between ``async_start`` and ``async_close``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: HistoryStore | None = None
+        self._files: FileStore | None = None
+        self._uploads: ResumableUploads | None = None
+        self._hub: ChatHub | None = None
+        self._gate: PasswordGate | None = None
+        self.attempts = AttemptLimiter()
+        self.discovery: Discovery | None = None
+
+    # Lifecycle ---------------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Open the history and files, then start the hub and (when asked) discovery."""
+        s = self.settings
+        store = self._store = HistoryStore(s.db_path)
+        files = self._files = FileStore(s.files_dir, store, max_bytes=s.max_upload_bytes,
+                                        max_total_bytes=s.max_total_upload_bytes)
+        self._uploads = ResumableUploads(files, s.partial_upload_expire_seconds)
+        self._gate = PasswordGate(s.password, store.secret())
+        self._hub = ChatHub(store, s, self.file_info)
+        if s.discovery:
+            self.discovery = Discovery(s, room_id=store.room_id, users=lambda: len(self.hub.users))
+            await self.discovery.async_start()
+        log.info("room %r: %d events in history at %s", s.room, store.last_id, s.data_dir)
+
+    async def async_begin_shutdown(self, closing: bool) -> None:
+        """The host is stopping: the LAN hears goodbye and the peer streams end now, and when
+        the room closes for good (``closing``) its people are told so before their
+        connections drop."""
+        if self.discovery is not None:
+            await self.discovery.async_begin_shutdown()
+        if closing and self._hub is not None:
+            await self._hub.async_close_room()
+
+    async def async_close(self) -> None:
+        """Stop everything ``async_start`` started, awaiting each part."""
+        if self.discovery is not None:
+            await self.discovery.async_close()  # the LAN hears goodbye first
+            self.discovery = None
+        if self._hub is not None:
+            await self._hub.async_shutdown()
+            self._hub = None
+        if self._store is not None:
+            self._store.close()  # writes what is queued, then closes
+            self._store = None
+
+    # Parts -------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> HistoryStore:
+        return _started(self._store)
+
+    @property
+    def files(self) -> FileStore:
+        return _started(self._files)
+
+    @property
+    def uploads(self) -> ResumableUploads:
+        return _started(self._uploads)
+
+    @property
+    def hub(self) -> ChatHub:
+        return _started(self._hub)
+
+    @property
+    def gate(self) -> PasswordGate:
+        return _started(self._gate)
+
+    # What the routes ask -----------------------------------------------------------------
+
+    def file_info(self, file_id: str) -> dict[str, Any] | None:
+        """A shared file's public record, for a message that attaches it."""
+        record = self.files.lookup(file_id)
+        return record.public() if record else None
+
+    def is_member(self, headers: Any) -> bool:
+        """The request carries this room's session cookie (or the room needs none)."""
+        return self.gate.token_ok(cookie_value(headers))
+
+    def info(self, port: int, member: bool) -> dict[str, Any]:
+        """The body of ``GET /api/room``: what a join page needs."""
+        s = self.settings
+        return {
+            "room": s.room,
+            "room_id": self.store.room_id,
+            "version": __version__,
+            "hosting": s.hosting,
+            "machine": netinfo.machine_name(),
+            "users": len(self.hub.users),
+            "password": self.gate.required,
+            "member": member,
+            "urls": netinfo.room_urls(s.host, port),
+            "limits": {"max_message_bytes": s.max_message_bytes,
+                       "max_upload_bytes": s.max_upload_bytes},
+        }
+
+
+T = TypeVar("T")
+
+
+def _started(part: T | None) -> T:
+    if part is None:
+        raise RoomNotStarted("the room has not started, or has closed")
+    return part
