@@ -1,0 +1,124 @@
+"""A rogue host's page in the real desktop window (Xvfb): it may not get code run, host a room,
+rewrite the prefs, or exhaust the app with bridge calls.
+
+The rogue page is served by a tiny HTTP server on loopback (tests/desktop_helpers.HostilePage);
+it talks to pywebview's Qt channel directly, the way any page can, instead of through
+``window.pywebview.api``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import wait_until
+from tests.desktop_helpers import (
+    DesktopApp,
+    HostilePage,
+    Xvfb,
+    js_string,
+    listening_addresses,
+    question_windows,
+)
+from tests.test_desktop import bridge_call, shot, wait_bridge
+
+pytestmark = [pytest.mark.desktop, pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                                      reason="the window tests use Xvfb")]
+
+
+@pytest.fixture
+def rogue() -> Iterator[HostilePage]:
+    page = HostilePage()
+    yield page
+    page.stop()
+
+
+@pytest.fixture
+def app(tmp_path: Path, xvfb: Xvfb) -> Iterator[DesktopApp]:
+    started = DesktopApp(tmp_path / "app", xvfb.display)
+    yield started
+    started.stop()
+
+
+def settle(app: DesktopApp, proc: psutil.Process, threads_at_rest: int) -> None:
+    """Wait until what the rogue page set in motion has played out: the app is back to its
+    usual thread count and a bridge call made now (queued behind the rest) is answered."""
+    wait_until(lambda: proc.num_threads() <= threads_at_rest + 4, timeout=60, interval=0.2,
+               what="the app's threads to come back down")
+    bridge_call(app, "get_prefs()")
+
+
+def test_a_rogue_page_gets_no_code_run_and_cannot_make_the_app_host(app, rogue, xvfb) -> None:
+    app.wait_loaded()
+    wait_bridge(app)
+    proc = psutil.Process(app.proc.pid)
+    threads_at_rest = proc.num_threads()
+    assert "prefs" in bridge_call(app, 'set_prefs({name: "Ann", last_room: ""})')
+    prefs_file = app.home / "config" / "LANChat" / "prefs.json"
+    prefs_before = prefs_file.read_text()
+    lobby = f"http://127.0.0.1:{app.app_port}/#lobby"
+
+    app.eval(f"location.href = {js_string(rogue.url('inject', 3000))}; 1")
+    wait_until(lambda: any(line.startswith("sent") for line in rogue.logs()), timeout=30,
+               what="the rogue page to send its calls")
+    wait_until(lambda: (s := app.try_state()) and s["url"] == lobby, timeout=30,
+               what="the rogue page to send the window back to the lobby")
+    wait_bridge(app)
+    settle(app, proc, threads_at_rest)
+    time.sleep(0.5)  # the lobby's own first paint, for the screenshot
+    shot(xvfb, "desktop-after-rogue-page.png")
+
+    found = {
+        "code ran in the rogue page": rogue.ran(),
+        "code ran in the lobby": app.eval(
+            "String(window.__pwned || localStorage.getItem('pwned') || '')"),
+        "the app hosts": app.state()["hosting"],
+        "listening beyond loopback": listening_addresses(app.app_port) - {"127.0.0.1"},
+        "prefs rewritten": prefs_file.read_text() != prefs_before,
+        "a hosting question was put up": question_windows(xvfb.display),
+    }
+    assert not any(found.values()), found
+    log = app.log()
+    assert "refused" in log and "value_id" in log, log[-2000:]
+
+
+def test_a_flood_of_bridge_calls_keeps_threads_and_memory_bounded(app, rogue) -> None:
+    app.wait_loaded()
+    wait_bridge(app)
+    proc = psutil.Process(app.proc.pid)
+    threads_before, rss_before = proc.num_threads(), proc.memory_info().rss
+    peak = {"threads": threads_before, "rss": rss_before}
+
+    def flooded() -> bool:
+        if app.proc.poll() is not None:
+            raise AssertionError(f"the app died under the flood: {app.output()[-2000:]}")
+        peak["threads"] = max(peak["threads"], proc.num_threads())
+        if peak["threads"] > threads_before + 500:  # no need to wait for the crash
+            raise AssertionError(f"{peak['threads']} threads in the app (from {threads_before})")
+        peak["rss"] = max(peak["rss"], proc.memory_info().rss)
+        return any(line.startswith("flooded") for line in rogue.logs())
+
+    app.eval(f"location.href = {js_string(rogue.url('flood', 20000))}; 1")
+    wait_until(flooded, timeout=90, interval=0.05, what="the rogue page's 20,000 calls")
+    wait_until(lambda: proc.num_threads() <= threads_before + 8,
+               timeout=60, interval=0.2, what="the app's threads to come back down")
+    rss_after = proc.memory_info().rss
+    mib = 1024 * 1024
+    print(f"\nflood: {[x for x in rogue.logs() if x.startswith('flooded')]}; threads "
+          f"{threads_before} before, {peak['threads']} at peak, {proc.num_threads()} after; RSS "
+          f"{rss_before / mib:.0f} MiB before, {peak['rss'] / mib:.0f} MiB at peak, "
+          f"{rss_after / mib:.0f} MiB after")
+    # The window still answers: a script, and a bridge call from the lobby.
+    assert app.eval("1 + 1") == 2
+    app.eval(f"location.href = {js_string(f'http://127.0.0.1:{app.app_port}/#lobby')}; 1")
+    wait_until(lambda: (s := app.try_state()) and s["url"].endswith("#lobby"), timeout=30,
+               what="the lobby")
+    wait_bridge(app)
+    assert bridge_call(app, "lobby_url()") == f"http://127.0.0.1:{app.app_port}/#lobby"
+    assert peak["threads"] <= threads_before + 8
+    assert peak["rss"] - rss_before < 200 * mib
