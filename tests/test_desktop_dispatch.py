@@ -6,7 +6,6 @@ The reply script is run in real Chromium against pywebview's own page script (js
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
