@@ -374,6 +374,14 @@ def send_notification(title: str, body: str) -> bool:
     return True
 
 
+_BROWSER_LOCK = threading.Lock()
+
+
 def open_in_browser(url: str) -> bool:
-    """The system browser, in a new tab where possible."""
-    return bool(webbrowser.open(url, new=2))
+    """The system browser, in a new tab where possible.
+
+    One at a time: ``webbrowser`` fills its list of browsers on first use without holding
+    callers back, so a second caller at that moment finds the list empty and opens nothing.
+    """
+    with _BROWSER_LOCK:
+        return bool(webbrowser.open(url, new=2))

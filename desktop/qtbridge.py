@@ -24,7 +24,7 @@ import logging
 import threading
 from typing import Any
 
-from PyQt6 import QtCore, QtWidgets
+from PyQt6 import QtCore, QtWebEngineCore, QtWidgets
 
 from .bridge import EXPOSED, Bridge
 from .dispatch import Call, Dispatcher, RateLimiter, origin_of
@@ -193,10 +193,36 @@ class Channel(QtCore.QObject):
             answer.box.reject()
 
 
+class PopupHandler(QtWebEngineCore.QWebEnginePage):
+    """Where a page's ``window.open`` and ``target=_blank`` links go instead of a new window.
+
+    pywebview's handler gave every such address to the system browser, any scheme, no limit:
+    a page could start the browser twenty times a second without a click. Here the address
+    goes through the bridge's ``open_external`` for the page that opened it (http(s) only, a
+    few per origin), and the popup itself is always cancelled.
+    """
+
+    def __init__(self, page: QtWebEngineCore.QWebEnginePage) -> None:
+        super().__init__(page.profile())
+        self._opener = page
+
+    def acceptNavigationRequest(self, url: QtCore.QUrl,  # noqa: N802 - Qt's name
+                                type: QtWebEngineCore.QWebEnginePage.NavigationType,  # noqa: A002
+                                isMainFrame: bool) -> bool:  # noqa: N803
+        opener = str(self._opener.url().toString())
+        try:
+            Channel.bridge.call_from(opener, "open_external", [url.toString()])
+        except Exception:  # noqa: BLE001 - a link that cannot open is not worth a crash
+            log.exception("could not hand a link to the browser")
+        return False
+
+
 def install(bridge: Bridge) -> None:
-    """Make pywebview's Qt windows use :class:`Channel` for ``bridge``; call before the window
-    is created."""
+    """Make pywebview's Qt windows use :class:`Channel` and :class:`PopupHandler` for
+    ``bridge``; call before the window is created."""
     from webview.platforms import qt as backend
 
     Channel.bridge = bridge
-    setattr(backend.BrowserView, "JSBridge", Channel)  # noqa: B010 - mypy: a nested class
+    # setattr: the attributes are nested classes, which mypy would not let us reassign.
+    setattr(backend.BrowserView, "JSBridge", Channel)  # noqa: B010
+    setattr(backend.BrowserView, "NavigationHandler", PopupHandler)  # noqa: B010

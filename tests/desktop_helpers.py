@@ -104,7 +104,7 @@ class DesktopApp:
     """``python -m desktop`` in a subprocess; ``eval``/``state``/``close`` via the control port."""
 
     def __init__(self, home: Path, display: str | None, *args: str,
-                 control: bool = True) -> None:
+                 control: bool = True, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.display = display
         self.control_port = free_port() if control else None
@@ -116,8 +116,9 @@ class DesktopApp:
                "--data-dir", str(home / "chat-data"), *args]
         self.started_at = time.monotonic()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=app_env(home, display,
-                                                                    self.control_port),
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**app_env(home, display,
+                                                                       self.control_port),
+                                                              **(env or {})},
                                          stdout=out, stderr=err, start_new_session=True)
         self.http = httpx.Client(timeout=30)
 
@@ -262,7 +263,17 @@ async function flood() {
   }
   say('flooded ' + sent + ' calls in ' + Math.round(performance.now() - started) + ' ms');
 }
-ready(() => (MODE === 'flood' ? flood() : inject()).catch((e) => say('error ' + e)));
+async function opens() {
+  for (let i = 0; i < 20; i++) window.pywebview.api.open_external('http://127.0.0.1:9/api' + i);
+  for (let i = 0; i < 20; i++) window.open('http://127.0.0.1:9/popup' + i);
+  for (const u of ['file:///etc/passwd', 'smb://evil/share', 'javascript:alert(1)']) {
+    window.open(u);
+    window.pywebview.api.open_external(u);
+  }
+  say('opened');
+}
+const MODES = { flood, inject, open: opens };
+ready(() => MODES[MODE]().catch((e) => say('error ' + e)));
 </script>
 """
 

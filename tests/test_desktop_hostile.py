@@ -122,3 +122,32 @@ def test_a_flood_of_bridge_calls_keeps_threads_and_memory_bounded(app, rogue) ->
     assert bridge_call(app, "lobby_url()") == f"http://127.0.0.1:{app.app_port}/#lobby"
     assert peak["threads"] <= threads_before + 8
     assert peak["rss"] - rss_before < 200 * mib
+
+
+def test_a_rogue_page_cannot_flood_the_system_browser(tmp_path: Path, xvfb: Xvfb,
+                                                      rogue: HostilePage) -> None:
+    """Links to the system browser, asked for by the bridge or by ``window.open`` without a
+    click, are http(s) only and a few per page; the browser is a script that notes each one."""
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> "{opened}"\n')
+    browser.chmod(0o755)
+    app = DesktopApp(tmp_path / "app", xvfb.display, env={"BROWSER": str(browser)})
+    try:
+        app.wait_loaded()
+        wait_bridge(app)
+        app.eval(f"location.href = {js_string(rogue.url('open', 0))}; 1")
+        wait_until(lambda: "opened" in rogue.logs(), timeout=30, what="the rogue page's links")
+
+        def links() -> list[str]:
+            return opened.read_text().split() if opened.exists() else []
+
+        # A burst of three is let through (the browser script writes them down a moment later).
+        wait_until(lambda: len(links()) >= 3, timeout=20, what="the first links to open")
+        bridge_call(app, "lobby_url()")  # queued behind the page's open_external calls
+        links = links()
+        print(f"\nlinks handed to the browser: {len(links)} of 46 asked for")
+        assert 1 <= len(links) <= 4, links
+        assert all(link.startswith("http://127.0.0.1:9/") for link in links), links
+    finally:
+        app.stop()
