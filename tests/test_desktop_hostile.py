@@ -21,6 +21,7 @@ from tests.desktop_helpers import (
     DesktopApp,
     HostilePage,
     Xvfb,
+    answer_hosting_question,
     js_string,
     listening_addresses,
     question_windows,
@@ -151,3 +152,23 @@ def test_a_rogue_page_cannot_flood_the_system_browser(tmp_path: Path, xvfb: Xvfb
         assert all(link.startswith("http://127.0.0.1:9/") for link in links), links
     finally:
         app.stop()
+
+
+def test_an_answer_never_reaches_a_page_loaded_since(app, rogue, xvfb) -> None:
+    """The lobby asks to host; while the question is up the window goes to a rogue page that
+    catches every reply evaluated in it. The person agrees: the room is hosted, and the lobby's
+    answer (the room's address) is not given to the rogue page."""
+    app.wait_loaded()
+    wait_bridge(app)
+    app.eval("window.pywebview.api.host_room({room: 'Den', name: 'Ann'}); 1")
+    wait_until(lambda: question_windows(xvfb.display), what="the hosting question")
+    app.eval(f"location.href = {js_string(rogue.url('catch', 0))}; 1")
+    wait_until(lambda: "catching" in rogue.logs(), timeout=30, what="the rogue page to listen")
+    answer_hosting_question(app, host=True)
+    wait_until(lambda: (s := app.try_state()) and s["hosting"], timeout=20, what="hosting")
+    # Proof that replies do reach the page that asked (and that the catcher works): the rogue
+    # page's own call is answered in the rogue page.
+    app.eval("window.pywebview.api.lobby_url(); 1")
+    wait_until(rogue.caught, timeout=10, what="the rogue page's own answer")
+    caught = rogue.caught()
+    assert len(caught) == 1 and "lobby" in caught[0], caught
