@@ -40,6 +40,16 @@ CONFIRM_TITLE = "LAN Chat: host a room?"
 HOST_BUTTON = "&Host on my network"
 
 
+def alert_text(param: str | None) -> str:
+    """What ``alert(x)`` shows: pywebview's script sends ``JSON.stringify(x)``."""
+    try:
+        value = json.loads(param or "null")
+    except ValueError:
+        value = param
+    text = value if isinstance(value, str) else "" if value is None else json.dumps(value)
+    return text[:MAX_ALERT_CHARS]
+
+
 class Answer:
     """The person's answer to a question, handed from the GUI thread to a waiting worker."""
 
@@ -112,7 +122,7 @@ class Channel(QtCore.QObject):
             self.dispatcher.refusals.refuse("too many alerts", origin)
             return
         box = self._box(QtWidgets.QMessageBox.Icon.Information, f"Message from {origin}",
-                        (text or "")[:MAX_ALERT_CHARS])
+                        alert_text(text))
         box.addButton(QtWidgets.QMessageBox.StandardButton.Ok)
         self._alert_open = True
 

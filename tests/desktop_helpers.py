@@ -188,6 +188,15 @@ def _xdotool(display: str, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=15)
 
 
+def visible_windows(display: str, name: str) -> list[str]:
+    """X window ids of visible windows whose title contains ``name``."""
+    return _xdotool(display, "search", "--onlyvisible", "--name", name).stdout.split()
+
+
+def window_position(display: str, window_id: str) -> str:
+    return _xdotool(display, "getwindowgeometry", window_id).stdout.split("\n")[1].strip()
+
+
 def question_windows(display: str) -> list[str]:
     """X window ids of the app's "host a room?" question now on the screen."""
     return _xdotool(display, "search", "--onlyvisible", "--name", "host a room").stdout.split()
@@ -279,7 +288,15 @@ async function catchAll() {
   window.pywebview._returnValuesCallbacks = new Proxy({}, { get: () => inner });
   say('catching');
 }
-const MODES = { flood, inject, open: opens, catch: catchAll };
+async function nuisance() {
+  const ch = window.pywebview._QWebChannel.objects.external;
+  for (let i = 0; i < 50; i++) window.alert('Your computer needs attention ' + i);
+  for (let i = 0; i < 50; i++) {
+    ch.call('pywebviewMoveWindow', JSON.stringify([i * 7, i * 5]), 'move');
+  }
+  say('nuisance');
+}
+const MODES = { flood, inject, open: opens, catch: catchAll, nuisance };
 ready(() => MODES[MODE]().catch((e) => say('error ' + e)));
 </script>
 """

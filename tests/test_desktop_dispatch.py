@@ -6,6 +6,7 @@ The reply script is run in real Chromium against pywebview's own page script (js
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -333,3 +334,12 @@ def test_the_guard_for_other_backends_passes_only_well_formed_calls(monkeypatch)
     for i in range(5):
         call(None, "get_prefs", [], str(i))
     assert passed == [("get_prefs", "0"), ("get_prefs", "1"), ("get_prefs", "2")]
+
+
+def test_alert_text_is_the_alerted_value_cut_short() -> None:
+    from desktop.qtbridge import MAX_ALERT_CHARS, alert_text
+
+    assert alert_text(json.dumps("hello <b>you</b>")) == "hello <b>you</b>"
+    assert alert_text(json.dumps({"a": 1})) == '{"a": 1}'
+    assert alert_text(None) == "" and alert_text("not json") == "not json"
+    assert len(alert_text(json.dumps("x" * 10_000))) == MAX_ALERT_CHARS

@@ -25,6 +25,8 @@ from tests.desktop_helpers import (
     js_string,
     listening_addresses,
     question_windows,
+    visible_windows,
+    window_position,
 )
 from tests.test_desktop import bridge_call, shot, wait_bridge
 
@@ -172,3 +174,25 @@ def test_an_answer_never_reaches_a_page_loaded_since(app, rogue, xvfb) -> None:
     wait_until(rogue.caught, timeout=10, what="the rogue page's own answer")
     caught = rogue.caught()
     assert len(caught) == 1 and "lobby" in caught[0], caught
+
+
+def test_a_rogue_page_gets_one_alert_at_a_time_and_cannot_move_the_window(app, rogue,
+                                                                           xvfb) -> None:
+    """Fifty alert() calls show one plain box titled with the page's origin; fifty window moves
+    from a remote page are refused."""
+    app.wait_loaded()
+    wait_bridge(app)
+    main = visible_windows(xvfb.display, "LAN Chat")
+    assert len(main) == 1, main
+    where = window_position(xvfb.display, main[0])
+    app.eval(f"location.href = {js_string(rogue.url('nuisance', 0))}; 1")
+    wait_until(lambda: "nuisance" in rogue.logs(), timeout=30, what="the rogue page's alerts")
+    wait_bridge(app)
+    bridge_call(app, "lobby_url()")
+    boxes = wait_until(lambda: visible_windows(xvfb.display, "Message from"), timeout=10,
+                       what="the alert")
+    time.sleep(0.5)  # the box's first paint, for the screenshot
+    shot(xvfb, "desktop-rogue-alert.png")
+    assert len(boxes) == 1, f"{len(boxes)} alert boxes"
+    assert window_position(xvfb.display, main[0]) == where
+    assert "window move from a remote page" in app.log()
