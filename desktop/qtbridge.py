@@ -59,12 +59,18 @@ class Answer:
         self.box: QtWidgets.QMessageBox | None = None
 
 
-class Channel(QtCore.QObject):
-    """What the page's ``external`` object is: one slot, ``call``, that trusts nothing."""
+class Relay(QtCore.QObject):
+    """Signals from worker threads to the GUI thread. Not on :class:`Channel`: the web channel
+    shows a page every signal of the object it publishes, and lets it listen to them."""
 
-    _reply = QtCore.pyqtSignal(int, str)
-    _ask = QtCore.pyqtSignal(str, bool, object)
-    _dismiss = QtCore.pyqtSignal(object)
+    reply = QtCore.pyqtSignal(int, str)
+    ask = QtCore.pyqtSignal(str, bool, object)
+    dismiss = QtCore.pyqtSignal(object)
+
+
+class Channel(QtCore.QObject):
+    """What the page's ``external`` object is: one slot, ``call``, that trusts nothing (and no
+    signal of its own: see :class:`Relay`)."""
 
     bridge: Bridge  # set by install(): the app has one window, hence one bridge
 
@@ -72,17 +78,27 @@ class Channel(QtCore.QObject):
         super().__init__()
         self._view = view
         self.window = view.pywebview_window  # pywebview reads it to inject its script
-        self.dispatcher = Dispatcher(EXPOSED, run=self._run, deliver=self._reply.emit)
+        self._relay = Relay()
+        self.dispatcher = Dispatcher(EXPOSED, run=self._run, deliver=self._relay.reply.emit)
         self._alerts = RateLimiter(rate=0.2, burst=2.0)
         self._moves = RateLimiter(rate=60.0, burst=60.0)
         self._alert_open = False
         self._open_boxes: set[QtWidgets.QMessageBox] = set()
-        self._reply.connect(self._deliver)
-        self._ask.connect(self._show_question)
-        self._dismiss.connect(self._close_question)
+        self._relay.reply.connect(self._deliver)
+        self._relay.ask.connect(self._show_question)
+        self._relay.dismiss.connect(self._close_question)
         self.bridge.set_confirm(self.confirm)
         # The view's page exists once BrowserView's constructor is done: watch it from the loop.
         QtCore.QTimer.singleShot(0, self._watch_page)
+
+    def event(self, event: QtCore.QEvent | None) -> bool:
+        """Keep this object alive: the web channel lets any page call QObject's
+        ``deleteLater`` on it, which would leave the app without a bridge until restarted."""
+        if event is not None and event.type() == QtCore.QEvent.Type.DeferredDelete:
+            self.dispatcher.refusals.refuse("deleteLater on the bridge", origin_of(
+                self._page_url()))
+            return True
+        return super().event(event)
 
     def _watch_page(self) -> None:
         page = self._view.webview.page()
@@ -167,9 +183,9 @@ class Channel(QtCore.QObject):
     def confirm(self, room: str, with_password: bool) -> bool:
         """Ask the person (from a worker thread; waits for the answer)."""
         answer = Answer()
-        self._ask.emit(room, with_password, answer)
+        self._relay.ask.emit(room, with_password, answer)
         if not answer.done.wait(CONFIRM_TIMEOUT):
-            self._dismiss.emit(answer)
+            self._relay.dismiss.emit(answer)
             return False
         return answer.yes
 

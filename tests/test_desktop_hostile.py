@@ -8,6 +8,7 @@ it talks to pywebview's Qt channel directly, the way any page can, instead of th
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -196,3 +197,25 @@ def test_a_rogue_page_gets_one_alert_at_a_time_and_cannot_move_the_window(app, r
     assert len(boxes) == 1, f"{len(boxes)} alert boxes"
     assert window_position(xvfb.display, main[0]) == where
     assert "window move from a remote page" in app.log()
+
+
+def test_the_channel_object_offers_a_page_nothing_but_call(app) -> None:
+    """What the web channel publishes is all a page can touch: our one slot, and QObject's
+    own members, which the channel will not let a page use against us."""
+    app.wait_loaded()
+    wait_bridge(app)
+    keys = set(json.loads(app.eval(
+        "JSON.stringify(Object.keys(window.pywebview._QWebChannel.objects.external))")))
+    members = {k.split("(")[0] for k in keys if not k.startswith("__")} - {
+        "unwrapQObject", "unwrapProperties", "propertyUpdate", "signalEmitted"}  # qwebchannel.js
+    assert members == {"call", "deleteLater", "destroyed", "objectNameChanged"}, members
+    app.eval("const x = window.pywebview._QWebChannel.objects.external; x.objectName = 'gone';"
+             " x.deleteLater(); 1")
+    time.sleep(0.5)  # give a deletion, if the channel allowed one, the time to happen
+    assert bridge_call(app, "lobby_url()") == f"http://127.0.0.1:{app.app_port}/#lobby"
+    app.eval("window.__before_reload = 1; location.reload(); 1")  # and on the next page too
+    wait_until(lambda: app.eval("!window.__before_reload && !!(window.pywebview && "
+                                "window.pywebview.api && window.pywebview.api.lobby_url)"),
+               timeout=20, what="the bridge after a reload")
+    assert bridge_call(app, "lobby_url()") == f"http://127.0.0.1:{app.app_port}/#lobby"
+    assert "deleteLater on the bridge" in app.log()
