@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from server.settings import default_room_name
 
-from .dispatch import RateLimiter, origin_of
+from .dispatch import RateLimiter, Refusals, origin_of
 from .prefs import MAX_NAME_CHARS, MAX_ROOM_CHARS, PrefsError, PrefsStore, clean_text
 from .servers import EmbeddedServer, HostingError
 
@@ -109,6 +109,7 @@ class Bridge:
         self._page_room: str | None = None
         self._last_notify = 0.0
         self._opens = RateLimiter(OPENS_PER_SECOND, OPEN_BURST)
+        self._refusals = Refusals()  # a page's flood of links must not flood the log
 
     def attach(self, window: WindowLike) -> None:
         """The window exists now (it needs this bridge to be created, hence two steps)."""
@@ -243,12 +244,13 @@ class Bridge:
 
     def open_external(self, url: object) -> bool:
         """Open an http(s) link in the system browser; anything else is refused."""
+        origin = origin_of(self._caller_url())
         safe = safe_external_url(url)
         if safe is None:
-            log.info("refused to open a non-http(s) link")
+            self._refusals.refuse("link is not http(s)", origin)
             return False
-        if not self._opens.allow(origin_of(self._caller_url())):
-            log.info("refused to open a link: too many from this page")
+        if not self._opens.allow(origin):
+            self._refusals.refuse("too many links", origin)
             return False
         try:
             return self._opener(safe)

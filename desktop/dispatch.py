@@ -91,7 +91,7 @@ class Refusals:
             if not self._limit.allow(reason):
                 return
             counts, self._counts = self._counts, {}
-        log.warning("bridge call refused (%s) from %s%s; refusals since the previous such "
+        log.warning("refused (%s) from %s%s; refusals since the previous such "
                     "line, this one included: %s", reason, origin or "no page",
                     f": {detail[:120]!r}" if detail else "", counts)
 
