@@ -11,6 +11,7 @@ import { openDialog, copyField } from './dialogs.js';
 import { uploadFile } from './upload.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
+import { presenceFolder, isPresence, renameText } from './presence.js';
 import {
   uuid, mergeEvents, groupsWith, dayKey, dayLabel, typingLabel, plural, refusalText,
   formatSize, INLINE_IMAGES,
@@ -18,6 +19,8 @@ import {
 
 const TYPING_SHOWN_MS = 4500;
 const ACK_WAIT_MS = 10000;
+const OLDER_PAGE = 100; // events per page when reading back: fewer round trips to the start
+const OLDER_RETRY_MS = 3000;
 const DEFAULT_LIMITS = { max_message_bytes: 8192, max_upload_bytes: 4 * 1024 ** 3 };
 
 export class Room {
@@ -95,7 +98,7 @@ export class Room {
     this.root.addEventListener('chat:files', (e) => e.detail.files.forEach((f) => this.startUpload(f)));
     this.root.addEventListener('chat:typing', () => this.conn.send({ type: 'typing' }));
     this.root.addEventListener('chat:near-top', () => this.loadOlder());
-    this.root.addEventListener('chat:load-older', () => this.loadOlder());
+    this.root.addEventListener('chat:load-older', () => this.loadOlder(true));
     this.root.addEventListener('chat:retry', (e) => this.retry(e.detail.cmid));
     this.root.addEventListener('chat:discard', (e) => this.discard(e.detail.cmid));
     this.root.addEventListener('chat:cancel-upload', (e) => this.uploadByKey(e.detail.key)?.abort?.());
@@ -211,8 +214,16 @@ export class Room {
     };
     const meId = this.me?.id;
     const delivered = new Set();
+    const presence = presenceFolder(meId);
+    const flush = () => { const item = presence.flush(); if (item) out.push(item); };
     for (const ev of this.events) {
-      if (ev.type === 'message') {
+      const quiet = isPresence(ev);
+      if (!quiet || !presence.fits(ev) || dayKey(new Date(ev.ts)) !== day) flush();
+      if (quiet) {
+        dayOf(ev.ts);
+        presence.add(ev);
+        prev = null;
+      } else if (ev.type === 'message') {
         dayOf(ev.ts);
         const own = meId !== undefined && ev.user?.id === meId;
         if (own && ev.client_msg_id) delivered.add(ev.client_msg_id);
@@ -221,13 +232,13 @@ export class Room {
           ev, own, grouped: groupsWith(prev, ev), status: own ? 'delivered' : null,
         });
         prev = ev;
-      } else if (ev.type === 'join' || ev.type === 'leave') {
+      } else if (ev.type === 'rename') {
         dayOf(ev.ts);
-        const who = meId !== undefined && ev.user?.id === meId ? 'You' : ev.user?.name ?? 'Someone';
-        out.push({ kind: 'notice', key: `e-${ev.id}`, ts: ev.ts, text: `${who} ${ev.type === 'join' ? 'joined' : 'left'}` });
+        out.push({ kind: 'notice', key: `e-${ev.id}`, ts: ev.ts, text: renameText(ev, meId) });
         prev = null;
       }
     }
+    flush();
     const me = this.me ?? { id: '', name: this.name };
     const online = this.connState.state === 'online';
     for (const item of store.loadOutbox()) {
@@ -292,14 +303,18 @@ export class Room {
       case 'welcome': this.onWelcome(frame); break;
       case 'message': this.onMessage(frame); break;
       case 'join':
+      case 'rename':
         this.users.set(frame.user.id, frame.user);
+        if (frame.type === 'rename' && frame.user.id === this.me?.id) this.onRenamed(frame.user);
         this.addEvent(frame);
         this.renderHeader();
+        this.render();
         break;
       case 'leave':
         this.users.delete(frame.user.id);
         this.addEvent(frame);
         this.renderHeader();
+        this.render();
         break;
       case 'typing':
         if (frame.user && frame.user.id !== this.me?.id) {
@@ -325,7 +340,7 @@ export class Room {
       store.markJoined(w.room_id);
       if (partial) {
         // Events "after since" from another room's numbering: start from the newest page instead.
-        this.events = await this.fetchPage('');
+        this.events = (await this.fetchPage('')) ?? [];
         fromWelcome = false;
       }
     }
@@ -346,14 +361,14 @@ export class Room {
     this.pump();
   }
 
-  async fetchPage(query) {
+  async fetchPage(query, limit = 50) {
     try {
-      const res = await fetch(`/api/events?limit=50${query}`, { cache: 'no-store' });
-      if (!res.ok) return [];
+      const res = await fetch(`/api/events?limit=${limit}${query}`, { cache: 'no-store' });
+      if (!res.ok) return null;
       const page = await res.json();
       return Array.isArray(page.events) ? page.events : [];
     } catch {
-      return [];
+      return null;
     }
   }
 
@@ -531,13 +546,20 @@ export class Room {
     this.render();
   }
 
-  async loadOlder() {
+  /** The page before the oldest event shown. Scrolling asks again and again: after a failure
+   *  it waits a little (the button still works at once), and a failure never ends history. */
+  async loadOlder(byHand = false) {
     if (this.loadingOlder || !this.hasMoreBefore || !this.events.length) return;
+    if (!byHand && Date.now() - (this.olderFailedAt ?? 0) < OLDER_RETRY_MS) return;
     this.loadingOlder = true;
     this.render({ prepend: true });
-    const older = await this.fetchPage(`&before=${this.events[0].id}`);
-    this.events = mergeEvents(older, this.events);
-    this.hasMoreBefore = older.length > 0 && this.events[0].id > 1;
+    const older = await this.fetchPage(`&before=${this.events[0].id}`, OLDER_PAGE);
+    if (older === null) {
+      this.olderFailedAt = Date.now();
+    } else {
+      this.events = mergeEvents(older, this.events);
+      this.hasMoreBefore = older.length > 0 && this.events[0].id > 1;
+    }
     this.loadingOlder = false;
     this.render({ prepend: true });
   }
