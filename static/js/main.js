@@ -7,6 +7,7 @@ import { mountJoin } from './join.js';
 import { Room } from './room.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
+import { keepAppOffline } from './offline.js';
 
 const app = document.getElementById('app');
 let room = null;
@@ -95,3 +96,4 @@ async function boot() {
 
 window.addEventListener('hashchange', () => window.location.reload());
 boot();
+keepAppOffline();

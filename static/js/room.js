@@ -12,6 +12,7 @@ import { uploadFile } from './upload.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { presenceFolder, isPresence, renameText } from './presence.js';
+import { mountReloadGuard, offlineNote } from './offline.js';
 import {
   uuid, mergeEvents, groupsWith, dayKey, dayLabel, typingLabel, plural, refusalText,
   formatSize, INLINE_IMAGES,
@@ -65,6 +66,7 @@ export class Room {
     window.addEventListener('focus', this.onFocus);
     document.addEventListener('visibilitychange', this.onFocus);
     this.tick = setInterval(() => { this.renderBanner(); this.renderTyping(); }, 1000);
+    this.stopReloadGuard = mountReloadGuard(() => this.dropped);
     this.updateTitle();
     this.enableLobbyButton();
     if (window.matchMedia('(pointer: fine)').matches) this.composer.focus();
@@ -165,8 +167,10 @@ export class Room {
   /** The slim "Reconnecting…" line: shown from the first drop until the room is back. */
   buildBanner() {
     this.bannerText = h('span', { class: 'banner-text' });
+    this.bannerNote = h('span', { class: 'banner-note' });
     this.banner.replaceChildren(icon('wifi'), this.bannerText,
-      h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => this.conn.retryNow() }));
+      h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => this.conn.retryNow() }),
+      this.bannerNote);
   }
 
   renderBanner() {
@@ -178,6 +182,8 @@ export class Room {
     const secs = state === 'offline' ? Math.max(0, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000)) : 0;
     const text = secs > 0 ? `Reconnecting… next try in ${secs} s` : 'Reconnecting…';
     if (this.bannerText.textContent !== text) this.bannerText.textContent = text;
+    const note = offlineNote();
+    if (this.bannerNote.textContent !== note) this.bannerNote.textContent = note;
     this.bannerText.title = reason || '';
   }
 
@@ -290,6 +296,7 @@ export class Room {
     }
     if (detail.state === 'refused') {
       this.conn.stop();
+      this.stopReloadGuard?.();
       this.onRefused?.(detail.reason);
       return;
     }
