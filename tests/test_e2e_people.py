@@ -68,3 +68,92 @@ def test_join_and_leave_lines_appear_live_and_a_burst_is_one_line(
     expect(notices.last).to_contain_text("Bob left")
     shot(ada, f"presence-lines-{viewport['width']}.png")
     assert not errors.real_errors(), errors.real_errors()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("password", ["", "swordfish"], ids=["open", "password"])
+def test_the_hosts_first_view_invites_people_in(make_host: Any, browser: Any,
+                                                viewport: dict[str, int], password: str) -> None:
+    need_tool(chromium_path(), "chromium")
+    host = make_host(password=password)
+    _, ada, errors = new_page(browser, viewport=viewport)
+    ada.goto(host.url + "/")
+    ada.locator("#join-name").fill("Ada")
+    if password:
+        ada.locator("#join-password").fill(password)
+    ada.locator("#join-name").press("Enter")
+    ada.locator(".conn-online").wait_for()
+
+    card = ada.locator(".invite")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("Invite people to Test room")
+    expect(card.locator(".invite-me")).to_contain_text("You are in the room as Ada")
+    qr = card.locator("img.qr")
+    expect(qr).to_be_visible()
+    ada.wait_for_function("document.querySelector('.invite img.qr').naturalWidth > 0")
+    address = card.locator(".copy-input")
+    assert address.input_value().startswith("http")
+    expect(card.locator(".invite-lock")).to_contain_text(
+        "need the room’s password" if password else "No password")
+    expect(card).to_be_in_viewport()
+    shot(ada, f"invite-{'password' if password else 'open'}-{viewport['width']}.png")
+
+    # Someone else comes in: the card steps aside.
+    _, bob, _ = new_page(browser)
+    bob.goto(host.url + "/")
+    bob.locator("#join-name").fill("Bob")
+    if password:
+        bob.locator("#join-password").fill(password)
+    bob.locator("#join-name").press("Enter")
+    expect(card).to_be_hidden()
+    expect(bob.locator(".invite")).to_be_hidden()
+    expect(ada.locator("#messages .notice").last).to_contain_text("Bob joined")
+    assert not errors.real_errors(), errors.real_errors()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_taken_name_is_said_and_a_name_can_be_changed(host: Host, browser: Any,
+                                                        viewport: dict[str, int]) -> None:
+    need_tool(chromium_path(), "chromium")
+    _, ana, _ = new_page(browser)
+    join(ana, host.url, "Ana")
+    _, other, errors = new_page(browser, viewport=viewport)
+    join(other, host.url, "Ana")
+    notice = other.locator(".name-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("“Ana” is taken in this room, so the others see you as "
+                                   "“Ana (2)”.")
+    shot(other, f"name-taken-{viewport['width']}.png")
+
+    notice.get_by_role("button", name="Change name").click()
+    field = other.get_by_label("Your name in this room")
+    expect(field).to_be_focused()
+    expect(field).to_have_value("Ana (2)")
+    # A name someone else holds is refused, with the reason, and the dialog stays.
+    field.fill("ana")
+    field.press("Enter")
+    expect(other.locator("#rename-error")).to_contain_text("Someone here already has that name")
+    shot(other, f"rename-refused-{viewport['width']}.png")
+    field.fill("Ana B.")
+    field.press("Enter")
+    expect(other.locator("dialog[open]")).to_have_count(0)
+    expect(notice).to_be_hidden()
+
+    # Everyone sees the change, as a line in the chat and in the people list.
+    expect(ana.locator("#messages .notice").last).to_contain_text("Ana (2) is now Ana B.")
+    expect(other.locator("#messages .notice").last).to_contain_text("You are now Ana B.")
+    say(other, "new name, same me")
+    expect(ana.locator("#messages .msg:not(.own) .msg-author").last).to_have_text("Ana B.")
+    other.get_by_role("button", name="people online").click()
+    people = other.locator("dialog[open] .people")
+    expect(people).to_contain_text("Ana B. (you)")
+    shot(other, f"people-after-rename-{viewport['width']}.png")
+    other.keyboard.press("Escape")
+
+    # The new name is the one used from now on, after a reload too.
+    other.reload()
+    other.locator(".conn-online").wait_for()
+    expect(other.locator(".name-notice")).to_be_hidden()
+    assert [e["user"]["name"] for e in stored(host, "rename")] == ["Ana B."]
+    assert sorted(u.name for u in host.app.state.hub.users.values()) == ["Ana", "Ana B."]
+    assert not errors.real_errors(), errors.real_errors()

@@ -13,6 +13,8 @@ import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { presenceFolder, isPresence, renameText } from './presence.js';
 import { mountReloadGuard, offlineNote } from './offline.js';
+import { mountInvite } from './invite.js';
+import { mountNameNotice, openRenameDialog, renameRefusal } from './identity.js';
 import {
   uuid, mergeEvents, groupsWith, dayKey, dayLabel, typingLabel, plural, refusalText,
   formatSize, INLINE_IMAGES,
@@ -22,6 +24,7 @@ const TYPING_SHOWN_MS = 4500;
 const ACK_WAIT_MS = 10000;
 const OLDER_PAGE = 100; // events per page when reading back: fewer round trips to the start
 const OLDER_RETRY_MS = 3000;
+const RENAME_ERRORS = new Set(['name_taken', 'bad_name', 'same_name', 'rate_limited']);
 const DEFAULT_LIMITS = { max_message_bytes: 8192, max_upload_bytes: 4 * 1024 ** 3 };
 
 export class Room {
@@ -85,11 +88,14 @@ export class Room {
     this.overlay = h('div', { class: 'drop-overlay', hidden: true, 'aria-hidden': 'true' },
       h('div', { class: 'drop-box' }, icon('attach'), h('p', { text: `Drop files to share them in ${this.roomName}` })));
     const main = h('main', { class: 'room-main' }, this.scroller, pill);
-    this.root.replaceChildren(h('div', { class: 'room' }, this.header, this.banner, main, this.typing, form), this.overlay);
+    const nameNotice = h('div');
+    this.root.replaceChildren(h('div', { class: 'room' }, this.header, this.banner, nameNotice, main, this.typing, form), this.overlay);
 
     this.buildHeader();
     this.buildBanner();
     this.list = mountMessageList(this.scroller, pill);
+    this.invite = mountInvite(this.scroller, { onRename: () => this.askRename() });
+    this.nameNotice = mountNameNotice(nameNotice, { onRename: () => this.askRename() });
     this.composer = mountComposer(form, {
       limitBytes: this.limits.max_message_bytes,
       placeholder: `Message ${this.roomName}`,
@@ -162,6 +168,8 @@ export class Room {
     people.setAttribute('aria-label', `${plural(n, 'person', 'people')} online; show who`);
     addrText.textContent = address;
     addr.setAttribute('aria-label', `Room address ${address}; show the QR code to join from a phone`);
+    const alone = [...this.users.keys()].every((id) => id === this.me?.id);
+    this.invite.update({ info: { ...this.info, room: this.roomName }, me: this.welcomed ? this.me : null, alone });
   }
 
   /** The slim "Reconnecting…" line: shown from the first drop until the room is back. */
@@ -329,7 +337,11 @@ export class Room {
           this.renderTyping();
         }
         break;
-      case 'error': this.onError(frame); break;
+      case 'error':
+        if (this.pendingRename && !frame.client_msg_id && RENAME_ERRORS.has(frame.code)) {
+          this.pendingRename.done(renameRefusal(frame.code, frame.detail));
+        } else this.onError(frame);
+        break;
       default: break;
     }
   }
@@ -357,6 +369,8 @@ export class Room {
     this.composer.setLimit(this.limits.max_message_bytes);
     this.composer.setPlaceholder(`Message ${this.roomName}`);
     this.users = new Map(w.users.map((u) => [u.id, u]));
+    if (w.name_taken && w.requested_name) this.nameNotice.show(w.requested_name, w.you.name);
+    else this.nameNotice.hide();
     if (w.has_more_after) await this.catchUp();
     this.hasMoreBefore = this.events.length > 0 && this.events[0].id > 1;
     this.ackFromHistory();
@@ -571,16 +585,51 @@ export class Room {
     this.render({ prepend: true });
   }
 
+  // Your name ----------------------------------------------------------------------------------
+
+  askRename() {
+    openRenameDialog(this.me?.name ?? this.name, (name) => this.rename(name));
+  }
+
+  /** Ask the host for a new name; resolves to null once the room took it, else to why not. */
+  rename(name) {
+    if (!this.welcomed || !this.conn.send({ type: 'rename', name })) {
+      return Promise.resolve('Not connected to the room; try again once it is back.');
+    }
+    this.pendingRename?.done('');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done('No answer from the room; try again.'), ACK_WAIT_MS);
+      const done = (result) => {
+        clearTimeout(timer);
+        if (this.pendingRename?.done === done) this.pendingRename = null;
+        resolve(result);
+      };
+      this.pendingRename = { done };
+    });
+  }
+
+  /** The room took my new name: use it from now on, here and in the next hello. */
+  onRenamed(user) {
+    this.me = user;
+    this.name = user.name;
+    store.setMe(user);
+    store.setName(user.name);
+    this.nameNotice.hide();
+    this.pendingRename?.done(null);
+  }
+
   // Dialogs ------------------------------------------------------------------------------------
 
   showPeople() {
     const people = [...this.users.values()].sort((a, b) => a.name.localeCompare(b.name));
+    let dialog = null;
+    const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => { dialog?.close(); this.askRename(); } });
     const list = h('ul', { class: 'people' }, people.map((u) => h('li', {},
       h('span', { class: 'avatar', 'aria-hidden': 'true', text: (u.name.trim()[0] ?? '?').toUpperCase() }),
       h('span', { text: u.name }),
-      u.id === this.me?.id ? h('span', { class: 'muted', text: ' (you)' }) : null)));
+      u.id === this.me?.id ? [h('span', { class: 'muted', text: ' (you)' }), change] : null)));
     const body = people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' });
-    openDialog(`${plural(people.length, 'person', 'people')} online`, body);
+    dialog = openDialog(`${plural(people.length, 'person', 'people')} online`, body);
   }
 
   showAddress() {
