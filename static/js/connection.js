@@ -14,6 +14,7 @@ const QUICK_FOR_MS = 10 * 60 * 1000;
 const FULL_RETRY_CAP_MS = 15000; // a full room: give the others room before knocking again
 // A host that vanished from the network leaves the socket hanging instead of refusing it.
 const OPEN_WITHIN_MS = 5000;
+const WELCOME_WITHIN_MS = 15000; // once open, a busy host gets longer to send its welcome
 // Close codes that retrying cannot fix.
 const FATAL = new Map([[4400, 'The host refused to let you in.'], [4401, 'This room needs its password.'],
   [4403, 'This page is not from this room.']]);
@@ -86,14 +87,20 @@ export class Connection extends EventTarget {
       return;
     }
     this.ws = ws;
-    clearTimeout(this.openTimer);
-    this.openTimer = setTimeout(() => {
-      if (this.ws !== ws || this.state === 'online') return;
-      ws.onclose = null;
-      try { ws.close(); } catch { /* never opened */ }
-      this.closed(ws, 0, 'the host did not answer');
-    }, OPEN_WITHIN_MS);
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', ...this.hello() }));
+    const giveUpAfter = (ms) => {
+      clearTimeout(this.openTimer);
+      this.openTimer = setTimeout(() => {
+        if (this.ws !== ws || this.state === 'online') return;
+        ws.onclose = null;
+        try { ws.close(); } catch { /* never opened */ }
+        this.closed(ws, 0, 'the host did not answer');
+      }, ms);
+    };
+    giveUpAfter(OPEN_WITHIN_MS);
+    ws.onopen = () => {
+      giveUpAfter(WELCOME_WITHIN_MS);
+      ws.send(JSON.stringify({ type: 'hello', ...this.hello() }));
+    };
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
       clearTimeout(this.pongTimer);

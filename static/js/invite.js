@@ -1,6 +1,6 @@
 // The first view of a room nobody else has joined yet: who you are here, and everything another
 // person needs to come in (QR code, address, whether the password is needed), instead of an
-// empty list. It steps aside as soon as someone else is in the room.
+// empty list. It steps aside as soon as someone else is in the room (or has spoken in it).
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
@@ -49,7 +49,12 @@ export function mountInvite(parent, { onRename }) {
   return {
     update({ info, me, alone }) {
       section.hidden = !(alone && me);
-      if (section.hidden) return;
+      if (section.hidden) {
+        // Emptied, not just hidden: nothing of it lingers in the page (or its QR request).
+        if (shown) section.replaceChildren();
+        shown = '';
+        return;
+      }
       const key = JSON.stringify([info.room, info.password, info.urls, me.name]);
       if (key !== shown) {
         shown = key;

@@ -150,7 +150,8 @@ export function mountMessageList(scroller, pill) {
   const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
   const history = mountHistoryScroll(scroller, list, pill, {
     onNearTop: () => emit(scroller, 'chat:near-top'),
-    onJump: () => toBottom(),
+    // Once more on the next frame: a fling still under way would otherwise carry the view off.
+    onJump: () => { toBottom(); requestAnimationFrame(() => { if (!atBottom()) toBottom(); }); },
   });
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; stuck = true; history.update(); }
 
@@ -203,7 +204,6 @@ export function mountMessageList(scroller, pill) {
 
     if (prepend && history.keep(place)) {
       history.update();
-      history.check(); // a short page may leave the view near the top still: go on
     } else if (forceBottom || wasStuck) {
       toBottom();
     } else if (newFromOthers) {
@@ -211,6 +211,9 @@ export function mountMessageList(scroller, pill) {
     } else {
       history.update();
     }
+    // Still near the top (a short page, or a list shorter than the window, which cannot even
+    // be scrolled): ask for more now rather than wait for a scroll that may never come.
+    history.check();
   }
 
   function reset() {

@@ -168,7 +168,10 @@ export class Room {
     people.setAttribute('aria-label', `${plural(n, 'person', 'people')} online; show who`);
     addrText.textContent = address;
     addr.setAttribute('aria-label', `Room address ${address}; show the QR code to join from a phone`);
-    const alone = [...this.users.keys()].every((id) => id === this.me?.id);
+    // A new room, or one where only you ever spoke: invite. A room with a conversation in it
+    // shows that conversation; its address stays one click away in the header.
+    const alone = [...this.users.keys()].every((id) => id === this.me?.id)
+      && !this.events.some((e) => e.type === 'message' && e.user?.id !== this.me?.id);
     this.invite.update({ info: { ...this.info, room: this.roomName }, me: this.welcomed ? this.me : null, alone });
   }
 
