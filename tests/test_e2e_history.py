@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import Host, chromium_path, need_tool
-from tests.conftest import wait_until
+from tests.conftest import Host, chromium_path, need_tool, wait_until
 from tests.e2e_helpers import join, launch_browser, message_texts, new_page, say, shot
 
 pytestmark = pytest.mark.e2e
@@ -109,7 +108,8 @@ FIRST_IN_VIEW = """() => {
 }"""
 
 
-@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 800}],
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844},
+                                      {"width": 1280, "height": 800}],
                          ids=["phone", "desktop"])
 def test_reading_back_keeps_the_place_and_reaches_the_start_by_scrolling(
         host: Host, browser: Any, viewport: dict[str, int]) -> None:

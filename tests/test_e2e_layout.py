@@ -92,7 +92,8 @@ END_VISIBLE = """(el, tail) => {
     const inner = range.getBoundingClientRect();
     // Every clipping box around those characters must hold its text whole: text that
     // overflows a box with text-overflow: ellipsis loses its last characters to the "…".
-    for (let p = range.startContainer.parentElement; p && p !== el.parentElement; p = p.parentElement) {
+    const stop = el.parentElement;
+    for (let p = range.startContainer.parentElement; p && p !== stop; p = p.parentElement) {
         if (getComputedStyle(p).overflow !== 'visible' && p.contains(range.endContainer)
             && p.lastChild === range.endContainer && range.endOffset === range.endContainer.length
             && p.scrollWidth > p.clientWidth) return false;

@@ -53,7 +53,8 @@ def test_a_reload_while_the_host_is_down_keeps_the_room_and_its_outbox(
     join(ada, host.url, "Ada")
     # 127.0.0.1 is a secure context, so the app's files are kept by its service worker.
     ada.wait_for_function("""async () => navigator.serviceWorker.controller &&
-        (await (await caches.open('lanchat-shell-v1')).keys()).some((r) => r.url.endsWith('/js/room.js'))""")
+        (await (await caches.open('lanchat-shell-v1')).keys())
+            .some((r) => r.url.endsWith('/js/room.js'))""")
     say(ada, "before the outage")
     expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
 

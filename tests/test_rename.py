@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tests.conftest import Chatter, Host
 
 
@@ -46,8 +48,8 @@ def test_rename_is_stored_broadcast_and_checked_like_hello(host: Host) -> None:
     bob.close()
 
 
-def test_renames_are_rate_limited_like_messages(make_host: object) -> None:
-    host = make_host(messages_per_second=1.0, message_burst=3)  # type: ignore[operator]
+def test_renames_are_rate_limited_like_messages(make_host: Callable[..., Host]) -> None:
+    host = make_host(messages_per_second=1.0, message_burst=3)
     ana = Chatter(host, "Ana")
     for i in range(6):
         ana.send(type="rename", name=f"Ana {i}")
