@@ -57,6 +57,12 @@ def test_only_the_message_list_scrolls(host: Host, browser: Any, viewport: dict[
     hb = header.bounding_box()
     page.mouse.move(hb["x"] + 20, hb["y"] + hb["height"] / 2)
     page.mouse.wheel(0, 3000)
+    if viewport is PHONE:  # a finger's swipe up, over the header and over the list
+        cdp = page.context.new_cdp_session(page)
+        for y in (hb["y"] + hb["height"] / 2, viewport["height"] / 2):
+            cdp.send("Input.synthesizeScrollGesture", {
+                "x": 100, "y": y, "yDistance": -1500, "speed": 4000,
+                "gestureSourceType": "touch"})
     page.evaluate("window.scrollTo(0, 4000); document.getElementById('app').scrollTo(0, 4000)")
     page.locator("#compose").focus()
     assert page.evaluate("window.scrollY") == 0

@@ -97,6 +97,8 @@ def test_the_hosts_first_view_invites_people_in(make_host: Any, browser: Any,
         "need the room’s password" if password else "No password")
     expect(card).to_be_in_viewport()
     shot(ada, f"invite-{'password' if password else 'open'}-{viewport['width']}.png")
+    ada.emulate_media(color_scheme="dark")
+    shot(ada, f"invite-{'password' if password else 'open'}-{viewport['width']}-dark.png")
 
     # Someone else comes in: the card steps aside.
     _, bob, _ = new_page(browser)
@@ -124,6 +126,8 @@ def test_a_taken_name_is_said_and_a_name_can_be_changed(host: Host, browser: Any
     expect(notice).to_contain_text("“Ana” is taken in this room, so the others see you as "
                                    "“Ana (2)”.")
     shot(other, f"name-taken-{viewport['width']}.png")
+    other.emulate_media(color_scheme="dark")
+    shot(other, f"name-taken-{viewport['width']}-dark.png")
 
     notice.get_by_role("button", name="Change name").click()
     field = other.get_by_label("Your name in this room")
