@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 from server.security import AttemptLimiter, host_allowed
 from tests.conftest import Chatter, Host
@@ -104,9 +107,15 @@ def test_a_foreign_host_header_is_refused_on_http_and_websocket(host: Host) -> N
         r = http.get("/", headers={"Host": "attacker.example:80"})
         assert r.status_code == 421
         assert http.get("/api/health", headers={"Host": "localhost"}).status_code == 200
+    # A rebound page's handshake: one Host header naming the attacker's domain.
+    with socket.create_connection(("127.0.0.1", host.port)) as sock, \
+            pytest.raises(InvalidStatus) as err:
+        connect(f"ws://attacker.example:{host.port}/ws", sock=sock, open_timeout=10)
+    assert err.value.response.status_code == 403
+    # Two Host headers are malformed (RFC 9112): refused before any route runs.
     with pytest.raises(InvalidStatus) as err:
         Chatter(host, "Rebound", additional_headers={"Host": "attacker.example"})
-    assert err.value.response.status_code == 403
+    assert err.value.response.status_code == 400
 
 
 def test_uploads_from_another_origin_are_refused(host: Host) -> None:
