@@ -120,14 +120,19 @@ def create_app(settings: Settings) -> FastAPI:
         gate: PasswordGate = request.app.state.gate
         attempts: AttemptLimiter = request.app.state.attempts
         address = request.client.host if request.client else "?"
-        wait = attempts.retry_after(address)
-        if wait:
-            return JSONResponse({"detail": f"too many wrong passwords; try again in {wait} s"},
-                                status_code=429, headers={"Retry-After": str(wait)})
-        if gate.required and not await asyncio.to_thread(gate.check, password):
-            attempts.failed(address)
-            return JSONResponse({"detail": "wrong password"}, status_code=401)
-        attempts.succeeded(address)
+        if gate.required:
+            wait = attempts.begin(address)
+            if wait:
+                return JSONResponse(
+                    {"detail": f"too many password attempts; try again in {wait} s"},
+                    status_code=429, headers={"Retry-After": str(wait)})
+            right = False
+            try:
+                right = await asyncio.to_thread(gate.check, password)
+            finally:
+                attempts.end(address, right)
+            if not right:
+                return JSONResponse({"detail": "wrong password"}, status_code=401)
         response = JSONResponse({"ok": True})
         response.set_cookie(SESSION_COOKIE, gate.new_token(), httponly=True, samesite="strict",
                             max_age=30 * 24 * 3600, path="/")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -165,3 +167,30 @@ def test_an_oversized_frame_closes_only_that_connection(host: Host) -> None:
     ada.say("still up")
     assert ada.recv_type("message")["text"] == "still up"
     ada.close()
+
+
+def test_guesses_sent_all_at_once_are_braked_like_guesses_sent_in_turn(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="right")
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=host.url, timeout=60, limits=limits) as http:
+            answers = await asyncio.gather(*(http.post("/api/login", json={"password": f"g{i}"})
+                                             for i in range(100)))
+        return [a.status_code for a in answers]
+
+    codes = asyncio.run(burst())
+    assert set(codes) <= {401, 429}
+    assert codes.count(401) <= 5, codes.count(401)  # the free attempts, no more
+    assert codes.count(429) >= 95
+
+
+def test_a_check_in_flight_holds_back_the_next_and_counts_already() -> None:
+    limiter = AttemptLimiter(free_attempts=1, base_delay=10)
+    assert limiter.begin("a") == 0
+    assert limiter.begin("a") >= 1  # one check per address at a time
+    assert limiter.begin("b") == 0  # other addresses are not held back
+    limiter.end("a", right=False)
+    assert 9 <= limiter.retry_after("a") <= 10  # counted when it began
+    limiter.end("b", right=True)
+    assert limiter.retry_after("b") == 0 and limiter.begin("b") == 0
