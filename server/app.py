@@ -41,7 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = HistoryStore(settings.db_path)
         files = FileStore(settings.files_dir, store, max_bytes=settings.max_upload_bytes,
-                          max_total_bytes=settings.max_total_upload_bytes)
+                          max_total_bytes=settings.max_total_upload_bytes,
+                          max_uploads_per_address=settings.max_uploads_per_address)
 
         def file_info(file_id: str) -> dict[str, Any] | None:
             record = files.lookup(file_id)

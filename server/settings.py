@@ -74,6 +74,7 @@ class Settings:
     # Files.
     max_upload_bytes: int = 4 * 1024**3
     max_total_upload_bytes: int = 50 * 1024**3
+    max_uploads_per_address: int = 4  # uploads in progress at once from one address
 
     # False in the desktop app's lobby: the server then answers only this machine's window,
     # browses the LAN for rooms, and advertises nothing until the user hosts a room.
