@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import segno
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -100,11 +98,14 @@ def create_app(settings: Settings) -> FastAPI:
                        "max_upload_bytes": settings.max_upload_bytes},
         }
 
+    qr_codes = netinfo.QrCodes()
+
     @app.get("/api/qr.svg")
-    async def qr(text: str = Query(..., max_length=512)) -> Response:
-        buf = io.BytesIO()
-        segno.make(text, error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
-        return Response(buf.getvalue(), media_type="image/svg+xml")
+    async def qr(request: Request, text: str = Query(..., max_length=512)) -> Response:
+        """Only this room's own URLs: anything else would let anyone spend the host's CPU."""
+        if text not in netinfo.room_urls(settings.host, request.url.port or settings.port):
+            raise HTTPException(404, "this host draws QR codes of its own room URLs only")
+        return Response(await qr_codes.svg(text), media_type="image/svg+xml")
 
     def is_member(request: Request) -> bool:
         gate: PasswordGate = request.app.state.gate

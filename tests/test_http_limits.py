@@ -3,6 +3,7 @@ request heads, stalled bodies, idle sockets, more connections than the host has 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
@@ -219,3 +220,25 @@ def test_idle_connections_from_one_address_do_not_lock_others_out(tmp_path: Path
             s.close()
         stop_process(proc)
         resource.setrlimit(resource.RLIMIT_NOFILE, mine)
+
+
+def test_qr_codes_are_drawn_only_for_the_rooms_own_urls(host: Host) -> None:
+    own = f"http://127.0.0.1:{host.port}/"
+
+    async def attack() -> tuple[list[int], float]:
+        async with httpx.AsyncClient(base_url=host.url, timeout=30) as http:
+            t0 = time.perf_counter()
+            answers = await asyncio.gather(*(http.get("/api/qr.svg",
+                                                      params={"text": f"{i:03}" * 170})
+                                             for i in range(16)))
+            return [r.status_code for r in answers], (time.perf_counter() - t0) * 1000
+
+    codes, took_ms = asyncio.run(attack())
+    print(f"\n16 QR requests of 510 characters at once, all answered in {took_ms:.0f} ms")
+    assert codes == [404] * 16
+    with host.http() as http:
+        r = http.get("/api/qr.svg", params={"text": own})
+        assert r.status_code == 200 and r.text.startswith("<svg")
+        assert http.get("/api/qr.svg", params={"text": own}).content == r.content
+        assert "own room URLs" in http.get("/api/qr.svg",
+                                           params={"text": "http://evil/"}).json()["detail"]
