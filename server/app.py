@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.gate = PasswordGate(settings.password, store.secret())
         app.state.attempts = AttemptLimiter()
         app.state.files = files
+        app.state.peer_streams = peers.StreamSlots(settings.max_peer_streams)
         app.state.hub = ChatHub(store, settings, file_info)
         app.state.discovery = None
         if settings.discovery:

@@ -51,6 +51,7 @@ class Settings:
     max_header_bytes: int = 16 * 1024  # a request's line and headers together
     header_timeout_seconds: float = 10.0  # from a request's first byte (or the connection's start)
     body_idle_timeout_seconds: float = 30.0  # a request body (an upload) that sends nothing
+    max_peer_streams: int = 32  # open /api/peers/stream listeners, in all
 
     # Fan-out: frames waiting for one client before it counts as stuck and is disconnected.
     client_queue_frames: int = 1024

@@ -242,3 +242,25 @@ def test_qr_codes_are_drawn_only_for_the_rooms_own_urls(host: Host) -> None:
         assert http.get("/api/qr.svg", params={"text": own}).content == r.content
         assert "own room URLs" in http.get("/api/qr.svg",
                                            params={"text": "http://evil/"}).json()["detail"]
+
+
+def test_room_list_streams_are_capped(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(max_peer_streams=2)
+    with ExitStack() as stack:
+        clients = [stack.enter_context(httpx.Client(base_url=host.url, timeout=10))
+                   for _ in range(3)]
+        lines = []
+        for http in clients[:2]:
+            stream = stack.enter_context(http.stream("GET", "/api/peers/stream"))
+            assert stream.status_code == 200
+            lines.append(stream.iter_lines())  # kept: dropping it closes the stream
+            assert next(lines[-1]).startswith("retry:")
+        r = clients[2].get("/api/peers/stream")
+        assert r.status_code == 503 and "try again" in r.json()["detail"]
+        clients[0].close()  # a listener goes away: its slot comes back
+
+        def opens() -> bool:
+            with clients[2].stream("GET", "/api/peers/stream") as s:
+                return s.status_code == 200
+
+        wait_until(opens, 10, what="a freed stream slot")
