@@ -85,15 +85,17 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/room")
     async def room(request: Request) -> dict[str, Any]:
         hub: ChatHub = request.app.state.hub
+        member = is_member(request)
         return {
             "room": settings.room,
             "room_id": request.app.state.store.room_id,
             "version": __version__,
             "hosting": settings.hosting,
-            "machine": netinfo.machine_name(),
+            # The computer's name is for people who know the room's password.
+            **({"machine": netinfo.machine_name()} if member else {}),
             "users": len(hub.users),
             "password": request.app.state.gate.required,
-            "member": is_member(request),
+            "member": member,
             "urls": netinfo.room_urls(settings.host, request.url.port or settings.port),
             "limits": {"max_message_bytes": settings.max_message_bytes,
                        "max_upload_bytes": settings.max_upload_bytes},

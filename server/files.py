@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from .paths import private_folder
 from .protocol import now_iso
 from .store import FileRecord, HistoryStore, StoreError
 
@@ -66,7 +67,7 @@ class FileStore:
         self.max_bytes = max_bytes
         self.max_total_bytes = max_total_bytes
         self.max_uploads_per_address = max_uploads_per_address
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
         self._used = store.total_file_bytes()
         # Bytes promised to uploads still arriving: their Content-Length, or what they wrote.
         self._reserved = 0

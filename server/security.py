@@ -61,8 +61,8 @@ class PasswordGate:
     def token_ok(self, token: str | None) -> bool:
         if not self.required:
             return True
-        if not token or "." not in token:
-            return False
+        if not token or "." not in token or not token.isascii():
+            return False  # compare_digest raises on non-ASCII text: a forged cookie, not a 500
         nonce, _, mac = token.partition(".")
         return hmac.compare_digest(mac, self._mac(nonce))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .paths import private_file, private_folder
 from .protocol import encode
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,13 @@ class HistoryStore:
                  busy_timeout: float = 2.0) -> None:
         """Open (or create) the history. ``busy_timeout``: how long a write waits for a lock
         held by another process before it fails; the event loop waits with it, so keep it short."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
+            # SQLite gives its -wal and -shm files the database file's own permissions.
+            private_folder(path.parent)
+            for owned in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                if owned == path or owned.exists():
+                    private_file(owned)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                        timeout=busy_timeout)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -110,7 +115,7 @@ class HistoryStore:
             else:
                 self.room_id = str(row[0])
             last = self._db.execute("SELECT MAX(id) FROM events").fetchone()[0]
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
 
@@ -224,7 +229,7 @@ class HistoryStore:
 def check_data_dir(data_dir: Path) -> None:
     """Fail early, with one clear sentence, when the data folder cannot hold history and files."""
     try:
-        (data_dir / "files").mkdir(parents=True, exist_ok=True)
+        private_folder(private_folder(data_dir) / "files")
         probe = data_dir / "files" / ".write-test"
         probe.write_bytes(b"ok")
         probe.unlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -194,3 +195,50 @@ def test_a_check_in_flight_holds_back_the_next_and_counts_already() -> None:
     assert 9 <= limiter.retry_after("a") <= 10  # counted when it began
     limiter.end("b", right=True)
     assert limiter.retry_after("b") == 0 and limiter.begin("b") == 0
+
+
+def test_a_cookie_with_non_ascii_characters_is_refused_with_401(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="right")
+    forged = "lanchat_session=\u00e4\u00e4.\u00e4".encode("latin-1")
+    with host.http() as http:
+        r = http.get("/api/events", headers={"Cookie": forged})
+        assert r.status_code == 401 and "password" in r.json()["detail"]
+        assert http.get("/api/room", headers={"Cookie": forged}).json()["member"] is False
+    with pytest.raises(ConnectionClosed) as closed:
+        Chatter(host, "Forger", additional_headers={"Cookie": forged.decode("latin-1")}).recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_data_folder_and_its_files_are_the_owners_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)  # as an earlier version left it
+    (data / "history.sqlite3").touch(mode=0o644)
+    (data / "history.sqlite3").chmod(0o644)
+    host = Host(data).start()
+    try:
+        with host.http() as http:
+            assert http.post("/api/files", files={"file": ("a.txt", b"a")}).status_code == 201
+        assert _mode(data) == 0o700
+        assert _mode(data / "files") == 0o700
+        for path in data.rglob("*"):
+            if path.is_file():
+                assert _mode(path) == 0o600, path
+        fresh = Host(tmp_path / "fresh" / "data").start()
+        fresh.stop()
+        assert _mode(tmp_path / "fresh" / "data") == 0o700
+        assert _mode(tmp_path / "fresh" / "data" / "history.sqlite3") == 0o600
+    finally:
+        host.stop()
+
+
+def test_only_members_learn_the_computers_name(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="right")
+    with host.http() as http:
+        assert "machine" not in http.get("/api/room").json()
+        assert http.post("/api/login", json={"password": "right"}).status_code == 200
+        assert http.get("/api/room").json()["machine"]
