@@ -56,11 +56,15 @@ def raise_open_file_limit() -> int | None:
     if resource is None:
         return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != soft:
+    # macOS reports no hard limit but refuses more than its per-process maximum (10,240 or more).
+    for target in (hard, 10_240):
+        if target != resource.RLIM_INFINITY and target <= soft:
+            break
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError) as exc:  # macOS refuses RLIM_INFINITY; keep what we have
-            log.info("open-file limit stays at %d (%s)", soft, exc)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            break
+        except (ValueError, OSError) as exc:
+            log.info("open-file limit not raised to %s: %s", target, exc)
     return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
@@ -179,6 +183,11 @@ class GuardedH11Protocol(H11Protocol):
             return  # read and dropped, so the client's request never resets the refusal
         super().data_received(data)
         self._watch()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._watch()  # a pipelined request may have begun from what was already read
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         self._disarm()  # the WebSocket has its own keepalive from here on

@@ -106,6 +106,22 @@ def test_a_stalled_body_gets_408_and_leaves_no_partial_file(make_host) -> None: 
     wait_until(lambda: not list(parts.glob("*.part")), 5, what="the partial file to go")
 
 
+def test_a_pipelined_request_that_stalls_is_timed_out_too(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(body_idle_timeout_seconds=1.0)
+    with _open(host.port) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     b"POST /api/files?name=p.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Length: 1000\r\n\r\nabc")
+        sock.settimeout(5)
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+    assert data.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in data
+
+
 def test_a_slow_route_is_not_mistaken_for_a_stalled_body(make_host) -> None:  # type: ignore[no-untyped-def]
     host: Host = make_host(body_idle_timeout_seconds=1.0)
     payload = os.urandom(3 * 1024 * 1024)
