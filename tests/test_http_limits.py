@@ -162,6 +162,10 @@ def test_connections_per_address_are_capped_for_every_route(make_host) -> None: 
                 return False
 
         wait_until(fits, 5, what="a freed slot")
+    # Every connection gives its slot back when it closes, WebSockets included.
+    assert host.thread is not None
+    guard = host.thread.server.config.guard
+    wait_until(lambda: guard.admitted == 0 and guard.refused == 0, 10, what="all slots back")
 
 
 def test_all_connections_stay_below_the_hosts_limit(make_host) -> None:  # type: ignore[no-untyped-def]
@@ -209,7 +213,7 @@ def test_the_host_raises_its_open_file_limit(tmp_path: Path) -> None:
         pytest.skip("the hard open-file limit here is 1,024: nothing to raise to")
     proc, _ = _host_process(tmp_path, (1024, hard))
     try:
-        assert _soft_nofile(proc.pid) == (hard if hard != resource.RLIM_INFINITY else 1024) > 1024
+        assert _soft_nofile(proc.pid) == hard
     finally:
         stop_process(proc)
 
