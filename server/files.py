@@ -13,7 +13,7 @@ import os
 import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -71,6 +71,8 @@ class FileStore:
         self._used = store.total_file_bytes()
         # Bytes promised to uploads still arriving: their Content-Length, or what they wrote.
         self._reserved = 0
+        # Bytes promised by others sharing the space (unfinished resumable uploads).
+        self.promised_elsewhere: Callable[[], int] = lambda: 0
         self._uploading: dict[str, int] = {}  # address -> uploads in progress
         for leftover in folder.glob("*.part"):  # uploads cut short by a crash
             leftover.unlink(missing_ok=True)
@@ -91,9 +93,14 @@ class FileStore:
             raise UploadError(413, "file is larger than this room's limit of "
                                    + _human(self.max_bytes))
 
+    def free_bytes(self) -> int:
+        """Total space not used by shared files nor promised to uploads in progress."""
+        return (self.max_total_bytes - self._used - self._reserved
+                - self.promised_elsewhere())
+
     def _reserve(self, extra: int) -> None:
         """Promise ``extra`` more bytes of the total space to an upload, or refuse with 507."""
-        if self._used + self._reserved + extra > self.max_total_bytes:
+        if extra > self.free_bytes():
             raise UploadError(507, "the host's space for shared files is full "
                                    f"({_human(self.max_total_bytes)})")
         self._reserved += extra
@@ -177,6 +184,31 @@ class FileStore:
         if not part.done:
             raise UploadError(400, "no complete 'file' field in the upload")
         return part.name
+
+
+def adopt_complete_file(files: FileStore, path: Path, name: str,
+                        uploader: str | None) -> FileRecord:
+    """Record a file that arrived complete by other means (a finished resumable upload) and
+    move it into the shared files, exactly as a one-shot upload would be kept."""
+    size = path.stat().st_size
+    files._check_size(size)  # its space was promised when it was announced
+    name = clean_filename(name)
+    file_id = uuid.uuid4().hex
+    record = FileRecord(id=file_id, name=name, size=size, mime=guess_mime(name),
+                        stored_name=file_id, uploader=uploader, ts=now_iso())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(path, files.path_of(record))
+    try:
+        files.store.add_file(record)
+    except StoreError:
+        files.path_of(record).unlink(missing_ok=True)
+        raise
+    files._used += size
+    return record
 
 
 class _FilePart:

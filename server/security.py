@@ -104,6 +104,8 @@ class AttemptLimiter:
         self._checking.discard(address)
         if right:
             self.succeeded(address)
+        elif address in self._failures:  # the wait runs from the answer, not from the question
+            self._block(address, self._failures[address][0])
 
     def retry_after(self, address: str) -> int:
         """Seconds this address must wait before its next try (0: it may try now)."""
@@ -112,7 +114,9 @@ class AttemptLimiter:
 
     def failed(self, address: str) -> None:
         count, _ = self._failures.get(address, (0, 0.0))
-        count += 1
+        self._block(address, count + 1)
+
+    def _block(self, address: str, count: int) -> None:
         delay = 0.0 if count < self.free else min(self.max, self.base * 2 ** (count - self.free))
         self._failures[address] = (count, time.monotonic() + delay)
         if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest
