@@ -238,3 +238,19 @@ def test_a_stalled_upload_gives_its_space_back(make_host) -> None:  # type: igno
         r = http.post("/api/files", params={"name": "fits.bin"}, content=b"f" * 900_000)
         assert r.status_code == 201, r.text
     assert _part_bytes(host) == 0
+
+
+def test_resumable_and_one_shot_uploads_share_one_space(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(max_total_upload_bytes=1_000_000)
+    with host.http() as http:
+        announced = http.post("/api/files/uploads", json={"name": "big.zip", "size": 700_000})
+        assert announced.status_code == 201
+        r = http.post("/api/files", params={"name": "more.bin"}, content=b"m" * 400_000)
+        assert r.status_code == 507, "the announced upload's space was promised"
+        assert http.delete(announced.json()["url"]).status_code == 204
+        with _start_upload(host, 900_000, 1000) as held:
+            wait_until(lambda: _part_bytes(host) > 0, 10, what="the one-shot upload to begin")
+            r = http.post("/api/files/uploads", json={"name": "late.zip", "size": 400_000})
+            assert r.status_code == 507, "the one-shot upload in progress holds its space"
+            held.sendall(b"h" * 899_000)
+            assert _response(held)[0] == 201
