@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import segno
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -41,7 +39,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = HistoryStore(settings.db_path)
         files = FileStore(settings.files_dir, store, max_bytes=settings.max_upload_bytes,
-                          max_total_bytes=settings.max_total_upload_bytes)
+                          max_total_bytes=settings.max_total_upload_bytes,
+                          max_uploads_per_address=settings.max_uploads_per_address)
 
         def file_info(file_id: str) -> dict[str, Any] | None:
             record = files.lookup(file_id)
@@ -52,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.gate = PasswordGate(settings.password, store.secret())
         app.state.attempts = AttemptLimiter()
         app.state.files = files
+        app.state.peer_streams = peers.StreamSlots(settings.max_peer_streams)
         app.state.uploads = resumable.ResumableUploads(
             files, settings.partial_upload_expire_seconds)
         app.state.hub = ChatHub(store, settings, file_info)
@@ -95,25 +95,30 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/room")
     async def room(request: Request) -> dict[str, Any]:
         hub: ChatHub = request.app.state.hub
+        member = is_member(request)
         return {
             "room": settings.room,
             "room_id": request.app.state.store.room_id,
             "version": __version__,
             "hosting": settings.hosting,
-            "machine": netinfo.machine_name(),
+            # The computer's name is for people who know the room's password.
+            **({"machine": netinfo.machine_name()} if member else {}),
             "users": len(hub.users),
             "password": request.app.state.gate.required,
-            "member": is_member(request),
+            "member": member,
             "urls": netinfo.room_urls(settings.host, request.url.port or settings.port),
             "limits": {"max_message_bytes": settings.max_message_bytes,
                        "max_upload_bytes": settings.max_upload_bytes},
         }
 
+    qr_codes = netinfo.QrCodes()
+
     @app.get("/api/qr.svg")
-    async def qr(text: str = Query(..., max_length=512)) -> Response:
-        buf = io.BytesIO()
-        segno.make(text, error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
-        return Response(buf.getvalue(), media_type="image/svg+xml")
+    async def qr(request: Request, text: str = Query(..., max_length=512)) -> Response:
+        """Only this room's own URLs: anything else would let anyone spend the host's CPU."""
+        if text not in netinfo.room_urls(settings.host, request.url.port or settings.port):
+            raise HTTPException(404, "this host draws QR codes of its own room URLs only")
+        return Response(await qr_codes.svg(text), media_type="image/svg+xml")
 
     def is_member(request: Request) -> bool:
         gate: PasswordGate = request.app.state.gate
@@ -130,14 +135,19 @@ def create_app(settings: Settings) -> FastAPI:
         gate: PasswordGate = request.app.state.gate
         attempts: AttemptLimiter = request.app.state.attempts
         address = request.client.host if request.client else "?"
-        wait = attempts.retry_after(address)
-        if wait:
-            return JSONResponse({"detail": f"too many wrong passwords; try again in {wait} s"},
-                                status_code=429, headers={"Retry-After": str(wait)})
-        if gate.required and not await asyncio.to_thread(gate.check, password):
-            attempts.failed(address)
-            return JSONResponse({"detail": "wrong password"}, status_code=401)
-        attempts.succeeded(address)
+        if gate.required:
+            wait = attempts.begin(address)
+            if wait:
+                return JSONResponse(
+                    {"detail": f"too many password attempts; try again in {wait} s"},
+                    status_code=429, headers={"Retry-After": str(wait)})
+            right = False
+            try:
+                right = await asyncio.to_thread(gate.check, password)
+            finally:
+                attempts.end(address, right)
+            if not right:
+                return JSONResponse({"detail": "wrong password"}, status_code=401)
         response = JSONResponse({"ok": True})
         response.set_cookie(SESSION_COOKIE, gate.new_token(), httponly=True, samesite="strict",
                             max_age=30 * 24 * 3600, path="/")

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from .discovery import Discovery, disabled_status
 
@@ -43,13 +43,42 @@ async def list_peers(request: Request) -> dict[str, Any]:
     return peers_snapshot(_discovery(request))
 
 
+class StreamSlots:
+    """How many peer streams are open, against a cap: each one wakes every second to compare
+    the list, so thousands of them (anyone on the LAN can open them) kept a core busy."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+
+class _CountedStream(StreamingResponse):
+    """A stream that gives its slot back however it ends, even before its first byte."""
+
+    def __init__(self, slots: StreamSlots, body: AsyncIterator[str], **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.slots = slots
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.open -= 1
+
+
 @router.get("/api/peers/stream")
-async def stream_peers(request: Request) -> StreamingResponse:
+async def stream_peers(request: Request) -> Response:
     discovery = _discovery(request)
+    slots: StreamSlots = getattr(request.app.state, "peer_streams", None) or StreamSlots(0)
+    if slots.open >= slots.limit:
+        return JSONResponse({"detail": f"this host already sends {slots.limit} room lists; "
+                                       "try again soon"},
+                            status_code=503, headers={"Retry-After": "10"})
+    slots.open += 1
     # Starlette cancels this generator when the client goes away (it listens for the
     # disconnect itself), so the loop only has to end when the server stops.
-    return StreamingResponse(peer_events(discovery), media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return _CountedStream(slots, peer_events(discovery), media_type="text/event-stream",
+                          headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
 async def peer_events(discovery: Discovery | None) -> AsyncIterator[str]:
