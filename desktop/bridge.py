@@ -13,6 +13,12 @@ functions whose globals are an empty private dict, so walking their attributes r
 
 Methods never raise to the page (pywebview would send it a Python traceback); failures come back
 as ``{"error": "..."}``.
+
+In the window, calls do not reach these methods through pywebview's own dispatcher but through
+desktop/dispatch.py (see there why), which records the address of the page that made each call
+when it arrives: "own page" means the page that asked, not whatever the window shows by the time
+the call runs. Hosting also needs the person at the screen: ``host_room`` asks a native dialog
+(``confirm``) that no page can answer, and without one it refuses.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import time
 import types
 import webbrowser
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from server.settings import default_room_name
 
+from .dispatch import RateLimiter, Refusals, origin_of
 from .prefs import MAX_NAME_CHARS, MAX_ROOM_CHARS, PrefsError, PrefsStore, clean_text
 from .servers import EmbeddedServer, HostingError
 
@@ -46,7 +54,15 @@ MAX_URL_CHARS = 2048
 MAX_NOTIFY_TITLE = 100
 MAX_NOTIFY_BODY = 300
 NOTIFY_MIN_INTERVAL = 2.0  # seconds: a burst of messages raises one notification, not fifty
+OPENS_PER_SECOND = 0.5  # links opened in the system browser, per page origin (a few at once)
+OPEN_BURST = 3.0
 OWN_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+# The address of the page whose call is running on this thread (set by Bridge.call_from).
+_CALLER: ContextVar[str | None] = ContextVar("lanchat_bridge_caller", default=None)
+
+Confirm = Callable[[str, bool], bool]
+"""Asks the person whether to host room ``name`` (with a password or not); True if they agree."""
 
 
 class WindowLike(Protocol):
@@ -80,8 +96,11 @@ class Bridge:
 
     def __init__(self, server: EmbeddedServer, prefs: PrefsStore,
                  notifier: Callable[[str, str], bool] | None = None,
-                 opener: Callable[[str], bool] | None = None) -> None:
+                 opener: Callable[[str], bool] | None = None,
+                 confirm: Confirm | None = None) -> None:
         self._server = server
+        self._confirm = confirm
+        self._confirming = False
         self._prefs = prefs
         self._notifier = notifier or send_notification
         self._opener = opener or open_in_browser
@@ -90,10 +109,27 @@ class Bridge:
         self._unread = 0
         self._page_room: str | None = None
         self._last_notify = 0.0
+        self._opens = RateLimiter(OPENS_PER_SECOND, OPEN_BURST)
+        self._refusals = Refusals()  # a page's flood of links must not flood the log
 
     def attach(self, window: WindowLike) -> None:
         """The window exists now (it needs this bridge to be created, hence two steps)."""
         self._window = window
+
+    def set_confirm(self, confirm: Confirm) -> None:
+        """How to ask the person before hosting (the dialog needs the GUI, created later)."""
+        self._confirm = confirm
+
+    def call_from(self, page_url: str, name: str, args: list[Any]) -> Any:
+        """Run exposed method ``name`` for the page at ``page_url`` (the address it had when
+        the call arrived): the own-page checks look at that page, not at the window now."""
+        if name not in EXPOSED:
+            raise ValueError(f"{name} is not exposed")
+        token = _CALLER.set(page_url)
+        try:
+            return getattr(self, name)(*args)
+        finally:
+            _CALLER.reset(token)
 
     # Exposed to the page ------------------------------------------------------------------
 
@@ -134,6 +170,9 @@ class Bridge:
         except PrefsError as exc:
             return {"error": str(exc)}
         room = room or default_room_name()
+        refusal = self._ask_person(room, password is not None)
+        if refusal is not None:
+            return {"error": refusal}
         try:
             self._server.host(room, password, name or None)
         except HostingError as exc:
@@ -148,6 +187,28 @@ class Bridge:
             self._page_room = room
         self._apply_title()
         return {"url": url, "room": room}
+
+    def _ask_person(self, room: str, with_password: bool) -> str | None:
+        """None if the person agreed to host ``room``, else why not (one question at a time)."""
+        with self._lock:
+            if self._confirm is None:
+                return "hosting needs the desktop window to ask you first"
+            if self._confirming:
+                return "the app is already asking you whether to host a room"
+            self._confirming = True
+            confirm = self._confirm
+        try:
+            agreed = confirm(room, with_password)
+        except Exception:  # noqa: BLE001 - no dialog means no hosting, never a crash
+            log.exception("could not ask whether to host")
+            agreed = False
+        finally:
+            with self._lock:
+                self._confirming = False
+        if not agreed:
+            log.info("hosting %r was not confirmed", room)
+            return "you did not confirm hosting the room"
+        return None
 
     def set_unread(self, count: object, room: object = None) -> None:
         """Show ``count`` unread messages in the window title; ``room`` names the room shown
@@ -184,9 +245,13 @@ class Bridge:
 
     def open_external(self, url: object) -> bool:
         """Open an http(s) link in the system browser; anything else is refused."""
+        origin = origin_of(self._caller_url())
         safe = safe_external_url(url)
         if safe is None:
-            log.info("refused to open a non-http(s) link")
+            self._refusals.refuse("link is not http(s)", origin)
+            return False
+        if not self._opens.allow(origin):
+            self._refusals.refuse("too many links", origin)
             return False
         try:
             return self._opener(safe)
@@ -218,6 +283,10 @@ class Bridge:
 
     # Inside the app -----------------------------------------------------------------------
 
+    def owns(self, url: str) -> bool:
+        """``url`` is a page of this machine's own server."""
+        return is_own_url(url, self._server.port)
+
     def page_changed(self) -> None:
         """A new page loaded: reset the unread count and name the room if it is ours."""
         with self._lock:
@@ -239,15 +308,21 @@ class Bridge:
             except Exception:  # noqa: BLE001 - the window may be closing
                 log.debug("could not set the window title", exc_info=True)
 
-    def _on_own_page(self) -> bool:
-        """True when the window shows a page of this machine's own server."""
+    def _caller_url(self) -> str:
+        """The calling page's address (else the window's; '' when unknown)."""
+        caller = _CALLER.get()
+        if caller is not None:
+            return caller
         if self._window is None:
-            return False
+            return ""
         try:
-            current = self._window.get_current_url() or ""
+            return self._window.get_current_url() or ""
         except Exception:  # noqa: BLE001 - closing window: treat as foreign
-            return False
-        return is_own_url(current, self._server.port)
+            return ""
+
+    def _on_own_page(self) -> bool:
+        """True when the calling page (else the window's page) is of this machine's server."""
+        return is_own_url(self._caller_url(), self._server.port)
 
 
 def is_own_url(url: str, port: int) -> bool:
@@ -320,6 +395,14 @@ def send_notification(title: str, body: str) -> bool:
     return True
 
 
+_BROWSER_LOCK = threading.Lock()
+
+
 def open_in_browser(url: str) -> bool:
-    """The system browser, in a new tab where possible."""
-    return bool(webbrowser.open(url, new=2))
+    """The system browser, in a new tab where possible.
+
+    One at a time: ``webbrowser`` fills its list of browsers on first use without holding
+    callers back, so a second caller at that moment finds the list empty and opens nothing.
+    """
+    with _BROWSER_LOCK:
+        return bool(webbrowser.open(url, new=2))

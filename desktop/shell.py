@@ -16,7 +16,7 @@ from typing import Any
 from server import paths
 from server.settings import Settings
 
-from .bridge import APP_TITLE, Bridge, JsApi
+from .bridge import APP_TITLE, EXPOSED, Bridge, JsApi
 from .downloads import QtDownloads, default_download_dir
 from .logs import say
 from .prefs import PrefsStore
@@ -115,6 +115,24 @@ def force_exit_later(delay: float) -> None:
     threading.Thread(target=watchdog, name="lanchat-watchdog", daemon=True).start()
 
 
+def protect_bridge(bridge: Bridge, window: Any) -> None:
+    """Put our dispatcher in front of pywebview's (desktop/dispatch.py says why).
+
+    With Qt (Linux) our own web-channel object replaces pywebview's; it also asks the person
+    before hosting. Other backends keep pywebview's dispatcher behind a guard that refuses
+    malformed calls and limits their rate, and ask with pywebview's confirmation dialog.
+    """
+    if sys.platform.startswith("linux"):
+        from .qtbridge import install
+        install(bridge)
+        return
+    from .dispatch import guard_pywebview_dispatch
+    guard_pywebview_dispatch(EXPOSED)
+    bridge.set_confirm(lambda room, with_password: bool(window.create_confirmation_dialog(
+        "LAN Chat: host a room?", f"Host “{room}” on your network? Other computers on this "
+        "network can reach LAN Chat on this computer until you close the app.")))
+
+
 def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
                launched_at: float, download_dir: Path | None = None) -> int:
     """Serve the lobby on loopback, open the window on it, and clean up when it closes."""
@@ -130,6 +148,7 @@ def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
         server.stop()
         raise RuntimeError("pywebview could not create a window")
     bridge.attach(window)
+    protect_bridge(bridge, window)
     if sys.platform.startswith("linux"):  # Qt: our own handler (see desktop/downloads.py)
         downloads = QtDownloads(window, (lambda: download_dir) if download_dir else
                                 default_download_dir)

@@ -316,6 +316,19 @@ FIELD_HELP: dict[str, str] = {
     "max_connections_per_address": "WebSocket connections from one address (raise it for a "
                                    "classroom behind one NAT address)",
     "max_connections": "WebSocket connections in all",
+    "max_open_connections_per_address": "TCP connections one address may hold at once: page "
+                                        "loads, event streams and WebSockets alike, before any "
+                                        "route runs (`429` past it; an IPv6 /64 counts as one "
+                                        "address). Raise it with "
+                                        "`max_connections_per_address`",
+    "max_open_connections": "TCP connections in all, further kept below the open-file limit "
+                            "(which the host raises to its hard maximum at start); `503` past it",
+    "max_header_bytes": "bytes of a request's line and headers together (`431` past it)",
+    "header_timeout_seconds": "seconds a request's head may take from its first byte, or from "
+                              "the connection's start (`408`, or a silent close if nothing came)",
+    "body_idle_timeout_seconds": "seconds a request body (an upload) may send nothing before "
+                                 "it is cut off with `408`",
+    "max_peer_streams": "open `/api/peers/stream` listeners in all (`503` past it)",
     "client_queue_frames": "frames waiting for one client before it counts as stuck and is "
                            "disconnected (4408)",
     "direct_send": "write each event's frame straight to every socket (the fast lane)",
@@ -329,7 +342,9 @@ FIELD_HELP: dict[str, str] = {
     "resume_cap": "the most missed events one welcome carries (the rest by paging)",
     "welcome_max_bytes": "the most bytes of missed events one welcome carries",
     "max_upload_bytes": "the largest file one may share, in bytes",
-    "max_total_upload_bytes": "space for all shared files, in bytes",
+    "max_total_upload_bytes": "space for all shared files, in bytes, counting uploads in "
+                              "progress",
+    "max_uploads_per_address": "uploads in progress at once from one address (`429` past it)",
     "resumable_chunk_bytes": "the piece size clients send resumable uploads in",
     "partial_upload_expire_seconds": "seconds an unfinished upload is kept after its last "
                                      "byte arrived",

@@ -58,7 +58,8 @@ def find_direct_writer(asgi_send: Any) -> DirectWriter | None:
     for _ in range(6):
         owner = getattr(fn, "__self__", None)
         if owner is not None:
-            if type(owner).__name__ != _PROTOCOL_CLASS or not _plain(owner):
+            names = {cls.__name__ for cls in type(owner).__mro__}
+            if _PROTOCOL_CLASS not in names or not _plain(owner):
                 return None
             return DirectWriter(owner)
         try:

@@ -14,12 +14,13 @@ import os
 import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from .paths import private_folder
 from .protocol import now_iso
 from .store import FileRecord, HistoryStore, StoreError
 
@@ -61,13 +62,19 @@ class FileStore:
     """Where shared files live and how they get there."""
 
     def __init__(self, folder: Path, store: HistoryStore, *, max_bytes: int,
-                 max_total_bytes: int) -> None:
+                 max_total_bytes: int, max_uploads_per_address: int = 4) -> None:
         self.folder = folder
         self.store = store
         self.max_bytes = max_bytes
         self.max_total_bytes = max_total_bytes
-        folder.mkdir(parents=True, exist_ok=True)
+        self.max_uploads_per_address = max_uploads_per_address
+        private_folder(folder)
         self._used = store.total_file_bytes()
+        # Bytes promised to uploads still arriving: their Content-Length, or what they wrote.
+        self._reserved = 0
+        # Bytes promised by others sharing the space (unfinished resumable uploads).
+        self.promised_elsewhere: Callable[[], int] = lambda: 0
+        self._uploading: dict[str, int] = {}  # address -> uploads in progress
         for leftover in folder.glob("*.part"):  # uploads cut short by a crash
             leftover.unlink(missing_ok=True)
 
@@ -82,26 +89,52 @@ class FileStore:
             return None
         return record
 
-    def _check_room_for(self, size: int) -> None:
+    def _check_size(self, size: int) -> None:
         if size > self.max_bytes:
             raise UploadError(413, "file is larger than this room's limit of "
                                    + _human(self.max_bytes))
-        if self._used + size > self.max_total_bytes:
+
+    def free_bytes(self) -> int:
+        """Total space not used by shared files nor promised to uploads in progress."""
+        return (self.max_total_bytes - self._used - self._reserved
+                - self.promised_elsewhere())
+
+    def _reserve(self, extra: int) -> None:
+        """Promise ``extra`` more bytes of the total space to an upload, or refuse with 507."""
+        if extra > self.free_bytes():
             raise UploadError(507, "the host's space for shared files is full "
                                    f"({_human(self.max_total_bytes)})")
+        self._reserved += extra
+
+    def _start_upload(self, uploader: str | None) -> str:
+        who = uploader or "?"
+        if self._uploading.get(who, 0) >= self.max_uploads_per_address:
+            raise UploadError(429, f"{self.max_uploads_per_address} uploads from your address "
+                                   "are already in progress; wait for one to finish")
+        self._uploading[who] = self._uploading.get(who, 0) + 1
+        return who
+
+    def _end_upload(self, who: str, sink: _Sink) -> None:
+        self._reserved -= sink.reserved
+        sink.reserved = 0
+        left = self._uploading.pop(who) - 1
+        if left:
+            self._uploading[who] = left
 
     async def receive(self, chunks: AsyncIterator[bytes], content_type: str,
                       content_length: int | None, uploader: str | None,
                       raw_name: str | None = None) -> FileRecord:
         """Stream one upload to disk: multipart (field ``file``), or a raw body named by
         the caller."""
-        if content_length is not None:
-            # Multipart framing adds a few hundred bytes; the exact check happens while streaming.
-            self._check_room_for(max(0, content_length - 16 * 1024))
+        who = self._start_upload(uploader)
         file_id = uuid.uuid4().hex
         part_path = self.folder / f"{file_id}.part"
         sink = _Sink(part_path, self)
         try:
+            if content_length is not None:
+                # Multipart framing adds a few hundred bytes; the exact check is made while
+                # streaming. The space is promised now, so parallel uploads cannot overrun it.
+                sink.reserve(max(0, content_length - 16 * 1024))
             if content_type.startswith("multipart/form-data"):
                 name = await self._multipart(chunks, content_type, sink)
             else:
@@ -131,6 +164,7 @@ class FileStore:
             raise UploadError(507, f"the host could not write the file ({exc.strerror})") from exc
         finally:
             sink.abort()
+            self._end_upload(who, sink)
 
     async def _multipart(self, chunks: AsyncIterator[bytes], content_type: str,
                          sink: _Sink) -> str:
@@ -159,7 +193,7 @@ async def adopt_complete_file(files: FileStore, path: Path, name: str,
     move it into the shared files, exactly as a one-shot upload would be kept. The sync and
     the record's commit happen off the event loop."""
     size = path.stat().st_size
-    files._check_room_for(size)
+    files._check_size(size)  # its space was promised when it was announced
     name = clean_filename(name)
     file_id = uuid.uuid4().hex
     record = FileRecord(id=file_id, name=name, size=size, mime=guess_mime(name),
@@ -240,7 +274,15 @@ class _Sink:
         self.files = files
         self.fd: int | None = None
         self.size = 0
+        self.reserved = 0  # of the total space, promised to this upload
         self.finished = False
+
+    def reserve(self, size: int) -> None:
+        """Make sure ``size`` bytes are promised to this upload."""
+        self.files._check_size(size)
+        if size > self.reserved:
+            self.files._reserve(size - self.reserved)
+            self.reserved = size
 
     def open(self) -> None:
         if self.fd is None:
@@ -248,7 +290,7 @@ class _Sink:
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
-        self.files._check_room_for(self.size)
+        self.reserve(self.size)
         assert self.fd is not None
         view = memoryview(data)
         while view:

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import protocol
 from .directsend import DirectWriter, text_frame
-from .protocol import Hello, Ping, ProtocolError, SendMessage, Typing
+from .protocol import Hello, Ping, ProtocolError, Rename, SendMessage, Typing
 from .settings import Settings
 from .store import HistoryStore, Stored, WriteFailed
 
@@ -212,7 +212,7 @@ class ChatHub:
         self.connections.add(conn)
         self._per_address[address] = self._per_address.get(address, 0) + 1
 
-        conn.offer(self._welcome(user, hello.since))
+        conn.offer(self._welcome(user, hello.since, hello.name))
         if is_new:
             self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
         return conn
@@ -293,6 +293,8 @@ class ChatHub:
                 self._typing(conn)
             elif isinstance(frame, Ping):
                 conn.offer('{"type":"pong"}')
+            elif isinstance(frame, Rename):
+                self._rename(conn, frame)
         except ProtocolError as exc:
             self._reply_error(conn, exc.code, exc.detail, raw)
 
@@ -337,6 +339,29 @@ class ChatHub:
             self._broadcast(outcome.payload)
         else:
             self._send_to(conn, outcome.payload)  # a retry: acknowledge, do not repeat to others
+
+    def _rename(self, conn: Connection, frame: Rename) -> None:
+        """A new name for someone already in the room, announced to all as a stored event.
+
+        It passes the same checks as the name in hello (cleaning, uniqueness) and takes from
+        the same token bucket as messages, so renaming cannot flood the room. A name someone
+        else holds is refused rather than suffixed: the person is choosing it right now.
+        """
+        assert conn.user is not None
+        user = conn.user
+        wait = conn.bucket.take()
+        if wait:
+            raise ProtocolError("rate_limited", f"slow down: try again in {wait:.1f} s")
+        name = protocol.clean_name(frame.name, self.settings.max_name_chars)
+        if name == user.name:
+            raise ProtocolError("same_name", "that is already your name")
+        if self._unique_name(name, user.id) != name:
+            raise ProtocolError("name_taken", f"someone here is already called {name}; "
+                                              "pick another name")
+        event = {"type": "rename", "ts": protocol.now_iso(),
+                 "user": {"id": user.id, "name": name}, "old_name": user.name}
+        self._emit(event)  # stored first: a refused write leaves the old name in place
+        user.name = name
 
     def _typing(self, conn: Connection) -> None:
         assert conn.user is not None
@@ -396,7 +421,7 @@ class ChatHub:
                   "you fell behind (the connection stopped reading); reconnect to catch up")
         self.disconnect(conn)
 
-    def _welcome(self, user: User, since: int | None) -> str:
+    def _welcome(self, user: User, since: int | None, requested: str | None = None) -> str:
         s = self.settings
         store = self.store
         if since is None or since > store.last_id:
@@ -421,6 +446,7 @@ class ChatHub:
             "reset": reset,
             "limits": {"max_message_bytes": s.max_message_bytes,
                        "max_upload_bytes": s.max_upload_bytes},
+            **_name_change(requested, user.name),
         })
         return head[:-1] + ',"events":' + page.json_array() + "}"
 
@@ -432,6 +458,13 @@ class ChatHub:
             name = wanted[: self.settings.max_name_chars - len(suffix)] + suffix
             n += 1
         return name
+
+
+def _name_change(requested: str | None, given: str) -> dict[str, Any]:
+    """Welcome fields telling a person the name they asked for was taken (and what they got)."""
+    if requested is None or protocol.name_key(requested) == protocol.name_key(given):
+        return {}
+    return {"name_taken": True, "requested_name": requested}
 
 
 def _client_msg_id_of(raw: str | bytes) -> str | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import ipaddress
 import socket
 
 import ifaddr
+import segno
 
 
 def lan_addresses() -> list[str]:
@@ -34,3 +37,32 @@ def room_urls(host: str, port: int) -> list[str]:
 
 def machine_name() -> str:
     return socket.gethostname() or "this computer"
+
+
+class QrCodes:
+    """SVG QR codes of this host's own room URLs. Drawing one costs the CPU tens of
+    milliseconds, so each is drawn once, on a worker thread, however many ask at once."""
+
+    MAX_KEPT = 16  # a machine has a few addresses; more means they changed, so start over
+
+    def __init__(self) -> None:
+        self._drawn: dict[str, asyncio.Future[bytes]] = {}
+
+    async def svg(self, url: str) -> bytes:
+        drawing = self._drawn.get(url)
+        if drawing is None:
+            if len(self._drawn) >= self.MAX_KEPT:
+                self._drawn.clear()
+            drawing = asyncio.ensure_future(asyncio.to_thread(_draw, url))
+            self._drawn[url] = drawing
+        try:
+            return await asyncio.shield(drawing)
+        except Exception:
+            self._drawn.pop(url, None)
+            raise
+
+
+def _draw(text: str) -> bytes:
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
+    return buf.getvalue()

@@ -6,10 +6,14 @@ or frozen by PyInstaller (where bundled files live under ``sys._MEIPASS``).
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
 import platformdirs
+
+log = logging.getLogger(__name__)
 
 _APP_DIR_NAME = "LANChat"
 
@@ -50,3 +54,29 @@ def user_config_dir() -> Path:
 def user_log_dir() -> Path:
     """Log files: the windowed app has no console."""
     return Path(platformdirs.user_log_dir(_APP_DIR_NAME, appauthor=False))
+
+
+def private_folder(folder: Path) -> Path:
+    """Create ``folder`` (and its parents) if needed and make it its owner's alone (0700): it
+    holds the chat's history, the session secret and shared files, which other people using
+    this computer must not read. Windows keeps a user's profile private already."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _owner_only(folder, 0o700)
+    return folder
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty if missing, and make it its owner's alone (0600)."""
+    if os.name == "posix":
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+        _owner_only(path, 0o600)
+    return path
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    if os.name != "posix" or path.stat().st_mode & 0o077 == 0:
+        return
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:  # not ours, or a read-only disk: say so, keep going
+        log.warning("could not make %s private to its owner: %s", path, exc.strerror)

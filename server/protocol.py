@@ -51,7 +51,14 @@ class Ping:
     pass
 
 
-ClientFrame = SendMessage | Typing | Ping
+@dataclass(frozen=True)
+class Rename:
+    """A new display name, as sent; the hub cleans it with the room's own name length limit."""
+
+    name: object
+
+
+ClientFrame = SendMessage | Typing | Ping | Rename
 
 
 def now_iso() -> str:
@@ -178,6 +185,8 @@ def parse_frame(raw: str | bytes, max_message_bytes: int) -> ClientFrame:
         return Typing()
     if kind == "ping":
         return Ping()
+    if kind == "rename":
+        return Rename(name=data.get("name"))
     if kind == "hello":
         raise ProtocolError("already_joined", "hello is sent once, at the start")
     raise ProtocolError("unknown_type", f"unknown frame type {kind[:40]!r}")

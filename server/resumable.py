@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import FileStore, UploadError, adopt_complete_file, clean_filename
+from .paths import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ class ResumableUploads:
     def __init__(self, files: FileStore, expire_seconds: float) -> None:
         self.files = files
         self.folder = files.folder.parent / "partial-uploads"  # beside files/, not in it
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         self.expire_seconds = expire_seconds
+        files.promised_elsewhere = self.reserved
         self._busy: set[str] = set()
         self._uploads: dict[str, PartialUpload] = {}
         for meta in self.folder.glob("*.json"):
@@ -114,12 +116,12 @@ class ResumableUploads:
         if size > files.max_bytes:
             raise ResumeError(413, "file is larger than this room's limit of "
                                    f"{files.max_bytes} bytes")
-        if files.store.total_file_bytes() + self.reserved() + size > files.max_total_bytes:
+        if size > files.free_bytes():  # counts one-shot uploads in progress too
             raise ResumeError(507, "the host's space for shared files is full")
         upload = PartialUpload(uuid.uuid4().hex, clean_filename(name), size, owner, uploader,
                                time.time())
         try:
-            self._data(upload.id).touch(exist_ok=False)
+            self._data(upload.id).touch(mode=0o600, exist_ok=False)
             meta = self.folder / f"{upload.id}.json"
             meta.write_text(json.dumps(asdict(upload)), "utf-8")
         except OSError as exc:

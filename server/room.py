@@ -25,6 +25,14 @@ from .store import HistoryStore
 log = logging.getLogger(__name__)
 
 
+class StreamSlots:
+    """How many of something are open (the lobby's room-list streams), against a cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+
 class RoomNotStarted(RuntimeError):
     """A part of the room was used before :meth:`Room.async_start` or after closing."""
 
@@ -41,6 +49,8 @@ class Room:
         self._gate: PasswordGate | None = None
         self.attempts = AttemptLimiter()
         self.discovery: Discovery | None = None
+        self.peer_streams = StreamSlots(settings.max_peer_streams)
+        self.qr_codes = netinfo.QrCodes()
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -49,7 +59,8 @@ class Room:
         s = self.settings
         store = self._store = HistoryStore(s.db_path)
         files = self._files = FileStore(s.files_dir, store, max_bytes=s.max_upload_bytes,
-                                        max_total_bytes=s.max_total_upload_bytes)
+                                        max_total_bytes=s.max_total_upload_bytes,
+                                        max_uploads_per_address=s.max_uploads_per_address)
         self._uploads = ResumableUploads(files, s.partial_upload_expire_seconds)
         self._gate = PasswordGate(s.password, store.secret())
         self._hub = ChatHub(store, s, self.file_info)
@@ -120,7 +131,8 @@ class Room:
             "room_id": self.store.room_id,
             "version": __version__,
             "hosting": s.hosting,
-            "machine": netinfo.machine_name(),
+            # The computer's name is for people who know the room's password.
+            **({"machine": netinfo.machine_name()} if member else {}),
             "users": len(self.hub.users),
             "password": self.gate.required,
             "member": member,

@@ -10,6 +10,7 @@ import time
 import uvicorn
 
 from .app import create_app
+from .connections import HostConfig
 from .room import Room
 from .settings import Settings
 
@@ -51,11 +52,12 @@ class Server(uvicorn.Server):
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
+    """uvicorn with the h11 parser behind LAN Chat's connection bounds (server/connections.py)."""
+    return HostConfig(
         create_app(settings),
+        settings,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
         ws_max_size=settings.ws_max_frame_bytes,
         ws_ping_interval=settings.ping_interval_seconds,
         ws_ping_timeout=settings.ping_timeout_seconds,
@@ -64,6 +66,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=5,  # an idle kept-alive connection closes after this
         lifespan="on",
     )
 

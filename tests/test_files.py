@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import select
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.conftest import Chatter, Host
+from tests.conftest import Chatter, Host, wait_until
 
 
 def _chunks(total: int, seed: bytes = b"lanchat") -> Iterator[bytes]:
@@ -150,3 +154,103 @@ def test_the_total_space_for_shared_files_is_capped_with_507(make_host) -> None:
     host.start()  # the space already used is remembered across restarts
     with host.http() as http:
         assert http.post("/api/files", files={"file": ("d.bin", b"d" * 60_000)}).status_code == 507
+
+
+def _start_upload(host: Host, declared: int, sent: int) -> socket.socket:
+    """A raw upload that declares ``declared`` bytes, sends ``sent`` of them and holds."""
+    sock = socket.create_connection(("127.0.0.1", host.port), timeout=10)
+    sock.sendall(f"POST /api/files?name=held.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Content-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n"
+                 .encode() + b"h" * sent)
+    return sock
+
+
+def _response(sock: socket.socket, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of the next response on a raw connection."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "closed without a response"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(head.split()[1]), json.loads(body)
+
+
+def _part_bytes(host: Host) -> int:
+    return sum(p.stat().st_size for p in (host.data_dir / "files").glob("*.part"))
+
+
+def test_parallel_uploads_cannot_overrun_the_total_space(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(max_total_upload_bytes=1_000_000, max_uploads_per_address=10)
+    held = [_start_upload(host, 400_000, 300_000) for _ in range(6)]
+    try:
+        # Two fit in the space (whichever the host reads first); the others are told so
+        # before their bodies are written.
+        answered: set[socket.socket] = set()
+
+        def four_answered() -> bool:
+            ready, _, _ = select.select([s for s in held if s not in answered], [], [], 0.05)
+            answered.update(ready)
+            return len(answered) >= 4
+
+        wait_until(four_answered, 10, what="four uploads to be refused")
+        for sock in answered:
+            status, body = _response(sock)
+            assert status == 507 and "full" in body["detail"]
+        wait_until(lambda: _part_bytes(host) >= 600_000, 10, what="the two uploads to arrive")
+        assert _part_bytes(host) <= 1_000_000
+        for sock in set(held) - answered:
+            sock.sendall(b"h" * 100_000)
+            status, body = _response(sock)
+            assert status == 201 and body["size"] == 400_000
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_one_address_has_a_few_uploads_in_progress_at_most(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(max_uploads_per_address=2)
+    held = [_start_upload(host, 200_000, 1000) for _ in range(2)]
+    wait_until(lambda: len(list((host.data_dir / "files").glob("*.part"))) == 2, 10,
+               what="two uploads in progress")
+    with host.http() as http:
+        r = http.post("/api/files", params={"name": "third.txt"}, content=b"third")
+        assert r.status_code == 429 and "in progress" in r.json()["detail"]
+        held[0].sendall(b"h" * 199_000)
+        assert _response(held[0])[0] == 201
+        r = http.post("/api/files", params={"name": "third.txt"}, content=b"third")
+        assert r.status_code == 201
+    for sock in held:
+        sock.close()
+
+
+def test_a_stalled_upload_gives_its_space_back(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(max_total_upload_bytes=1_000_000, body_idle_timeout_seconds=1.0)
+    with _start_upload(host, 900_000, 1000) as stalled:
+        status, _ = _response(stalled)
+        assert status == 408
+    with host.http() as http:
+        r = http.post("/api/files", params={"name": "fits.bin"}, content=b"f" * 900_000)
+        assert r.status_code == 201, r.text
+    assert _part_bytes(host) == 0
+
+
+def test_resumable_and_one_shot_uploads_share_one_space(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(max_total_upload_bytes=1_000_000)
+    with host.http() as http:
+        announced = http.post("/api/files/uploads", json={"name": "big.zip", "size": 700_000})
+        assert announced.status_code == 201
+        r = http.post("/api/files", params={"name": "more.bin"}, content=b"m" * 400_000)
+        assert r.status_code == 507, "the announced upload's space was promised"
+        assert http.delete(announced.json()["url"]).status_code == 204
+        with _start_upload(host, 900_000, 1000) as held:
+            wait_until(lambda: _part_bytes(host) > 0, 10, what="the one-shot upload to begin")
+            r = http.post("/api/files/uploads", json={"name": "late.zip", "size": 400_000})
+            assert r.status_code == 507, "the one-shot upload in progress holds its space"
+            held.sendall(b"h" * 899_000)
+            assert _response(held)[0] == 201

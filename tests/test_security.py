@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from pathlib import Path
+
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 from server.security import AttemptLimiter, host_allowed
 from tests.conftest import Chatter, Host
@@ -104,9 +110,15 @@ def test_a_foreign_host_header_is_refused_on_http_and_websocket(host: Host) -> N
         r = http.get("/", headers={"Host": "attacker.example:80"})
         assert r.status_code == 421
         assert http.get("/api/health", headers={"Host": "localhost"}).status_code == 200
+    # A rebound page's handshake: one Host header naming the attacker's domain.
+    with socket.create_connection(("127.0.0.1", host.port)) as sock, \
+            pytest.raises(InvalidStatus) as err:
+        connect(f"ws://attacker.example:{host.port}/ws", sock=sock, open_timeout=10)
+    assert err.value.response.status_code == 403
+    # Two Host headers are malformed (RFC 9112): refused before any route runs.
     with pytest.raises(InvalidStatus) as err:
         Chatter(host, "Rebound", additional_headers={"Host": "attacker.example"})
-    assert err.value.response.status_code == 403
+    assert err.value.response.status_code == 400
 
 
 def test_uploads_from_another_origin_are_refused(host: Host) -> None:
@@ -156,3 +168,77 @@ def test_an_oversized_frame_closes_only_that_connection(host: Host) -> None:
     ada.say("still up")
     assert ada.recv_type("message")["text"] == "still up"
     ada.close()
+
+
+def test_guesses_sent_all_at_once_are_braked_like_guesses_sent_in_turn(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="right")
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=host.url, timeout=60, limits=limits) as http:
+            answers = await asyncio.gather(*(http.post("/api/login", json={"password": f"g{i}"})
+                                             for i in range(100)))
+        return [a.status_code for a in answers]
+
+    codes = asyncio.run(burst())
+    assert set(codes) <= {401, 429}
+    assert codes.count(401) <= 5, codes.count(401)  # the free attempts, no more
+    assert codes.count(429) >= 95
+
+
+def test_a_check_in_flight_holds_back_the_next_and_counts_already() -> None:
+    limiter = AttemptLimiter(free_attempts=1, base_delay=10)
+    assert limiter.begin("a") == 0
+    assert limiter.begin("a") >= 1  # one check per address at a time
+    assert limiter.begin("b") == 0  # other addresses are not held back
+    limiter.end("a", right=False)
+    assert 9 <= limiter.retry_after("a") <= 10  # counted when it began
+    limiter.end("b", right=True)
+    assert limiter.retry_after("b") == 0 and limiter.begin("b") == 0
+
+
+def test_a_cookie_with_non_ascii_characters_is_refused_with_401(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="right")
+    forged = "lanchat_session=\u00e4\u00e4.\u00e4".encode("latin-1")
+    with host.http() as http:
+        r = http.get("/api/events", headers={"Cookie": forged})
+        assert r.status_code == 401 and "password" in r.json()["detail"]
+        assert http.get("/api/room", headers={"Cookie": forged}).json()["member"] is False
+    with pytest.raises(ConnectionClosed) as closed:
+        Chatter(host, "Forger", additional_headers={"Cookie": forged.decode("latin-1")}).recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_data_folder_and_its_files_are_the_owners_alone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)  # as an earlier version left it
+    (data / "history.sqlite3").touch(mode=0o644)
+    (data / "history.sqlite3").chmod(0o644)
+    host = Host(data).start()
+    try:
+        with host.http() as http:
+            assert http.post("/api/files", files={"file": ("a.txt", b"a")}).status_code == 201
+        assert _mode(data) == 0o700
+        assert _mode(data / "files") == 0o700
+        for path in data.rglob("*"):
+            if path.is_file():
+                assert _mode(path) == 0o600, path
+        fresh = Host(tmp_path / "fresh" / "data").start()
+        fresh.stop()
+        assert _mode(tmp_path / "fresh" / "data") == 0o700
+        assert _mode(tmp_path / "fresh" / "data" / "history.sqlite3") == 0o600
+    finally:
+        host.stop()
+
+
+def test_only_members_learn_the_computers_name(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="right")
+    with host.http() as http:
+        assert "machine" not in http.get("/api/room").json()
+        assert http.post("/api/login", json={"password": "right"}).status_code == 200
+        assert http.get("/api/room").json()["machine"]

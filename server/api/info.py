@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import segno
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from .. import __version__
+from .. import __version__, netinfo
 from .deps import RoomDep
 
 router = APIRouter()
@@ -35,7 +33,10 @@ async def room_info(request: Request, room: RoomDep) -> dict[str, Any]:
 
 
 @router.get("/api/qr.svg")
-async def qr(text: str = Query(..., max_length=512)) -> Response:
-    buf = io.BytesIO()
-    segno.make(text, error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
-    return Response(buf.getvalue(), media_type="image/svg+xml")
+async def qr(request: Request, room: RoomDep,
+             text: str = Query(..., max_length=512)) -> Response:
+    """Only this room's own URLs: anything else would let anyone spend the host's CPU."""
+    s = room.settings
+    if text not in netinfo.room_urls(s.host, request.url.port or s.port):
+        raise HTTPException(404, "this host draws QR codes of its own room URLs only")
+    return Response(await room.qr_codes.svg(text), media_type="image/svg+xml")

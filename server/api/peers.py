@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..discovery import Discovery, disabled_status
+from ..room import StreamSlots
 from .deps import RoomDep
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,35 @@ async def list_peers(room: RoomDep) -> dict[str, Any]:
     return peers_snapshot(room.discovery)
 
 
+class _CountedStream(StreamingResponse):
+    """A stream that gives its slot back however it ends, even before its first byte."""
+
+    def __init__(self, slots: StreamSlots, body: AsyncIterator[str], **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.slots = slots
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.open -= 1
+
+
 @router.get("/api/peers/stream")
-async def stream_peers(room: RoomDep) -> StreamingResponse:
+async def stream_peers(room: RoomDep) -> Response:
+    """Each stream wakes every second to compare the list, so thousands of them (anyone on
+    the LAN can open them) kept a core busy: at most ``max_peer_streams`` at once."""
     discovery = room.discovery
+    slots = room.peer_streams
+    if slots.open >= slots.limit:
+        return JSONResponse({"detail": f"this host already sends {slots.limit} room lists; "
+                                       "try again soon"},
+                            status_code=503, headers={"Retry-After": "10"})
+    slots.open += 1
     # Starlette cancels this generator when the client goes away (it listens for the
     # disconnect itself), so the loop only has to end when the server stops.
-    return StreamingResponse(peer_events(discovery), media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return _CountedStream(slots, peer_events(discovery), media_type="text/event-stream",
+                          headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
 async def peer_events(discovery: Discovery | None) -> AsyncIterator[str]:

@@ -17,15 +17,22 @@ router = APIRouter()
 async def login(request: Request, room: RoomDep,
                 password: str = Body(..., embed=True, max_length=1024)) -> Response:
     address = request.client.host if request.client else "?"
-    wait = room.attempts.retry_after(address)
-    if wait:
-        return JSONResponse({"detail": f"too many wrong passwords; try again in {wait} s"},
-                            status_code=429, headers={"Retry-After": str(wait)})
     gate = room.gate
-    if gate.required and not await asyncio.to_thread(gate.check, password):
-        room.attempts.failed(address)
-        return JSONResponse({"detail": "wrong password"}, status_code=401)
-    room.attempts.succeeded(address)
+    if gate.required:
+        # Counted before the hash runs, one check per address at a time: a burst of guesses
+        # sent at once is braked like guesses sent in turn.
+        wait = room.attempts.begin(address)
+        if wait:
+            return JSONResponse(
+                {"detail": f"too many password attempts; try again in {wait} s"},
+                status_code=429, headers={"Retry-After": str(wait)})
+        right = False
+        try:
+            right = await asyncio.to_thread(gate.check, password)
+        finally:
+            room.attempts.end(address, right)
+        if not right:
+            return JSONResponse({"detail": "wrong password"}, status_code=401)
     response = JSONResponse({"ok": True})
     response.set_cookie(SESSION_COOKIE, gate.new_token(), httponly=True, samesite="strict",
                         max_age=30 * 24 * 3600, path="/")

@@ -5,6 +5,16 @@ import { backoffDelay } from './util.js';
 
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 8000;
+// A host that restarts (or a laptop that wakes up) is usually back within seconds: knock every
+// 1-2 s, so the room is back within 2 s of the host answering again. After a long outage knock
+// less often; the browser's 'online' event and the page coming to the front still knock at once.
+const QUICK_RETRY_CAP_MS = 2000;
+const SLOW_RETRY_CAP_MS = 5000;
+const QUICK_FOR_MS = 10 * 60 * 1000;
+const FULL_RETRY_CAP_MS = 15000; // a full room: give the others room before knocking again
+// A host that vanished from the network leaves the socket hanging instead of refusing it.
+const OPEN_WITHIN_MS = 5000;
+const WELCOME_WITHIN_MS = 15000; // once open, a busy host gets longer to send its welcome
 // Close codes that retrying cannot fix.
 const FATAL = new Map([[4400, 'The host refused to let you in.'], [4401, 'This room needs its password.'],
   [4403, 'This page is not from this room.']]);
@@ -22,19 +32,25 @@ export class Connection extends EventTarget {
     this.pingTimer = 0;
     this.pongTimer = 0;
     this.stopped = true;
+    this.openTimer = 0;
+    this.downSince = 0;
     this.onOnline = () => this.retryNow();
+    this.onVisible = () => { if (!document.hidden) this.retryNow(); };
   }
 
   start() {
     this.stopped = false;
     window.addEventListener('online', this.onOnline);
+    document.addEventListener('visibilitychange', this.onVisible);
     this.open();
   }
 
   stop() {
     this.stopped = true;
     window.removeEventListener('online', this.onOnline);
+    document.removeEventListener('visibilitychange', this.onVisible);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.openTimer);
     this.stopKeepalive();
     const ws = this.ws;
     this.ws = null;
@@ -71,7 +87,20 @@ export class Connection extends EventTarget {
       return;
     }
     this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', ...this.hello() }));
+    const giveUpAfter = (ms) => {
+      clearTimeout(this.openTimer);
+      this.openTimer = setTimeout(() => {
+        if (this.ws !== ws || this.state === 'online') return;
+        ws.onclose = null;
+        try { ws.close(); } catch { /* never opened */ }
+        this.closed(ws, 0, 'the host did not answer');
+      }, ms);
+    };
+    giveUpAfter(OPEN_WITHIN_MS);
+    ws.onopen = () => {
+      giveUpAfter(WELCOME_WITHIN_MS);
+      ws.send(JSON.stringify({ type: 'hello', ...this.hello() }));
+    };
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
       clearTimeout(this.pongTimer);
@@ -79,7 +108,9 @@ export class Connection extends EventTarget {
       try { frame = JSON.parse(event.data); } catch { return; }
       if (frame.type === 'pong') return;
       if (frame.type === 'welcome') {
+        clearTimeout(this.openTimer);
         this.attempt = 0;
+        this.downSince = 0;
         this.setState('online');
         this.startKeepalive();
       }
@@ -91,6 +122,7 @@ export class Connection extends EventTarget {
   closed(ws, code, reason) {
     if (this.ws !== ws) return;
     this.ws = null;
+    clearTimeout(this.openTimer);
     this.stopKeepalive();
     if (this.stopped) return;
     if (FATAL.has(code)) {
@@ -98,12 +130,14 @@ export class Connection extends EventTarget {
       this.setState('refused', { code, reason: reason || FATAL.get(code) });
       return;
     }
-    // 4429: the host is full; wait longer before knocking again.
-    this.scheduleRetry(code === 4429 ? 3 : 0, code, reason);
+    this.scheduleRetry(code, reason);
   }
 
-  scheduleRetry(extraAttempts = 0, code = 0, reason = '') {
-    const delay = backoffDelay(this.attempt + extraAttempts);
+  scheduleRetry(code = 0, reason = '') {
+    if (!this.downSince) this.downSince = Date.now();
+    const cap = code === 4429 ? FULL_RETRY_CAP_MS
+      : Date.now() - this.downSince < QUICK_FOR_MS ? QUICK_RETRY_CAP_MS : SLOW_RETRY_CAP_MS;
+    const delay = backoffDelay(this.attempt + (code === 4429 ? 3 : 0), Math.random, cap);
     this.attempt += 1;
     const retryAt = Date.now() + delay;
     this.setState('offline', { retryAt, code, reason });

@@ -119,7 +119,8 @@ function mountHost(section, name, defaultRoom = '') {
     }
     problem.hidden = true;
     submit.disabled = true;
-    submit.lastChild.textContent = 'Starting your room…';
+    // The desktop app asks in a window of its own before it opens this computer to the LAN.
+    submit.lastChild.textContent = 'Confirm in the dialog…';
     store.setName(person);
     try {
       const password = passwordInput.value;

@@ -8,6 +8,7 @@ import { Room } from './room.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { mountDownloadNotices } from './notice.js';
+import { keepAppOffline } from './offline.js';
 
 const app = document.getElementById('app');
 let room = null;
@@ -97,3 +98,4 @@ async function boot() {
 window.addEventListener('hashchange', () => window.location.reload());
 mountDownloadNotices(document.body);
 boot();
+keepAppOffline();

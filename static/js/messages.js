@@ -4,10 +4,11 @@
 
 import { h, emit } from './dom.js';
 import { icon } from './icons.js';
+import { fileNameEl } from './filename.js';
+import { mountHistoryScroll } from './history-scroll.js';
 import { formatSize, linkify, safeHref, timeLabel, INLINE_IMAGES } from './util.js';
 
 const NEAR_BOTTOM_PX = 64;
-const NEAR_TOP_PX = 160;
 
 function textBlock(text) {
   const p = h('p', { class: 'msg-text' });
@@ -37,7 +38,7 @@ function fileCard(file, extra = {}) {
   card.append(h('div', { class: 'file-row' },
     h('span', { class: 'file-icon' }, icon(fileIconName(file.mime))),
     h('span', { class: 'file-info' },
-      h('span', { class: 'file-name', text: file.name, title: file.name }),
+      fileNameEl(file.name),
       h('span', { class: 'file-size', text: extra.sizeText ?? formatSize(file.size) })),
     url ? h('a', { class: 'icon-btn', href: url, download: file.name, 'aria-label': `Download ${file.name}`, title: 'Download' }, icon('download')) : null,
     extra.action ?? null));
@@ -148,14 +149,14 @@ export function mountMessageList(scroller, pill) {
   let stuck = true;
 
   const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
-  const toBottom = () => { scroller.scrollTop = scroller.scrollHeight; stuck = true; pill.hidden = true; };
+  const history = mountHistoryScroll(scroller, list, pill, {
+    onNearTop: () => emit(scroller, 'chat:near-top'),
+    // Once more on the next frame: a fling still under way would otherwise carry the view off.
+    onJump: () => { toBottom(); requestAnimationFrame(() => { if (!atBottom()) toBottom(); }); },
+  });
+  function toBottom() { scroller.scrollTop = scroller.scrollHeight; stuck = true; history.update(); }
 
-  scroller.addEventListener('scroll', () => {
-    stuck = atBottom();
-    if (stuck) pill.hidden = true;
-    if (scroller.scrollTop < NEAR_TOP_PX) emit(scroller, 'chat:near-top');
-  }, { passive: true });
-  pill.addEventListener('click', () => { toBottom(); });
+  scroller.addEventListener('scroll', () => { stuck = atBottom(); }, { passive: true });
 
   list.addEventListener('click', (event) => {
     const button = event.target.closest('[data-action]');
@@ -174,12 +175,7 @@ export function mountMessageList(scroller, pill) {
       clearTimeout(quietTimer);
       quietTimer = setTimeout(() => list.setAttribute('aria-live', 'polite'), 500);
     }
-    let anchor = null;
-    let anchorTop = 0;
-    if (prepend) {
-      anchor = [...list.children].find((n) => n.offsetTop + n.offsetHeight > scroller.scrollTop);
-      anchorTop = anchor ? anchor.offsetTop - scroller.scrollTop : 0;
-    }
+    const place = prepend ? history.place() : null;
     const keys = new Set();
     let cursor = list.firstChild;
     for (const item of items) {
@@ -192,6 +188,7 @@ export function mountMessageList(scroller, pill) {
           entry.node.remove();
         }
         entry = { node: build(item), sig };
+        entry.node.dataset.key = item.key;
         nodes.set(item.key, entry);
       } else if (item.kind === 'upload') {
         updateUpload(entry.node, item);
@@ -206,13 +203,18 @@ export function mountMessageList(scroller, pill) {
     }
     for (const key of [...nodes.keys()]) if (!keys.has(key)) nodes.delete(key);
 
-    if (prepend && anchor && anchor.isConnected) {
-      scroller.scrollTop = anchor.offsetTop - anchorTop;
+    if (prepend && history.keep(place)) {
+      history.update();
     } else if (forceBottom || wasStuck) {
       toBottom();
     } else if (newFromOthers) {
-      pill.hidden = false;
+      history.newMessages();
+    } else {
+      history.update();
     }
+    // Still near the top (a short page, or a list shorter than the window, which cannot even
+    // be scrolled): ask for more now rather than wait for a scroll that may never come.
+    history.check();
   }
 
   function reset() {
@@ -220,5 +222,5 @@ export function mountMessageList(scroller, pill) {
     list.replaceChildren();
   }
 
-  return { render, reset, toBottom, element: list, isStuck: () => stuck };
+  return { render, reset, toBottom, element: list, isStuck: () => stuck, stop: history.stop };
 }

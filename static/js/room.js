@@ -12,6 +12,10 @@ import { uploadResumable } from './resume-upload.js';
 import { mountClosed } from './closed.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
+import { presenceFolder, isPresence, renameText } from './presence.js';
+import { mountReloadGuard, offlineNote } from './offline.js';
+import { mountInvite } from './invite.js';
+import { mountNameNotice, openRenameDialog, renameRefusal } from './identity.js';
 import {
   uuid, mergeEvents, groupsWith, dayKey, dayLabel, typingLabel, plural, refusalText,
   formatSize, INLINE_IMAGES,
@@ -19,6 +23,9 @@ import {
 
 const TYPING_SHOWN_MS = 4500;
 const ACK_WAIT_MS = 10000;
+const OLDER_PAGE = 100; // events per page when reading back: fewer round trips to the start
+const OLDER_RETRY_MS = 3000;
+const RENAME_ERRORS = new Set(['name_taken', 'bad_name', 'same_name', 'rate_limited']);
 const DEFAULT_LIMITS = { max_message_bytes: 8192, max_upload_bytes: 4 * 1024 ** 3 };
 
 export class Room {
@@ -63,6 +70,7 @@ export class Room {
     window.addEventListener('focus', this.onFocus);
     document.addEventListener('visibilitychange', this.onFocus);
     this.tick = setInterval(() => { this.renderBanner(); this.renderTyping(); }, 1000);
+    this.stopReloadGuard = mountReloadGuard(() => this.dropped);
     this.updateTitle();
     this.enableLobbyButton();
     if (window.matchMedia('(pointer: fine)').matches) this.composer.focus();
@@ -81,11 +89,14 @@ export class Room {
     this.overlay = h('div', { class: 'drop-overlay', hidden: true, 'aria-hidden': 'true' },
       h('div', { class: 'drop-box' }, icon('attach'), h('p', { text: `Drop files to share them in ${this.roomName}` })));
     const main = h('main', { class: 'room-main' }, this.scroller, pill);
-    this.root.replaceChildren(h('div', { class: 'room' }, this.header, this.banner, main, this.typing, form), this.overlay);
+    const nameNotice = h('div');
+    this.root.replaceChildren(h('div', { class: 'room' }, this.header, this.banner, nameNotice, main, this.typing, form), this.overlay);
 
     this.buildHeader();
     this.buildBanner();
     this.list = mountMessageList(this.scroller, pill);
+    this.invite = mountInvite(this.scroller, { onRename: () => this.askRename() });
+    this.nameNotice = mountNameNotice(nameNotice, { onRename: () => this.askRename() });
     this.composer = mountComposer(form, {
       limitBytes: this.limits.max_message_bytes,
       placeholder: `Message ${this.roomName}`,
@@ -96,7 +107,7 @@ export class Room {
     this.root.addEventListener('chat:files', (e) => e.detail.files.forEach((f) => this.startUpload(f)));
     this.root.addEventListener('chat:typing', () => this.conn.send({ type: 'typing' }));
     this.root.addEventListener('chat:near-top', () => this.loadOlder());
-    this.root.addEventListener('chat:load-older', () => this.loadOlder());
+    this.root.addEventListener('chat:load-older', () => this.loadOlder(true));
     this.root.addEventListener('chat:retry', (e) => this.retry(e.detail.cmid));
     this.root.addEventListener('chat:discard', (e) => this.discard(e.detail.cmid));
     this.root.addEventListener('chat:cancel-upload', (e) => this.uploadByKey(e.detail.key)?.abort?.());
@@ -158,13 +169,20 @@ export class Room {
     people.setAttribute('aria-label', `${plural(n, 'person', 'people')} online; show who`);
     addrText.textContent = address;
     addr.setAttribute('aria-label', `Room address ${address}; show the QR code to join from a phone`);
+    // A new room, or one where only you ever spoke: invite. A room with a conversation in it
+    // shows that conversation; its address stays one click away in the header.
+    const alone = [...this.users.keys()].every((id) => id === this.me?.id)
+      && !this.events.some((e) => e.type === 'message' && e.user?.id !== this.me?.id);
+    this.invite.update({ info: { ...this.info, room: this.roomName }, me: this.welcomed ? this.me : null, alone });
   }
 
   /** The slim "Reconnecting…" line: shown from the first drop until the room is back. */
   buildBanner() {
     this.bannerText = h('span', { class: 'banner-text' });
+    this.bannerNote = h('span', { class: 'banner-note' });
     this.banner.replaceChildren(icon('wifi'), this.bannerText,
-      h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => this.conn.retryNow() }));
+      h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => this.conn.retryNow() }),
+      this.bannerNote);
   }
 
   renderBanner() {
@@ -176,6 +194,8 @@ export class Room {
     const secs = state === 'offline' ? Math.max(0, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000)) : 0;
     const text = secs > 0 ? `Reconnecting… next try in ${secs} s` : 'Reconnecting…';
     if (this.bannerText.textContent !== text) this.bannerText.textContent = text;
+    const note = offlineNote();
+    if (this.bannerNote.textContent !== note) this.bannerNote.textContent = note;
     this.bannerText.title = reason || '';
   }
 
@@ -212,8 +232,16 @@ export class Room {
     };
     const meId = this.me?.id;
     const delivered = new Set();
+    const presence = presenceFolder(meId);
+    const flush = () => { const item = presence.flush(); if (item) out.push(item); };
     for (const ev of this.events) {
-      if (ev.type === 'message') {
+      const quiet = isPresence(ev);
+      if (!quiet || !presence.fits(ev) || dayKey(new Date(ev.ts)) !== day) flush();
+      if (quiet) {
+        dayOf(ev.ts);
+        presence.add(ev);
+        prev = null;
+      } else if (ev.type === 'message') {
         dayOf(ev.ts);
         const own = meId !== undefined && ev.user?.id === meId;
         if (own && ev.client_msg_id) delivered.add(ev.client_msg_id);
@@ -222,13 +250,13 @@ export class Room {
           ev, own, grouped: groupsWith(prev, ev), status: own ? 'delivered' : null,
         });
         prev = ev;
-      } else if (ev.type === 'join' || ev.type === 'leave') {
+      } else if (ev.type === 'rename') {
         dayOf(ev.ts);
-        const who = meId !== undefined && ev.user?.id === meId ? 'You' : ev.user?.name ?? 'Someone';
-        out.push({ kind: 'notice', key: `e-${ev.id}`, ts: ev.ts, text: `${who} ${ev.type === 'join' ? 'joined' : 'left'}` });
+        out.push({ kind: 'notice', key: `e-${ev.id}`, ts: ev.ts, text: renameText(ev, meId) });
         prev = null;
       }
     }
+    flush();
     const me = this.me ?? { id: '', name: this.name };
     const online = this.connState.state === 'online';
     for (const item of store.loadOutbox()) {
@@ -280,6 +308,7 @@ export class Room {
     }
     if (detail.state === 'refused') {
       this.conn.stop();
+      this.stopReloadGuard?.();
       this.onRefused?.(detail.reason);
       return;
     }
@@ -293,14 +322,18 @@ export class Room {
       case 'welcome': this.onWelcome(frame); break;
       case 'message': this.onMessage(frame); break;
       case 'join':
+      case 'rename':
         this.users.set(frame.user.id, frame.user);
+        if (frame.type === 'rename' && frame.user.id === this.me?.id) this.onRenamed(frame.user);
         this.addEvent(frame);
         this.renderHeader();
+        this.render();
         break;
       case 'leave':
         this.users.delete(frame.user.id);
         this.addEvent(frame);
         this.renderHeader();
+        this.render();
         break;
       case 'typing':
         if (frame.user && frame.user.id !== this.me?.id) {
@@ -308,7 +341,11 @@ export class Room {
           this.renderTyping();
         }
         break;
-      case 'error': this.onError(frame); break;
+      case 'error':
+        if (this.pendingRename && !frame.client_msg_id && RENAME_ERRORS.has(frame.code)) {
+          this.pendingRename.done(renameRefusal(frame.code, frame.detail));
+        } else this.onError(frame);
+        break;
       case 'closing': this.onClosing(frame); break;
       default: break;
     }
@@ -327,7 +364,7 @@ export class Room {
       store.markJoined(w.room_id);
       if (partial) {
         // Events "after since" from another room's numbering: start from the newest page instead.
-        this.events = await this.fetchPage('');
+        this.events = (await this.fetchPage('')) ?? [];
         fromWelcome = false;
       }
     }
@@ -337,6 +374,8 @@ export class Room {
     this.composer.setLimit(this.limits.max_message_bytes);
     this.composer.setPlaceholder(`Message ${this.roomName}`);
     this.users = new Map(w.users.map((u) => [u.id, u]));
+    if (w.name_taken && w.requested_name) this.nameNotice.show(w.requested_name, w.you.name);
+    else this.nameNotice.hide();
     if (w.has_more_after) await this.catchUp();
     this.hasMoreBefore = this.events.length > 0 && this.events[0].id > 1;
     this.ackFromHistory();
@@ -348,14 +387,14 @@ export class Room {
     this.pump();
   }
 
-  async fetchPage(query) {
+  async fetchPage(query, limit = 50) {
     try {
-      const res = await fetch(`/api/events?limit=50${query}`, { cache: 'no-store' });
-      if (!res.ok) return [];
+      const res = await fetch(`/api/events?limit=${limit}${query}`, { cache: 'no-store' });
+      if (!res.ok) return null;
       const page = await res.json();
       return Array.isArray(page.events) ? page.events : [];
     } catch {
-      return [];
+      return null;
     }
   }
 
@@ -536,27 +575,69 @@ export class Room {
     this.render();
   }
 
-  async loadOlder() {
+  /** The page before the oldest event shown. Scrolling asks again and again: after a failure
+   *  it waits a little (the button still works at once), and a failure never ends history. */
+  async loadOlder(byHand = false) {
     if (this.loadingOlder || !this.hasMoreBefore || !this.events.length) return;
+    if (!byHand && Date.now() - (this.olderFailedAt ?? 0) < OLDER_RETRY_MS) return;
     this.loadingOlder = true;
     this.render({ prepend: true });
-    const older = await this.fetchPage(`&before=${this.events[0].id}`);
-    this.events = mergeEvents(older, this.events);
-    this.hasMoreBefore = older.length > 0 && this.events[0].id > 1;
+    const older = await this.fetchPage(`&before=${this.events[0].id}`, OLDER_PAGE);
+    if (older === null) {
+      this.olderFailedAt = Date.now();
+    } else {
+      this.events = mergeEvents(older, this.events);
+      this.hasMoreBefore = older.length > 0 && this.events[0].id > 1;
+    }
     this.loadingOlder = false;
     this.render({ prepend: true });
+  }
+
+  // Your name ----------------------------------------------------------------------------------
+
+  askRename() {
+    openRenameDialog(this.me?.name ?? this.name, (name) => this.rename(name));
+  }
+
+  /** Ask the host for a new name; resolves to null once the room took it, else to why not. */
+  rename(name) {
+    if (!this.welcomed || !this.conn.send({ type: 'rename', name })) {
+      return Promise.resolve('Not connected to the room; try again once it is back.');
+    }
+    this.pendingRename?.done('');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done('No answer from the room; try again.'), ACK_WAIT_MS);
+      const done = (result) => {
+        clearTimeout(timer);
+        if (this.pendingRename?.done === done) this.pendingRename = null;
+        resolve(result);
+      };
+      this.pendingRename = { done };
+    });
+  }
+
+  /** The room took my new name: use it from now on, here and in the next hello. */
+  onRenamed(user) {
+    this.me = user;
+    this.name = user.name;
+    store.setMe(user);
+    store.setName(user.name);
+    this.nameNotice.hide();
+    this.pendingRename?.done(null);
   }
 
   // Dialogs ------------------------------------------------------------------------------------
 
   showPeople() {
     const people = [...this.users.values()].sort((a, b) => a.name.localeCompare(b.name));
+    let dialog = null;
+    const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => { dialog?.close(); this.askRename(); } });
     const list = h('ul', { class: 'people' }, people.map((u) => h('li', {},
       h('span', { class: 'avatar', 'aria-hidden': 'true', text: (u.name.trim()[0] ?? '?').toUpperCase() }),
       h('span', { text: u.name }),
-      u.id === this.me?.id ? h('span', { class: 'muted', text: ' (you)' }) : null)));
+      u.id === this.me?.id ? [h('span', { class: 'muted', text: ' (you)' }), change] : null)));
     const body = people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' });
-    openDialog(`${plural(people.length, 'person', 'people')} online`, body);
+    dialog = openDialog(`${plural(people.length, 'person', 'people')} online`, body);
   }
 
   showAddress() {

@@ -1,9 +1,9 @@
 """``python -m tests.bench`` (``make bench``): run every benchmark, print a table, write JSON.
 
 Options: ``--quick`` (100 and 1,000 clients, 100 MB files, 100,000 events: a few minutes),
-``--only fanout,files,history,startup,slowdisk``, ``--baseline DIR`` (an earlier checkout for
-the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``, ``--tmp`` (a
-folder on the disk to test; default the system's temporary folder), ``--out``.
+``--only fanout,files,history,startup,slowdisk,flood``, ``--baseline DIR`` (an earlier
+checkout for the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``,
+``--tmp`` (a folder on the disk to test; default the system's temporary folder), ``--out``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import fanout, files, history, slowdisk, startup
+from . import fanout, files, flood, history, slowdisk, startup
 from .common import ROOT, loadavg, raise_nofile
 
-SECTIONS = ("fanout", "files", "history", "startup", "slowdisk")
+SECTIONS = ("fanout", "files", "history", "startup", "slowdisk", "flood")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     section("fanout", run_fanout)
     section("slowdisk", lambda: slowdisk.run(args.tmp, args.baseline,
                                              seconds=3.0 if args.quick else 5.0))
+    section("flood", lambda: flood.run(10.0 if args.quick else 25.0, tmp=args.tmp))
     report["seconds"] = round(time.monotonic() - t_start, 1)
     report["machine"]["loadavg_after"] = loadavg()
     report["targets"] = targets(report)
@@ -212,6 +213,10 @@ def print_report(report: dict[str, Any]) -> None:
     if s:
         print(f"\nStart-up to /api/health: median {s['median_s']} s (min {s['min_s']}, "
               f"max {s['max_s']}, {s['runs']} runs)")
+    fl = report.get("flood")
+    if fl:
+        print("\nOne connection sending an endless header (tests/bench/flood.py)")
+        print("  " + flood.describe(fl))
     if report["targets"]:
         print("\nTargets")
         for t in report["targets"]:

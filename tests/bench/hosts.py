@@ -40,6 +40,7 @@ UVICORN_WS = {"ws": "websockets-sansio", "ws_per_message_deflate": False, "log_c
 def bench_settings(data_dir: Path) -> Settings:
     return Settings(room="bench", host="127.0.0.1", port=0, data_dir=data_dir, discovery=False,
                     max_connections=50_000, max_connections_per_address=50_000,
+                    max_open_connections=60_000, max_open_connections_per_address=60_000,
                     messages_per_second=1e6, message_burst=1_000_000)
 
 

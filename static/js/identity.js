@@ -1,0 +1,82 @@
+// Your name in the room: a notice when the name you asked for was taken (the host gave you
+// another), and the dialog to change it. The change itself is a 'rename' frame; the host
+// answers with a stored 'rename' event everyone sees, or an error saying why not.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import { openDialog } from './dialogs.js';
+import { MAX_NAME_CHARS } from './join.js';
+
+/**
+ * Mount the "name was taken" notice in `el`. `onRename()` opens the dialog. Returns
+ * { show(requested, given), hide(), stop() }; a dismissed notice stays away for that pair.
+ */
+export function mountNameNotice(el, { onRename }) {
+  let dismissed = '';
+  let current = '';
+  el.classList.add('name-notice');
+  el.setAttribute('role', 'status');
+  el.hidden = true;
+  const text = h('span', { class: 'name-notice-text' });
+  const onClose = () => { dismissed = current; el.hidden = true; };
+  el.replaceChildren(icon('alert'), text,
+    h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => onRename() }),
+    h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Dismiss', title: 'Dismiss', onclick: onClose }, icon('close')));
+  return {
+    show(requested, given) {
+      current = JSON.stringify([requested, given]);
+      if (current === dismissed) return;
+      text.textContent = `“${requested}” is taken in this room, so the others see you as “${given}”.`;
+      el.hidden = false;
+    },
+    hide() { el.hidden = true; },
+    stop() { el.replaceChildren(); el.hidden = true; },
+  };
+}
+
+/**
+ * Ask for a new name. `submit(name)` resolves to null when the room took it, or to the reason
+ * it did not (shown under the field, which keeps focus).
+ */
+export function openRenameDialog(current, submit) {
+  const input = h('input', {
+    id: 'rename-name', type: 'text', value: current, required: true, maxLength: MAX_NAME_CHARS,
+    autocomplete: 'nickname', autocapitalize: 'words', spellcheck: false, enterKeyHint: 'done',
+  });
+  const problem = h('p', { class: 'form-error', role: 'alert', id: 'rename-error', hidden: true });
+  const save = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Change name' });
+  const form = h('form', { class: 'stack rename-form' },
+    h('label', { for: 'rename-name', text: 'Your name in this room' }), input,
+    h('p', { class: 'hint', text: 'Everyone in the room sees the change.' }), problem, save);
+  const dialog = openDialog('Change your name', form, 'rename-dialog');
+  input.select();
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const name = input.value.trim().replace(/\s+/g, ' ');
+    const say = (text) => {
+      problem.textContent = text;
+      problem.hidden = !text;
+      input.setAttribute('aria-describedby', 'rename-error');
+      input.focus();
+    };
+    if (!name) { say('Type the name the others will see.'); return; }
+    if (name === current) { dialog.close(); return; }
+    save.disabled = true;
+    const refusal = await submit(name);
+    save.disabled = false;
+    if (refusal) say(refusal);
+    else dialog.close();
+  });
+  return dialog;
+}
+
+/** A rename refusal from the host, in words a person can act on. */
+export function renameRefusal(code, detail) {
+  switch (code) {
+    case 'name_taken': return 'Someone here already has that name. Pick another one.';
+    case 'bad_name': return `That name cannot be used: ${detail}.`;
+    case 'rate_limited': return 'Too many changes at once; try again in a moment.';
+    case 'same_name': return null;
+    default: return detail || `The room refused (${code}).`;
+  }
+}
