@@ -165,23 +165,18 @@ class HistoryStore:
         rows = self._db.execute(
             "SELECT payload FROM events WHERE id > ? ORDER BY id LIMIT ?", (since, limit + 1)
         ).fetchall()
-        payloads = [r[0] for r in rows[:limit]]
-        if max_bytes is not None:
-            total = 0
-            for i, payload in enumerate(payloads):
-                total += len(payload)
-                if total > max_bytes and i > 0:
-                    return Page(payloads[:i], True)
-        return Page(payloads, len(rows) > limit)
+        payloads = _fit([r[0] for r in rows[:limit]], max_bytes)
+        return Page(payloads, len(rows) > len(payloads))
 
-    def before(self, before: int | None, limit: int) -> Page:
-        """The ``limit`` events just before id ``before`` (or the newest), oldest first."""
+    def before(self, before: int | None, limit: int, max_bytes: int | None = None) -> Page:
+        """The ``limit`` events just before id ``before`` (or the newest), oldest first; with
+        ``max_bytes``, only the newest of them that fit in it (always at least one)."""
         bound = self.last_id + 1 if before is None else before
         rows = self._db.execute(
             "SELECT payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", (bound, limit + 1)
         ).fetchall()
-        more = len(rows) > limit
-        return Page([r[0] for r in reversed(rows[:limit])], more)
+        newest_first = _fit([r[0] for r in rows[:limit]], max_bytes)
+        return Page(newest_first[::-1], len(rows) > len(newest_first))
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
@@ -219,6 +214,20 @@ class HistoryStore:
 
     def total_file_bytes(self) -> int:
         return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0])
+
+
+def _fit(payloads: list[str], max_bytes: int | None) -> list[str]:
+    """The leading payloads whose UTF-8 size adds up to at most ``max_bytes`` (at least one, so
+    a client paging on always moves). Sizes are counted in bytes: an event of control characters
+    is six times its text's size as JSON, and a page is bounded by what it costs to send."""
+    if max_bytes is None:
+        return payloads
+    total = 0
+    for i, payload in enumerate(payloads):
+        total += len(payload) if payload.isascii() else len(payload.encode())
+        if total > max_bytes and i > 0:
+            return payloads[:i]
+    return payloads
 
 
 def check_data_dir(data_dir: Path) -> None:
