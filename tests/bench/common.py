@@ -49,8 +49,9 @@ def loadavg() -> list[float]:
 class Child:
     """A child process we started: read its first line with a deadline, stop it by its PID."""
 
-    def __init__(self, argv: list[str], *, env: dict[str, str] | None = None) -> None:
-        self.popen = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=None,
+    def __init__(self, argv: list[str], *, env: dict[str, str] | None = None,
+                 cwd: Path = ROOT) -> None:
+        self.popen = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=None,
                                       env=env)
         self.ps = psutil.Process(self.popen.pid)
 
