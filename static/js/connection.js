@@ -21,6 +21,7 @@ export class Connection extends EventTarget {
     this.retryTimer = 0;
     this.pingTimer = 0;
     this.pongTimer = 0;
+    this.retryAfterMs = 0;
     this.stopped = true;
     this.onOnline = () => this.retryNow();
   }
@@ -78,6 +79,11 @@ export class Connection extends EventTarget {
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
       if (frame.type === 'pong') return;
+      if (frame.type === 'error' && frame.code === 'too_many_joins') {
+        // Sent just before close 4429: how long the host wants us to wait before the next try.
+        this.retryAfterMs = Number(frame.retry_after) * 1000 || 0;
+        return;
+      }
       if (frame.type === 'welcome') {
         this.attempt = 0;
         this.setState('online');
@@ -98,12 +104,15 @@ export class Connection extends EventTarget {
       this.setState('refused', { code, reason: reason || FATAL.get(code) });
       return;
     }
-    // 4429: the host is full; wait longer before knocking again.
-    this.scheduleRetry(code === 4429 ? 3 : 0, code, reason);
+    // 4429: the host is full, or we joined too often; wait longer (at least as long as it
+    // asked) before knocking again.
+    const minDelay = code === 4429 ? this.retryAfterMs : 0;
+    this.retryAfterMs = 0;
+    this.scheduleRetry(code === 4429 ? 3 : 0, code, reason, minDelay);
   }
 
-  scheduleRetry(extraAttempts = 0, code = 0, reason = '') {
-    const delay = backoffDelay(this.attempt + extraAttempts);
+  scheduleRetry(extraAttempts = 0, code = 0, reason = '', minDelay = 0) {
+    const delay = Math.max(minDelay, backoffDelay(this.attempt + extraAttempts));
     this.attempt += 1;
     const retryAt = Date.now() + delay;
     this.setState('offline', { retryAt, code, reason });

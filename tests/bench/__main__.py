@@ -1,7 +1,7 @@
 """``python -m tests.bench`` (``make bench``): run every benchmark, print a table, write JSON.
 
 Options: ``--quick`` (100 and 1,000 clients, 100 MB files, 100,000 events: a few minutes),
-``--only fanout,files,history,startup``, ``--sizes 100,1000``, ``--file-mb``, ``--events``,
+``--only fanout,files,history,startup,attacks``, ``--sizes 100,1000``, ``--file-mb``, ``--events``,
 ``--tmp`` (a folder on the disk to test; default the system's temporary folder), ``--out``.
 """
 
@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import fanout, files, history, startup
+from . import attacks, fanout, files, history, startup
+from .attacks import print_attacks
 from .common import ROOT, loadavg, raise_nofile
 
-SECTIONS = ("fanout", "files", "history", "startup")
+SECTIONS = ("fanout", "files", "history", "startup", "attacks")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     section("history", lambda: history.run(events, args.tmp))
     section("files", lambda: files.run(file_mb * 10**6, args.tmp))
     section("fanout", run_fanout)
+    section("attacks", lambda: attacks.run(args.tmp))
     report["seconds"] = round(time.monotonic() - t_start, 1)
     report["machine"]["loadavg_after"] = loadavg()
     report["targets"] = targets(report)
@@ -195,6 +197,10 @@ def print_report(report: dict[str, Any]) -> None:
     if s:
         print(f"\nStart-up to /api/health: median {s['median_s']} s (min {s['min_s']}, "
               f"max {s['max_s']}, {s['runs']} runs)")
+    a = report.get("attacks")
+    if a:
+        print("\nAttacks from one address (see tests/bench/attacks.py)")
+        print_attacks(a)
     if report["targets"]:
         print("\nTargets")
         for t in report["targets"]:

@@ -305,6 +305,26 @@ def run(tmp: Path | None = None, code_root: Path = ROOT, seconds: float = 10.0,
     return out
 
 
+def print_attacks(report: dict[str, Any]) -> None:
+    """One line per scenario, for people."""
+    j = report.get("join_flood")
+    if j:
+        print(f"  join flood, {j['seconds']} s: {j['attempts']} tries, {j['admitted']} admitted; "
+              f"joins stored {j['joins_stored_per_s']}/s, leaves {j['leaves_stored_per_s']}/s; "
+              f"host CPU {j['host_cpu_pct']} %, RSS {j['host_rss_mb']} MB")
+    b = report.get("reconnect_burst")
+    if b:
+        print(f"  reconnect burst, {b['seconds']} s: {b['connections']} connections; "
+              f"{b['messages_stored']} messages of 8 KB stored ({b['messages_stored_per_s']}/s), "
+              f"history {b['history_mb']} MB; host CPU {b['host_cpu_pct']} %")
+    r = report.get("stuck_readers")
+    if r:
+        print(f"  {r['clients']} stuck readers, {r['messages']} messages of control characters: "
+              f"host RSS {r['host_rss_base_mb']} MB before, peak {r['host_rss_peak_mb']} MB, "
+              f"{r['host_rss_after_close_mb']} MB after they closed; host CPU "
+              f"{r['host_cpu_pct']} %")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.bench.attacks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -316,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     only = tuple(s.strip() for s in args.only.split(",") if s.strip())
     report = run(args.tmp, args.code_root.resolve(), min(args.seconds, 60.0), only)
     print(json.dumps(report, indent=1))
+    print_attacks(report)
     return 0
 
 
