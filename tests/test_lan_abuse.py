@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
 
+from server.hub import RateTable
 from tests.conftest import Chatter, Host, wait_until
 
 CONTROLS = "\x01" * 8000  # about 48 KB as JSON: each control character escapes to six bytes
@@ -110,6 +111,21 @@ def test_joins_are_limited_per_address_and_per_person(host: Host) -> None:
     with host.http() as http:
         events = http.get("/api/events", params={"limit": 500}).json()["events"]
     assert sum(e["type"] == "join" for e in events) <= 31
+
+
+def test_the_rate_memory_is_bounded_and_forgets_what_has_refilled() -> None:
+    table = RateTable(rate=1000.0, burst=5, max_keys=100)
+    for i in range(1000):  # made-up people: the table never holds more than its bound
+        table.bucket(f"fake-{i}").take()
+    assert len(table) <= 100
+    table = RateTable(rate=1e9, burst=1, max_keys=100)  # refills at once
+    for i in range(50):
+        table.bucket(f"p{i}").take()
+    assert len(table) <= 2  # each one refilled before the next came, so it was forgotten
+    spent = RateTable(rate=0.001, burst=3, max_keys=100)
+    for _ in range(3):
+        assert spent.bucket("ada").take() == 0.0
+    assert spent.bucket("ada").take() > 0  # the same key, the same bucket: no refill
 
 
 # Pages and welcomes bounded in bytes -------------------------------------------------------
