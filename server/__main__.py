@@ -31,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "or set LANCHAT_PASSWORD. Never given on the command line, where "
                         "other users of this computer could read it")
     p.add_argument("--rate", type=float, default=None,
-                   help="messages a second one connection may send (default 10, bursts of 20)")
+                   help="messages a second one person may send (default 10, bursts of 20)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--version", action="version", version=f"LAN Chat {__version__}")
     return p.parse_args(argv)
