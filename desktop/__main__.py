@@ -1,20 +1,24 @@
 """``python -m desktop``: LAN Chat's desktop app (a window, or headless when there is no display).
 
 Options: ``--join URL`` opens another host's room instead of the lobby; ``--headless`` serves
-without a window on purpose; ``--port`` (8765 by default, a free one if that is busy);
-``--data-dir``; ``--room`` (the room's name when hosting); ``--no-discovery``; ``--version``.
+without a window on purpose; ``--download-dir`` (where files saved from the window go); the
+host's options (``--port``, a free one if that is busy, ``--data-dir``, ``--room``,
+``--config``, ``--set``, ...) are declared once in :mod:`server.config` for this program and
+``python -m server``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 from server import __version__, paths
-from server.settings import Settings, default_room_name
+from server.config import ConfigError, add_host_options, resolve
+from server.settings import Settings
 
 from .bridge import safe_external_url
 from .logs import guard_std_streams, say, setup_logging
@@ -30,31 +34,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="open this host's room (http://address:port/) instead of the lobby")
     p.add_argument("--headless", action="store_true",
                    help="no window: host the room on the LAN and print the URL to open")
-    p.add_argument("--port", type=int, default=8765,
-                   help="TCP port (default 8765; a free one is used if it is busy)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="where history and shared files live (default: your user data folder)")
-    p.add_argument("--room", default=None,
-                   help="the room's name when hosting (default: \"<user>'s room\")")
-    p.add_argument("--no-discovery", action="store_true",
-                   help="neither look for rooms on the LAN nor advertise this one")
-    p.add_argument("--version", action="version", version=f"LAN Chat {__version__}")
+    p.add_argument("--download-dir", type=Path, default=None,
+                   help="where files saved from the window go (default: your Downloads folder)")
+    add_host_options(p)
     args = p.parse_args(argv)
     if args.join is not None and safe_external_url(args.join) is None:
         p.error("--join needs an http:// or https:// address, e.g. http://192.168.1.20:8765/")
-    if not 0 <= args.port <= 65535:
-        p.error("--port must be between 0 and 65535")
     return args
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """The server's settings from the command line and the defaults."""
-    room = args.room or default_room_name()
-    changes: dict[str, object] = {"port": args.port, "room": room,
-                                  "discovery": not args.no_discovery}
-    if args.data_dir is not None:
-        changes["data_dir"] = args.data_dir.expanduser().resolve()
-    return Settings(hosting=False, host="127.0.0.1").with_(**changes)
+def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """The server's settings: options > environment > config file > defaults. The lobby
+    answers this machine only, whatever the sources say; hosting opens it to the LAN."""
+    settings = resolve(args, Settings(), os.environ if environ is None else environ)
+    return settings.with_(hosting=False, host="127.0.0.1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     log_path = setup_logging()
     log.info("LAN Chat %s starting (log: %s)", __version__, log_path)
     prefs = PrefsStore(paths.user_config_dir())
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        say(f"LAN Chat: {exc}")
+        return 2
 
     from .headless import serve_headless
     if args.headless:
@@ -76,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s: serving headless instead of opening a window", problem)
         return serve_headless(settings, problem)
     try:
-        return run_window(settings, args.join, prefs, launched_at)
+        download_dir = args.download_dir.expanduser().resolve() if args.download_dir else None
+        return run_window(settings, args.join, prefs, launched_at, download_dir)
     except OSError as exc:
         say(f"LAN Chat: cannot start: {exc}")
         log.exception("cannot start")

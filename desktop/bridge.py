@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "LAN Chat"
 EXPOSED: frozenset[str] = frozenset(
-    {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external", "lobby_url"})
+    {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external", "lobby_url",
+     "hosting_state", "stop_hosting"})
 MAX_URL_CHARS = 2048
 MAX_NOTIFY_TITLE = 100
 MAX_NOTIFY_BODY = 300
@@ -134,7 +135,7 @@ class Bridge:
             return {"error": str(exc)}
         room = room or default_room_name()
         try:
-            self._server.host(room, password)
+            self._server.host(room, password, name or None)
         except HostingError as exc:
             return {"error": exc.detail}
         url = f"{self._server.origin}/"
@@ -196,6 +197,24 @@ class Bridge:
     def lobby_url(self) -> str:
         """Where the lobby is: the way back from a remote host's room."""
         return f"{self._server.origin}/#lobby"
+
+    def hosting_state(self) -> dict[str, Any]:
+        """``{"hosting": bool, "room"?, "url"?}``: what this machine hosts, for the lobby's
+        "You are hosting" card. Own pages only (a remote page learns nothing here)."""
+        if not self._on_own_page() or not self._server.hosting:
+            return {"hosting": False}
+        return {"hosting": True, "room": self._server.room, "url": f"{self._server.origin}/"}
+
+    def stop_hosting(self) -> dict[str, Any]:
+        """Close the hosted room (its people are told it closed) and go back to serving the
+        lobby on loopback only. Own pages only."""
+        if not self._on_own_page():
+            return {"error": "only this app's own pages may stop hosting"}
+        self._server.stop_hosting()
+        with self._lock:
+            self._page_room = None
+        self._apply_title()
+        return {"hosting": False, "url": self.lobby_url()}
 
     # Inside the app -----------------------------------------------------------------------
 

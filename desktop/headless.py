@@ -49,7 +49,7 @@ def serve_headless(settings: Settings, reason: str) -> int:
                     log.error("the server stopped by itself: %r", thread.error)
                     return 1
         finally:
-            thread.stop(2.0)
+            thread.stop(2.0, closing_room=True)
             log.info("headless server stopped")
         return 0
     finally:

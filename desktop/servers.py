@@ -13,6 +13,8 @@ import threading
 from server.runner import ServerThread
 from server.settings import Settings
 
+from .rooms import RoomPasswordError, prepare_room
+
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
@@ -51,6 +53,7 @@ class EmbeddedServer:
         self._lock = threading.Lock()
         self._thread: ServerThread | None = None
         self._stopped = False
+        self._lobby_room = settings.room
 
     @property
     def port(self) -> int:
@@ -81,32 +84,56 @@ class EmbeddedServer:
         log.info("lobby server on %s (loopback only)", self.origin)
         return self
 
-    def host(self, room: str, password: str | None = None) -> None:
+    def host(self, room: str, password: str | None = None, host_name: str | None = None) -> None:
         """Replace the running server by one hosting ``room`` on the LAN.
 
-        On failure the lobby server is brought back, so the window keeps working, and
-        HostingError says what went wrong.
+        Each room name has its own folder (history, files, password record), so hosting a new
+        name starts a new room and leaves the last one's history where it was. A room hosted
+        with a password needs that password to be hosted again. On failure the lobby server is
+        brought back, so the window keeps working, and HostingError says what went wrong.
         """
+        try:
+            folder = prepare_room(self._base.data_dir, room, password)
+        except RoomPasswordError as exc:
+            raise HostingError(str(exc)) from None
+        except OSError as exc:
+            raise HostingError(f"could not create the room's folder: {exc.strerror}") from exc
+        settings = self._base.with_(host=EVERY_INTERFACE, hosting=True, room=room,
+                                    password=password, data_dir=folder, host_name=host_name)
         with self._lock:
             if self._stopped:
                 raise HostingError("the app is closing")
-            old = self._thread
-            if old is not None:
-                old.stop()
-            self._thread = None
-            settings = self._base.with_(host=EVERY_INTERFACE, hosting=True, room=room,
-                                        password=password)
             try:
-                self._thread = start_server(settings)
+                self._replace(settings)
             except (OSError, RuntimeError) as exc:
                 log.exception("could not host %r", room)
-                self._thread = start_server(self._base.with_(host=LOOPBACK, hosting=False))
-                self._base = self._base.with_(port=self._thread.port)
+                self._replace(self._lobby_settings())
                 raise HostingError(f"could not start hosting on port {settings.port}: {exc}. "
                                    "Another program may use that port; restart with --port.") \
                     from exc
-            self._base = self._base.with_(port=self._thread.port, room=room)
         log.info("hosting %r on every interface at port %d", room, self.port)
+
+    def stop_hosting(self) -> None:
+        """Close the hosted room (its people are told) and serve the lobby on loopback again."""
+        with self._lock:
+            if self._stopped or not self.hosting:
+                return
+            self._replace(self._lobby_settings())
+        log.info("stopped hosting; lobby on %s (loopback only)", self.origin)
+
+    def _lobby_settings(self) -> Settings:
+        return self._base.with_(host=LOOPBACK, hosting=False, room=self._lobby_room,
+                                password=None)
+
+    def _replace(self, settings: Settings) -> None:
+        """Stop the running server and start one with ``settings`` at the same port."""
+        old, self._thread = self._thread, None
+        if old is not None:
+            # Another room, or none: this one closes. The same room again is a restart.
+            same_room = settings.hosting and old.settings.data_dir == settings.data_dir
+            old.stop(closing_room=old.settings.hosting and not same_room)
+        self._thread = start_server(settings.with_(port=self._base.port))
+        self._base = self._base.with_(port=self._thread.port)
 
     def stop(self, timeout: float = 1.5) -> None:
         """Stop the server: clients get a clean close; the port is free when this returns."""
@@ -114,7 +141,7 @@ class EmbeddedServer:
             self._stopped = True
             thread, self._thread = self._thread, None
             if thread is not None:
-                thread.stop(timeout)
+                thread.stop(timeout, closing_room=True)
                 if thread.thread.is_alive():
                     log.warning("the server thread did not stop within %.1f s", timeout)
                 else:

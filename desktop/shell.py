@@ -10,12 +10,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from server import paths
 from server.settings import Settings
 
 from .bridge import APP_TITLE, Bridge, JsApi
+from .downloads import QtDownloads, default_download_dir
 from .logs import say
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
@@ -114,7 +116,7 @@ def force_exit_later(delay: float) -> None:
 
 
 def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
-               launched_at: float) -> int:
+               launched_at: float, download_dir: Path | None = None) -> int:
     """Serve the lobby on loopback, open the window on it, and clean up when it closes."""
     import webview
 
@@ -128,6 +130,12 @@ def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
         server.stop()
         raise RuntimeError("pywebview could not create a window")
     bridge.attach(window)
+    if sys.platform.startswith("linux"):  # Qt: our own handler (see desktop/downloads.py)
+        downloads = QtDownloads(window, (lambda: download_dir) if download_dir else
+                                default_download_dir)
+        window.events.shown += downloads.attach
+    else:  # the other backends save into the Downloads folder themselves
+        webview.settings["ALLOW_DOWNLOADS"] = True
     first_load: list[float] = []
     closing = threading.Event()
 

@@ -9,57 +9,56 @@ import sys
 from pathlib import Path
 
 from . import __version__, netinfo
+from .config import ConfigError, add_host_options, resolve
 from .runner import Server, bind_socket, uvicorn_config
-from .settings import Settings, default_room_name
+from .settings import Settings
 from .store import StoreError, check_data_dir
 
 
+def headless_defaults() -> Settings:
+    """A headless host is there to be joined: it listens on every interface unless told."""
+    return Settings(host="0.0.0.0")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m server",
-                                description="Host a LAN Chat room (no window).")
-    p.add_argument("--host", default="0.0.0.0",
+    p = argparse.ArgumentParser(
+        prog="python -m server", description="Host a LAN Chat room (no window). Settings come "
+        "from these options, then LANCHAT_<FIELD> variables, then the config file.")
+    p.add_argument("--host", default=None,
                    help="address to listen on (default: every interface, so the LAN can join)")
-    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 = any free)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="where history and shared files live (default: your user data folder)")
-    p.add_argument("--room", default=None, help="the room's name (default: \"<user>'s room\")")
-    p.add_argument("--no-discovery", action="store_true",
-                   help="do not advertise this room on the LAN")
-    p.add_argument("--max-upload-mb", type=int, default=None, help="largest file one may share")
+    add_host_options(p)
     p.add_argument("--password-file", type=Path, default=None,
                    help="protect the room with the password in this file (first line); "
                         "or set LANCHAT_PASSWORD. Never given on the command line, where "
                         "other users of this computer could read it")
-    p.add_argument("--rate", type=float, default=None,
-                   help="messages a second one person may send (default 10, bursts of 20)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--version", action="version", version=f"LAN Chat {__version__}")
     return p.parse_args(argv)
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    changes: dict[str, object] = {"host": args.host, "port": args.port,
-                                  "room": args.room or default_room_name(),
-                                  "discovery": not args.no_discovery}
-    if args.data_dir is not None:
-        changes["data_dir"] = args.data_dir.expanduser().resolve()
-    password = os.environ.get("LANCHAT_PASSWORD") or None
+def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """The host's settings: options > environment > config file > defaults."""
+    own: dict[str, object] = {}
+    if args.host is not None:
+        own["host"] = args.host
     if args.password_file is not None:
-        password = args.password_file.read_text(encoding="utf-8").splitlines()[0].strip() or None
-    changes["password"] = password
-    if args.rate is not None:
-        changes["messages_per_second"] = args.rate
-        changes["message_burst"] = max(1, int(args.rate * 2))
-    if args.max_upload_mb is not None:
-        changes["max_upload_bytes"] = args.max_upload_mb * 1024 * 1024
-    return Settings().with_(**changes)
+        try:
+            lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"--password-file {args.password_file}: {exc.strerror}") from None
+        own["password"] = (lines[0].strip() if lines else "") or None
+    settings = resolve(args, headless_defaults(), os.environ if environ is None else environ, own)
+    return settings.with_(password=settings.password or None)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"LAN Chat: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:

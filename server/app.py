@@ -14,7 +14,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSo
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import __version__, netinfo, peers, protocol
+from . import __version__, netinfo, peers, protocol, resumable
 from .directsend import find_direct_writer
 from .discovery import Discovery
 from .files import INLINE_MIME, FileStore, UploadError
@@ -52,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.gate = PasswordGate(settings.password, store.secret())
         app.state.attempts = AttemptLimiter()
         app.state.files = files
+        app.state.uploads = resumable.ResumableUploads(
+            files, settings.partial_upload_expire_seconds)
         app.state.hub = ChatHub(store, settings, file_info)
         app.state.discovery = None
         if settings.discovery:
@@ -78,9 +80,17 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=503)
 
     @app.get("/api/health")
-    async def health(request: Request) -> dict[str, Any]:
-        return {"status": "ok", "room": settings.room, "version": __version__,
-                "room_id": request.app.state.store.room_id}
+    async def health(request: Request) -> JSONResponse:
+        """200 while the history can be read and written (the discovery probe lists a room
+        only then); 503 with the reason when it cannot."""
+        store: HistoryStore = request.app.state.store
+        history = store.health()
+        body = {"status": "ok" if history.problem is None else "unavailable",
+                "room": settings.room, "version": __version__, "room_id": store.room_id,
+                "history": history.public()}
+        if history.problem is not None:
+            body["detail"] = history.problem
+        return JSONResponse(body, status_code=200 if history.problem is None else 503)
 
     @app.get("/api/room")
     async def room(request: Request) -> dict[str, Any]:
@@ -223,6 +233,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     settings.static_dir.mkdir(parents=True, exist_ok=True)
     app.include_router(peers.router)
+    app.include_router(resumable.router)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     app.add_middleware(HostGuard, extra_hosts=settings.extra_hosts)
     return app

@@ -152,6 +152,31 @@ class FileStore:
         return part.name
 
 
+def adopt_complete_file(files: FileStore, path: Path, name: str,
+                        uploader: str | None) -> FileRecord:
+    """Record a file that arrived complete by other means (a finished resumable upload) and
+    move it into the shared files, exactly as a one-shot upload would be kept."""
+    size = path.stat().st_size
+    files._check_room_for(size)
+    name = clean_filename(name)
+    file_id = uuid.uuid4().hex
+    record = FileRecord(id=file_id, name=name, size=size, mime=guess_mime(name),
+                        stored_name=file_id, uploader=uploader, ts=now_iso())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(path, files.path_of(record))
+    try:
+        files.store.add_file(record)
+    except StoreError:
+        files.path_of(record).unlink(missing_ok=True)
+        raise
+    files._used += size
+    return record
+
+
 class _FilePart:
     """Multipart parser callbacks that stream the first part named ``file`` into a sink and
     ignore every other part."""

@@ -401,6 +401,26 @@ class ChatHub:
                     self._drop_stuck(conn, f"you read nothing for {timeout:g} s; "
                                            "reconnect to catch up")
 
+    async def async_close_room(self, flush_seconds: float = 0.5) -> None:
+        """Tell everyone the room is closing for good, then close each connection with 1001.
+
+        The ``closing`` event is not stored (it is about this run of the host, not the
+        conversation); clients show who closed the room and when, instead of reconnecting
+        forever. Frames still queued get up to ``flush_seconds`` to go out first.
+        """
+        if not self.connections:
+            return
+        self._broadcast(protocol.encode({
+            "type": "closing", "ts": protocol.now_iso(), "reason": "shutdown",
+            "room": self.settings.room, "by": self.settings.host_name}))
+        deadline = time.monotonic() + flush_seconds
+        while time.monotonic() < deadline and any(
+                c._outbox or c._sending for c in self.connections if not c.closed):
+            await asyncio.sleep(0.01)
+        self.shutdown()
+        if _background:  # the close frames, before uvicorn drops the sockets
+            await asyncio.wait(list(_background), timeout=flush_seconds)
+
     # Frames -------------------------------------------------------------------------------
 
     def receive(self, conn: Connection, raw: str | bytes) -> None:

@@ -11,6 +11,7 @@ import time
 import uvicorn
 
 from .app import create_app
+from .hub import ChatHub
 from .peers import async_begin_shutdown
 from .settings import Settings
 
@@ -33,11 +34,21 @@ class Server(uvicorn.Server):
     """uvicorn, telling the app as soon as shutdown starts: uvicorn first waits (up to
     ``timeout_graceful_shutdown``) for open connections, and only then runs the lifespan's end.
     The LAN should hear the room's goodbye at once, and live streams must end instead of
-    holding the shutdown up."""
+    holding the shutdown up.
+
+    ``closing_room``: this shutdown closes the room for good (the person hosting it chose to),
+    so the people in it are told so (a ``closing`` event) instead of seeing a blip to retry.
+    A restart of the same room (a host replaced in place, a test's outage) leaves it False."""
+
+    closing_room = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         with contextlib.suppress(Exception):  # the app may not have started at all
             await async_begin_shutdown(self.config.app)
+        hub = getattr(getattr(self.config.app, "state", None), "hub", None)
+        if self.closing_room and isinstance(hub, ChatHub):  # before uvicorn's 1012 closes
+            with contextlib.suppress(Exception):
+                await hub.async_close_room()
         await super().shutdown(sockets)
 
 
@@ -90,7 +101,9 @@ class ServerThread:
             time.sleep(0.01)
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, closing_room: bool = False) -> None:
+        """Stop and join. ``closing_room``: the room closes for good (see :class:`Server`)."""
+        self.server.closing_room = closing_room
         self.server.should_exit = True
         self.thread.join(timeout)
         self.sock.close()

@@ -31,6 +31,8 @@ class Settings:
 
     # A room password (kept in memory only; the host hashes it at start). None: an open room.
     password: str | None = field(default=None, repr=False)
+    # The hosting person's name: clients are told who closed the room when it shuts down.
+    host_name: str | None = None
     # Host names this host answers to besides its own name, localhost and IP addresses.
     extra_hosts: tuple[str, ...] = ()
 
@@ -81,6 +83,10 @@ class Settings:
     # Files.
     max_upload_bytes: int = 4 * 1024**3
     max_total_upload_bytes: int = 50 * 1024**3
+    # Resumable uploads (POST /api/files/uploads): chunk size a client should send, and how
+    # long an unfinished upload is kept on disk after its last byte arrived.
+    resumable_chunk_bytes: int = 8 * 1024**2
+    partial_upload_expire_seconds: float = 24 * 3600.0
 
     # False in the desktop app's lobby: the server then answers only this machine's window,
     # browses the LAN for rooms, and advertises nothing until the user hosts a room.

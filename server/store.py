@@ -88,6 +88,20 @@ class Page:
         return "[" + ",".join(self.payloads) + "]"
 
 
+@dataclass(frozen=True)
+class History:
+    """What ``/api/health`` says of the history: ``problem`` is None when it can serve."""
+
+    readable: bool
+    writable: bool
+    problem: str | None
+    last_write_error: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {"readable": self.readable, "writable": self.writable,
+                "last_write_error": self.last_write_error}
+
+
 class HistoryStore:
     """Append-only event log plus file metadata. One writer: the host's event loop."""
 
@@ -113,6 +127,8 @@ class HistoryStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
+        self.busy_ms = int(busy_timeout * 1000)
+        self.last_write_error: str | None = None  # why the latest write failed, until one works
 
     def close(self) -> None:
         self._db.close()
@@ -155,7 +171,9 @@ class HistoryStore:
             )
         except sqlite3.Error as exc:
             log.error("could not store a %s event: %s", event["type"], exc)
+            self.last_write_error = str(exc)
             raise StoreError(f"the host could not save this ({exc}); nothing was sent") from exc
+        self.last_write_error = None
         self.last_id = event_id
         return stored, payload, True
 
@@ -177,6 +195,26 @@ class HistoryStore:
         ).fetchall()
         newest_first = _fit([r[0] for r in rows[:limit]], max_bytes)
         return Page(newest_first[::-1], len(rows) > len(newest_first))
+
+    def health(self) -> History:
+        """Can the history be read, and could a write start now? Checked without writing
+        anything and without waiting: another program holding the database's write lock
+        makes ``writable`` false at once instead of stalling the caller."""
+        try:
+            self._db.execute("SELECT id FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        except sqlite3.Error as exc:
+            return History(False, False, f"the history cannot be read: {exc}",
+                           self.last_write_error)
+        try:
+            self._db.execute("PRAGMA busy_timeout=0")
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            return History(True, False, f"the history cannot be written: {exc}",
+                           self.last_write_error)
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout={self.busy_ms}")
+        return History(True, True, None, self.last_write_error)
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])

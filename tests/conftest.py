@@ -98,8 +98,15 @@ class Host(OnLoopback):
         return self
 
     def stop(self) -> None:
+        """Stop as an outage or restart would look to clients (no closing announcement)."""
         if self.thread is not None:
             self.thread.stop()
+            self.thread = None
+
+    def close_room(self) -> None:
+        """Stop as the person hosting closes the room: clients are told it closed."""
+        if self.thread is not None:
+            self.thread.stop(closing_room=True)
             self.thread = None
 
     @property

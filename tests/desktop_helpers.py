@@ -21,7 +21,7 @@ import httpx
 from tests.conftest import ROOT, stop_process, wait_until
 
 EXPECTED_API = {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external",
-                "lobby_url"}
+                "lobby_url", "hosting_state", "stop_hosting"}
 
 
 def free_port() -> int:

@@ -42,11 +42,15 @@ class FakeServer:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def host(self, room: str, password: str | None = None) -> None:
+    def host(self, room: str, password: str | None = None,
+             host_name: str | None = None) -> None:
         self.hosted.append(room)
         self.passwords.append(password)
         self.hosting = True
         self.room = room
+
+    def stop_hosting(self) -> None:
+        self.hosting = False
 
 
 def make(tmp_path: Path, url: str) -> tuple[Bridge, FakeWindow, FakeServer, list[Any]]:
@@ -206,3 +210,18 @@ def test_lobby_server_is_loopback_then_hosting_is_every_interface(tmp_path: Path
         assert server.hosting and server.room == "Den" and server.port == port
     finally:
         server.stop()
+
+
+def test_only_own_pages_see_and_stop_what_this_machine_hosts(tmp_path: Path) -> None:
+    bridge, window, server, _ = make(tmp_path, "http://127.0.0.1:8765/#lobby")
+    assert bridge.hosting_state() == {"hosting": False}
+    bridge.host_room({"room": "Den", "name": "Ann"})
+    assert bridge.hosting_state() == {"hosting": True, "room": "Den",
+                                      "url": "http://127.0.0.1:8765/"}
+    window.url = "http://192.168.1.9:8765/"  # another host's page in the window
+    assert bridge.hosting_state() == {"hosting": False}
+    assert "error" in bridge.stop_hosting()
+    assert server.hosting
+    window.url = "http://127.0.0.1:8765/#lobby"
+    assert bridge.stop_hosting() == {"hosting": False, "url": "http://127.0.0.1:8765/#lobby"}
+    assert not server.hosting

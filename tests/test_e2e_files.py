@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -151,34 +150,3 @@ def test_drop_anywhere_and_paste_an_image_share_files(host: Host, browser: Any) 
     assert names.nth(1).inner_text().startswith("pasted-")
     expect(bob.locator("#messages img.thumb")).to_have_count(2)
     assert not errors.real_errors(), errors.real_errors()
-
-
-def test_an_upload_cut_off_by_the_host_going_away_can_be_retried(host: Host, browser: Any,
-                                                                   tmp_path: Path) -> None:
-    need_tool(chromium_path(), "chromium")
-    _, ada, _ = new_page(browser)
-    join(ada, host.url, "Ada")
-    data = tmp_path / "plans.zip"
-    data.write_bytes(os.urandom(2_000_000))
-    throttle_uploads(ada, 300_000)
-    ada.locator('.composer input[type="file"]').set_input_files(str(data))
-    bar = ada.locator(".upload .progress")
-    wait_until(lambda: int(bar.get_attribute("aria-valuenow") or 0) if bar.count() else 0,
-               timeout=15, what="the upload to be under way")
-    host.stop()
-    failed = ada.locator('.upload[data-status="failed"]')
-    # Depending on when the host goes, the upload is cut (connection reset) or answered 500.
-    expect(failed).to_contain_text(
-        re.compile("Disconnected from the host|The host could not take the file"), timeout=15_000)
-    ada.set_viewport_size(PHONE)
-    shot(ada, "upload-failed-phone-light.png")
-
-    host.start()
-    throttle_uploads(ada, None)
-    failed.get_by_role("button", name="Retry").click()
-    expect(ada.locator('.msg.own[data-status="delivered"] .file-name')).to_have_text(
-        "plans.zip", timeout=30_000)
-    with host.http() as http:
-        events = http.get("/api/events", params={"after": 0}).json()["events"]
-    files = [e["file"]["name"] for e in events if e["type"] == "message" and e["file"]]
-    assert files == ["plans.zip"]

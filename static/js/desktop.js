@@ -68,6 +68,12 @@ export async function hostRoom(room, name, password = '') {
 export function setUnread(count, room) { return call('set_unread', count, room); }
 export function notify(title, body) { return call('notify', title, body); }
 export function lobbyUrl() { return call('lobby_url'); }
+/** What this machine hosts ({hosting, room?, url?}); null outside the desktop app. */
+export async function hostingState() {
+  const state = await call('hosting_state');
+  return state && typeof state === 'object' ? state : null;
+}
+export function stopHosting() { return call('stop_hosting'); }
 
 /** Open a link outside the window: the system browser in the desktop, a new tab elsewhere. */
 export async function openExternal(url) {

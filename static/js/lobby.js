@@ -6,6 +6,7 @@ import { parseAddress, plural, safeHref } from './util.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { MAX_NAME_CHARS, logIn } from './join.js';
+import { mountHostingCard } from './hosting.js';
 
 const HELP_AFTER_MS = 6000;
 
@@ -175,10 +176,13 @@ export function mountLobby(root, info = null) {
   const nearby = h('section', { class: 'card nearby', 'aria-labelledby': 'nearby-title' });
   const hostSection = h('section', { class: 'card', 'aria-labelledby': 'host-title' });
   const addressSection = h('section', { class: 'card', 'aria-labelledby': 'address-title' });
+  const hostingSection = h('section', { class: 'card hosting-card' });
   root.replaceChildren(h('div', { class: 'lobby' },
     h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
       h('p', { class: 'muted', text: 'Chat and share files with people on your network. No internet needed.' })),
+    hostingSection,
     h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));
+  mountHostingCard(hostingSection, info);
   document.title = 'LAN Chat';
   mountNearby(nearby);
   // Until a name is typed, suggest the room name this computer's host would use.

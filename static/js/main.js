@@ -7,6 +7,7 @@ import { mountJoin } from './join.js';
 import { Room } from './room.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
+import { mountDownloadNotices } from './notice.js';
 
 const app = document.getElementById('app');
 let room = null;
@@ -94,4 +95,5 @@ async function boot() {
 }
 
 window.addEventListener('hashchange', () => window.location.reload());
+mountDownloadNotices(document.body);
 boot();

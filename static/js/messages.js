@@ -84,7 +84,7 @@ function buildMessage(item) {
 }
 
 function buildUpload(item) {
-  const li = h('li', { class: `msg own upload${item.grouped ? ' grouped' : ''}`, dataset: { key: item.key, status: item.error ? 'failed' : 'uploading' } });
+  const li = h('li', { class: `msg own upload${item.grouped ? ' grouped' : ''}`, dataset: { key: item.key, status: item.error ? 'failed' : item.note ? 'paused' : 'uploading' } });
   if (!item.grouped) li.append(meta('You', item.ts));
   const file = { name: item.name, size: item.size, mime: item.mime };
   const bubble = h('div', { class: 'bubble' });
@@ -100,6 +100,7 @@ function buildUpload(item) {
     bar.style.setProperty('--progress', String(item.progress));
     const cancel = h('button', { type: 'button', class: 'icon-btn', 'aria-label': `Cancel uploading ${item.name}`, title: 'Cancel', dataset: { action: 'cancel-upload', key: item.key } }, icon('close'));
     bubble.append(fileCard(file, { preview: item.preview, action: cancel, sizeText: `${pct}% of ${formatSize(item.size)}` }), bar);
+    if (item.note) bubble.append(h('p', { class: 'msg-status paused', role: 'status' }, icon('wifi'), h('span', { class: 'status-text', text: item.note })));
   }
   li.append(bubble);
   return li;

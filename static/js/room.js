@@ -8,7 +8,8 @@ import { Connection, wsUrl } from './connection.js';
 import { mountMessageList } from './messages.js';
 import { mountComposer } from './composer.js';
 import { openDialog, copyField } from './dialogs.js';
-import { uploadFile } from './upload.js';
+import { uploadResumable } from './resume-upload.js';
+import { mountClosed } from './closed.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import {
@@ -245,7 +246,7 @@ export class Room {
       dayOf(up.ts);
       out.push({
         kind: 'upload', key: up.key, name: up.file.name, size: up.file.size, mime: up.file.type,
-        ts: up.ts, progress: up.progress, preview: up.preview, error: up.error, canRetry: up.canRetry,
+        ts: up.ts, progress: up.progress, preview: up.preview, error: up.error, canRetry: up.canRetry, note: up.note,
         grouped: groupsWith(prev, ev),
       });
       prev = ev;
@@ -308,6 +309,7 @@ export class Room {
         }
         break;
       case 'error': this.onError(frame); break;
+      case 'closing': this.onClosing(frame); break;
       default: break;
     }
   }
@@ -500,8 +502,10 @@ export class Room {
 
   runUpload(up) {
     up.error = null;
+    up.note = null;
     up.progress = 0;
-    const { promise, abort } = uploadFile(up.file, (p) => { up.progress = p; this.renderSoon(); });
+    const onNote = (note) => { if (up.note !== note) { up.note = note; this.render(); } };
+    const { promise, abort } = uploadResumable(up.file, (p) => { up.progress = p; this.renderSoon(); }, onNote);
     up.abort = abort;
     promise.then((info) => {
       this.uploads = this.uploads.filter((u) => u !== up);
@@ -513,6 +517,7 @@ export class Room {
         return;
       }
       up.error = err.message;
+      up.note = null;
       up.canRetry = err.kind !== 'too_large';
       this.render();
     });
@@ -600,6 +605,14 @@ export class Room {
       this.isDesktopLobbyAvailable = true;
       this.renderHeader();
     }
+  }
+
+  /** The host closed the room for good (see closed.js); it reopens if the same room returns. */
+  onClosing(frame) {
+    this.closedView?.stop();
+    this.closedView = mountClosed(this, frame, {
+      onReopen: () => { this.closedView = null; this.conn.start(); },
+    });
   }
 
   async backToLobby() {

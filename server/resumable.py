@@ -1,0 +1,280 @@
+"""Resumable uploads: a file sent in pieces that survives a dropped link or a host restart.
+
+``POST /api/files/uploads`` announces a file (name and size) and returns an upload id;
+``PATCH /api/files/uploads/<id>`` with ``Upload-Offset: <n>`` appends bytes at ``n``;
+``GET /api/files/uploads/<id>`` tells the offset the host has, so a client that lost its link
+(or whose host restarted) continues from there. The last byte turns the upload into a shared
+file, exactly like ``POST /api/files``. Partial files live in ``partial-uploads/`` (beside
+``files/``) with a small JSON record each, count against the host's quota for their announced
+size, belong to the session (or, in an open room, the address) that started them, and are
+deleted once ``partial_upload_expire_seconds`` pass without a byte arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Body, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from .files import FileStore, UploadError, adopt_complete_file, clean_filename
+from .security import cookie_value, same_origin
+
+log = logging.getLogger(__name__)
+
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ResumeError(Exception):
+    """A resumable-upload request refused; ``offset`` is the host's offset when it matters."""
+
+    def __init__(self, status: int, detail: str, offset: int | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.offset = offset
+
+
+@dataclass
+class PartialUpload:
+    """One unfinished upload: what was announced, and whose it is."""
+
+    id: str
+    name: str
+    size: int
+    owner: str
+    uploader: str | None
+    created: float
+
+    def public(self, offset: int) -> dict[str, Any]:
+        return {"upload_id": self.id, "name": self.name, "size": self.size, "offset": offset,
+                "url": f"/api/files/uploads/{self.id}"}
+
+
+class ResumableUploads:
+    """The partial uploads of one host, kept in ``<files>/partial``."""
+
+    def __init__(self, files: FileStore, expire_seconds: float) -> None:
+        self.files = files
+        self.folder = files.folder.parent / "partial-uploads"  # beside files/, not in it
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.expire_seconds = expire_seconds
+        self._busy: set[str] = set()
+        self._uploads: dict[str, PartialUpload] = {}
+        for meta in self.folder.glob("*.json"):
+            self._load(meta)
+        self.expire()
+
+    def _load(self, meta: Path) -> None:
+        try:
+            upload = PartialUpload(**json.loads(meta.read_text("utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("dropping an unreadable partial upload %s: %s", meta.name, exc)
+            self._remove(meta.stem)
+            return
+        self._uploads[upload.id] = upload
+
+    def _data(self, upload_id: str) -> Path:
+        return self.folder / f"{upload_id}.part"
+
+    def offset(self, upload_id: str) -> int:
+        try:
+            return self._data(upload_id).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def reserved(self) -> int:
+        """Bytes promised to unfinished uploads (their announced sizes)."""
+        return sum(u.size for u in self._uploads.values())
+
+    def expire(self) -> None:
+        """Forget partial uploads that received nothing for ``expire_seconds``."""
+        now = time.time()
+        for upload in list(self._uploads.values()):
+            data = self._data(upload.id)
+            last = data.stat().st_mtime if data.exists() else upload.created
+            if now - last > self.expire_seconds and upload.id not in self._busy:
+                log.info("partial upload %s of %r expired", upload.id, upload.name)
+                self._remove(upload.id)
+
+    def _remove(self, upload_id: str) -> None:
+        self._uploads.pop(upload_id, None)
+        self._data(upload_id).unlink(missing_ok=True)
+        (self.folder / f"{upload_id}.json").unlink(missing_ok=True)
+
+    def create(self, name: str, size: int, owner: str, uploader: str | None) -> PartialUpload:
+        """Announce an upload: refused at once when it cannot fit, before a byte is sent."""
+        self.expire()
+        files = self.files
+        if size > files.max_bytes:
+            raise ResumeError(413, "file is larger than this room's limit of "
+                                   f"{files.max_bytes} bytes")
+        if files.store.total_file_bytes() + self.reserved() + size > files.max_total_bytes:
+            raise ResumeError(507, "the host's space for shared files is full")
+        upload = PartialUpload(uuid.uuid4().hex, clean_filename(name), size, owner, uploader,
+                               time.time())
+        try:
+            self._data(upload.id).touch(exist_ok=False)
+            meta = self.folder / f"{upload.id}.json"
+            meta.write_text(json.dumps(asdict(upload)), "utf-8")
+        except OSError as exc:
+            self._remove(upload.id)
+            raise ResumeError(507, f"the host could not store the upload ({exc.strerror})") \
+                from exc
+        self._uploads[upload.id] = upload
+        return upload
+
+    def get(self, upload_id: str, owner: str) -> PartialUpload:
+        upload = self._uploads.get(upload_id) if UPLOAD_ID.match(upload_id) else None
+        if upload is None:
+            raise ResumeError(404, "no such upload on this host (it finished, was cancelled "
+                                   "or expired): start it again")
+        if upload.owner != owner:
+            raise ResumeError(403, "this upload was started by someone else")
+        return upload
+
+    async def append(self, upload_id: str, owner: str, offset: int,
+                     chunks: AsyncIterator[bytes]) -> tuple[PartialUpload, int, Any]:
+        """Write the bytes at ``offset`` (which must be the host's offset). Returns the upload,
+        the new offset and, after the last byte, the shared file's public record."""
+        upload = self.get(upload_id, owner)
+        if upload_id in self._busy:
+            raise ResumeError(409, "this upload is still receiving an earlier request; "
+                                   "ask for the offset again in a moment", self.offset(upload_id))
+        have = self.offset(upload_id)
+        if offset != have:
+            raise ResumeError(409, f"the host has {have} bytes of this upload: continue from "
+                                   "there", have)
+        self._busy.add(upload_id)
+        try:
+            have = await self._write(upload, have, chunks)
+        finally:
+            self._busy.discard(upload_id)
+        if have < upload.size:
+            return upload, have, None
+        return upload, have, self._finish(upload)
+
+    async def _write(self, upload: PartialUpload, have: int,
+                     chunks: AsyncIterator[bytes]) -> int:
+        fd = os.open(self._data(upload.id), os.O_WRONLY | os.O_APPEND)
+        try:
+            async for chunk in chunks:
+                if have + len(chunk) > upload.size:
+                    raise ResumeError(413, f"more bytes than the {upload.size} announced", have)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+                have += len(chunk)
+        except OSError as exc:
+            raise ResumeError(507, f"the host could not write the file ({exc.strerror})",
+                              self.offset(upload.id)) from exc
+        finally:
+            os.close(fd)
+        return have
+
+    def _finish(self, upload: PartialUpload) -> Any:
+        try:
+            record = adopt_complete_file(self.files, self._data(upload.id), upload.name,
+                                         upload.uploader)
+        except UploadError as exc:
+            self._remove(upload.id)
+            raise ResumeError(exc.status, exc.detail) from exc
+        self._remove(upload.id)
+        return record.public()
+
+    def cancel(self, upload_id: str, owner: str) -> None:
+        self.get(upload_id, owner)
+        if upload_id not in self._busy:
+            self._remove(upload_id)
+
+
+router = APIRouter()
+
+
+def _owner(request: Request) -> str:
+    """The session that started an upload: its cookie, or in an open room its address."""
+    token = cookie_value(request.headers) or ""
+    who = token or (request.client.host if request.client else "?")
+    return hashlib.sha256(who.encode()).hexdigest()
+
+
+def _uploads(request: Request) -> ResumableUploads:
+    gate = request.app.state.gate
+    if not gate.token_ok(cookie_value(request.headers)):
+        raise HTTPException(401, "this room needs its password: POST it to /api/login")
+    if not same_origin(request.headers):
+        raise HTTPException(403, "uploads are accepted only from this room's own page")
+    uploads: ResumableUploads = request.app.state.uploads
+    return uploads
+
+
+def _refused(exc: ResumeError) -> JSONResponse:
+    body: dict[str, Any] = {"detail": exc.detail}
+    headers = {}
+    if exc.offset is not None:
+        body["offset"] = exc.offset
+        headers["Upload-Offset"] = str(exc.offset)
+    return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+@router.post("/api/files/uploads", status_code=201)
+async def start_upload(request: Request, name: str = Body(..., max_length=1024),
+                       size: int = Body(..., ge=0)) -> Response:
+    uploads = _uploads(request)
+    try:
+        upload = uploads.create(name, size, _owner(request),
+                                request.client.host if request.client else None)
+    except ResumeError as exc:
+        return _refused(exc)
+    body = {**upload.public(0), "chunk_bytes": request.app.state.settings.resumable_chunk_bytes}
+    return JSONResponse(body, status_code=201, headers={"Upload-Offset": "0"})
+
+
+@router.get("/api/files/uploads/{upload_id}")
+async def upload_status(request: Request, upload_id: str) -> Response:
+    uploads = _uploads(request)
+    try:
+        upload = uploads.get(upload_id, _owner(request))
+    except ResumeError as exc:
+        return _refused(exc)
+    offset = uploads.offset(upload_id)
+    return JSONResponse(upload.public(offset), headers={"Upload-Offset": str(offset)})
+
+
+@router.patch("/api/files/uploads/{upload_id}")
+async def append_upload(request: Request, upload_id: str,
+                        upload_offset: int = Header(..., ge=0)) -> Response:
+    uploads = _uploads(request)
+    try:
+        upload, offset, record = await uploads.append(upload_id, _owner(request),
+                                                      upload_offset, request.stream())
+    except ResumeError as exc:
+        return _refused(exc)
+    except (ClientDisconnect, asyncio.CancelledError):
+        # The bytes that arrived stay on disk; the client asks for the offset and continues.
+        log.info("upload %s cut at %d bytes", upload_id, uploads.offset(upload_id))
+        raise
+    return JSONResponse({**upload.public(offset), "file": record},
+                        headers={"Upload-Offset": str(offset)})
+
+
+@router.delete("/api/files/uploads/{upload_id}", status_code=204)
+async def cancel_upload(request: Request, upload_id: str) -> Response:
+    uploads = _uploads(request)
+    try:
+        uploads.cancel(upload_id, _owner(request))
+    except ResumeError as exc:
+        return _refused(exc)
+    return Response(status_code=204)

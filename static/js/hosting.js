@@ -1,0 +1,65 @@
+// The lobby's "You are hosting" card: a room this computer still hosts, with Open and, in the
+// desktop app, Stop hosting. Hidden while nothing is hosted here.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import * as desktop from './desktop.js';
+
+function lanAddress(info) {
+  const urls = Array.isArray(info?.urls) ? info.urls : [];
+  const url = urls.find((u) => !/\/\/(127\.|localhost|\[::1\])/.test(u)) ?? '';
+  return url.replace(/^https?:\/\//, '').replace(/\/$/, '');
+}
+
+/** Mount into `section` (a card); `info` is this server's /api/room answer. Returns stop(). */
+export function mountHostingCard(section, info) {
+  let stopped = false;
+  const title = h('h2', { id: 'hosting-title' });
+  const where = h('p', { class: 'muted' });
+  const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const open = h('a', { class: 'btn btn-primary', href: '/' }, icon('arrow'), h('span', { text: 'Open' }));
+  const stopButton = h('button', { type: 'button', class: 'btn', hidden: true }, icon('close'), h('span', { text: 'Stop hosting' }));
+  section.hidden = true;
+  section.setAttribute('aria-labelledby', 'hosting-title');
+  section.append(title, where, h('div', { class: 'hosting-actions' }, open, stopButton), problem);
+
+  function show(room, mine) {
+    section.hidden = false;
+    title.textContent = mine ? `You are hosting “${room}”` : `“${room}” is hosted on this computer`;
+    const address = lanAddress(info);
+    where.textContent = mine
+      ? `${address ? `People on your network join at ${address}. ` : ''}Hosting another room stops this one.`
+      : (address ? `People on your network join at ${address}.` : '');
+  }
+
+  async function onStop() {
+    stopButton.disabled = true;
+    stopButton.lastChild.textContent = 'Stopping…';
+    const answer = await desktop.stopHosting();
+    if (stopped) return;
+    if (answer?.error || !answer) {
+      problem.textContent = `Could not stop hosting: ${answer?.error ?? 'the desktop app did not answer'}`;
+      problem.hidden = false;
+      stopButton.disabled = false;
+      stopButton.lastChild.textContent = 'Stop hosting';
+      return;
+    }
+    window.location.reload(); // the lobby's server is back on loopback, at the same address
+  }
+  stopButton.addEventListener('click', onStop);
+
+  if (info?.hosting === true && typeof info.room === 'string') show(info.room, false);
+  desktop.hostingState().then((state) => {
+    if (stopped || !state) return;
+    if (state.hosting && typeof state.room === 'string') {
+      show(state.room, true);
+      stopButton.hidden = false;
+    }
+  });
+  return {
+    stop() {
+      stopped = true;
+      stopButton.removeEventListener('click', onStop);
+    },
+  };
+}
