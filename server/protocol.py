@@ -168,12 +168,15 @@ def _skeleton_table() -> dict[int, str]:
     source has exactly one entry (its prototype), and prototypes never map further, so an entry
     that is alone on both sides is a pair of two characters: the smaller stands for both."""
     raw = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
-    data: dict[str, list[dict[str, str]]] = json.loads(raw)
+    # Each entry is {"c": look-alike, "n": its name}: keep only the look-alike (less memory).
+    data: dict[str, list[str]] = json.loads(
+        raw, object_hook=lambda obj: obj["c"] if obj.keys() == {"c", "n"} else obj)
+    del raw
     table: dict[int, str] = {}
     for char, entries in data.items():
         if len(char) != 1 or len(entries) != 1:
             continue
-        target = entries[0]["c"].strip("\u200e\u200f")  # direction marks around RTL targets
+        target = entries[0].strip("\u200e\u200f")  # direction marks around RTL targets
         if not target or target == char:
             continue
         if len(target) == 1 and len(data.get(target, ())) == 1 and char < target:
