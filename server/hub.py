@@ -512,16 +512,20 @@ class ChatHub:
     def _welcome(self, user: User, since: int | None) -> str:
         s = self.settings
         store = self.store
+        users = [u.public() for u in self.users.values()]
+        # The whole welcome fits in welcome_max_bytes (or holds one event): what the list of
+        # people online takes (about 50 bytes a person) is not left for events.
+        budget = s.welcome_max_bytes - 1024 - sum(48 + len(u.name) * 4 for u in
+                                                  self.users.values())
         if since is None or since > store.last_id:
-            page = store.before(None, s.history_page, s.welcome_max_bytes)
+            page = store.before(None, s.history_page, budget)
             has_more_after = False
             reset = since is not None  # the client's history is from another room or a wiped host
         else:
-            page = store.after(since, s.resume_cap, s.welcome_max_bytes)
+            page = store.after(since, s.resume_cap, budget)
             has_more_after = page.has_more
             page_more_before = since > 0
             reset = False
-        users = [u.public() for u in self.users.values()]
         head = protocol.encode({
             "type": "welcome",
             "you": user.public(),
