@@ -331,8 +331,8 @@ FIELD_HELP: dict[str, str] = {
     "client_buffer_bytes": "bytes waiting for one client (its queue and its socket) before it "
                            "counts as stuck and is disconnected (4408)",
     "send_timeout_seconds": "seconds a client may leave bytes waiting without reading any before "
-                            "it is disconnected (4408), and then to take the close before it is "
-                            "cut off",
+                            "it is disconnected (4408); one that does not take the close is cut "
+                            "off when the keepalive would call the link dead",
     "leave_grace_seconds": "seconds before a person whose last connection dropped is shown as "
                            "left",
     "ping_interval_seconds": "seconds between keepalive pings",

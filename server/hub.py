@@ -506,7 +506,11 @@ class ChatHub:
     def _drop_stuck(self, conn: Connection, reason: str) -> None:
         log.warning("closing a connection of %s: it stopped reading",
                     conn.user.name if conn.user else conn.address)
-        conn.kick(CLOSE_TOO_SLOW, reason, cut_after=self.settings.send_timeout_seconds)
+        # A peer that has not taken its close (and what was queued before it) by the time the
+        # keepalive would call the link dead is cut off, and its socket buffer freed.
+        s = self.settings
+        cut_after = max(s.send_timeout_seconds, s.ping_interval_seconds + s.ping_timeout_seconds)
+        conn.kick(CLOSE_TOO_SLOW, reason, cut_after=cut_after)
         self.disconnect(conn)
 
     def _welcome(self, user: User, since: int | None) -> str:

@@ -64,7 +64,8 @@ class Settings:
     # Bytes waiting for one client (its outbox plus the socket's buffer) before it is stuck.
     client_buffer_bytes: int = 2 * 1024 * 1024
     # A client with bytes waiting that reads none of them for this long is closed (4408); one
-    # that does not take its close either is cut off after the same time again.
+    # that does not take its close either is cut off when the keepalive would call the link
+    # dead (ping interval + timeout), and what was buffered for it is freed.
     send_timeout_seconds: float = 10.0
     # A user whose last connection drops is shown as left only after this grace, so a page
     # reload or a short Wi-Fi blip does not print leave/join lines.

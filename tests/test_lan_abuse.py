@@ -220,8 +220,9 @@ def test_a_reader_that_reads_nothing_is_timed_out_and_its_buffer_freed(make_host
     assert all(e["type"] == "message" for e in _replies(ada, 200))
     wait_until(lambda: len(hub.connections) == 1, 30, what="the silent reader to be closed")
     assert ada.recv_type("leave", timeout=10)["user"]["name"] == "Silent"
-    # Its end of the socket is cut too, so the megabytes buffered for it are freed.
-    wait_until(lambda: not _server_side_open(host, silent), 30,
+    # Its end of the socket is cut too (once the keepalive would call it dead: 25 s), so the
+    # megabytes buffered for it are freed.
+    wait_until(lambda: not _server_side_open(host, silent), 60,
                what="the host to drop its end of the silent reader's socket")
     ada.say("still here")
     assert ada.recv_type("message", text="still here")
