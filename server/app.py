@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         """200 while the history can be read and written (the discovery probe lists a room
         only then); 503 with the reason when it cannot."""
         store: HistoryStore = request.app.state.store
-        history = store.health()
+        history = await store.health()
         body = {"status": "ok" if history.problem is None else "unavailable",
                 "room": settings.room, "version": __version__, "room_id": store.room_id,
                 "history": history.public()}

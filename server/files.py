@@ -7,6 +7,7 @@ original name is metadata and never touches the file system.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 import os
@@ -119,7 +120,7 @@ class FileStore:
                                 stored_name=file_id, uploader=uploader, ts=now_iso())
             os.replace(part_path, self.folder / file_id)
             try:
-                self.store.add_file(record)
+                await self.store.async_add_file(record)
             except StoreError:
                 (self.folder / file_id).unlink(missing_ok=True)
                 raise
@@ -152,29 +153,34 @@ class FileStore:
         return part.name
 
 
-def adopt_complete_file(files: FileStore, path: Path, name: str,
-                        uploader: str | None) -> FileRecord:
+async def adopt_complete_file(files: FileStore, path: Path, name: str,
+                              uploader: str | None) -> FileRecord:
     """Record a file that arrived complete by other means (a finished resumable upload) and
-    move it into the shared files, exactly as a one-shot upload would be kept."""
+    move it into the shared files, exactly as a one-shot upload would be kept. The sync and
+    the record's commit happen off the event loop."""
     size = path.stat().st_size
     files._check_room_for(size)
     name = clean_filename(name)
     file_id = uuid.uuid4().hex
     record = FileRecord(id=file_id, name=name, size=size, mime=guess_mime(name),
                         stored_name=file_id, uploader=uploader, ts=now_iso())
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    await asyncio.to_thread(_sync_file, path)
     os.replace(path, files.path_of(record))
     try:
-        files.store.add_file(record)
+        await files.store.async_add_file(record)
     except StoreError:
         files.path_of(record).unlink(missing_ok=True)
         raise
     files._used += size
     return record
+
+
+def _sync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _FilePart:

@@ -23,7 +23,7 @@ from . import protocol
 from .directsend import DirectWriter, text_frame
 from .protocol import Hello, Ping, ProtocolError, SendMessage, Typing
 from .settings import Settings
-from .store import HistoryStore, StoreError
+from .store import HistoryStore, Stored, WriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,11 @@ class Connection:
         ``wire`` is the same frame already encoded for the fast lane: written straight to the
         socket when nothing of this connection's is still queued (so order holds).
         """
+        return self.offer_all((frame,), wire)
+
+    def offer_all(self, frames: tuple[str, ...] | list[str], wire: bytes | None) -> bool:
+        """:meth:`offer` for several frames in order; ``wire`` holds all of them framed, and
+        goes to the socket in one write."""
         if self.closed:
             return True
         direct = self.direct
@@ -184,11 +189,11 @@ class Connection:
                 direct.write(wire)
                 self._written += len(wire)
                 return True
-        if self._outbox and (len(self._outbox) >= self._limit
-                             or buffered + self._queued_bytes > self._max_buffered):
+        if len(self._outbox) + len(frames) > self._limit or (
+                self._outbox and buffered + self._queued_bytes > self._max_buffered):
             return False
-        self._outbox.append(frame)
-        self._queued_bytes += len(frame)
+        self._outbox.extend(frames)
+        self._queued_bytes += sum(len(f) for f in frames)
         self._wake.set()
         return True
 
@@ -273,6 +278,11 @@ class ChatHub:
         self.users: dict[str, User] = {}
         self.connections: set[Connection] = set()
         self._per_address: dict[str, int] = {}
+        # Broadcasts of one committed batch, sent together when the batch's callbacks are done:
+        # 100 people joining at once cost each connection one socket write, not 100.
+        self._batched: list[str] | None = None
+        store.batch_started = self._batch_started  # type: ignore[method-assign]
+        store.batch_ended = self._batch_ended  # type: ignore[method-assign]
         s = settings
         # Rates belong to the person and the address, not the connection: reconnecting after
         # each burst must not buy a new burst.
@@ -317,10 +327,7 @@ class ChatHub:
 
         conn.offer(self._welcome(user, hello.since))
         if is_new:
-            try:
-                self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
-            except StoreError as exc:
-                log.error("join of %s not stored: %s", user.name, exc.detail)
+            self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
         return conn
 
     def _admit(self, address: str, user_id: str) -> None:
@@ -369,10 +376,7 @@ class ChatHub:
         if user.connections or self.users.get(user.id) is not user:
             return
         del self.users[user.id]
-        try:
-            self._emit({"type": "leave", "ts": protocol.now_iso(), "user": user.public()})
-        except StoreError as exc:
-            log.error("leave of %s not stored: %s", user.name, exc.detail)
+        self._emit({"type": "leave", "ts": protocol.now_iso(), "user": user.public()})
 
     def shutdown(self) -> None:
         """Close every connection cleanly (the host is stopping)."""
@@ -435,8 +439,6 @@ class ChatHub:
                 conn.offer('{"type":"pong"}')
         except ProtocolError as exc:
             self._reply_error(conn, exc.code, exc.detail, raw, exc.retry_after)
-        except StoreError as exc:
-            self._reply_error(conn, "store_failed", exc.detail, raw)
 
     def _reply_error(self, conn: Connection, code: str, detail: str, raw: str | bytes,
                      retry_after: float | None = None) -> None:
@@ -469,12 +471,21 @@ class ChatHub:
             "file": file_info,
             "client_msg_id": msg.client_msg_id,
         }
-        stored, payload, is_new = self.store.append(
-            event, user_id=conn.user.id, client_msg_id=msg.client_msg_id)
-        if is_new:
-            self._broadcast(payload)
+        cmid = msg.client_msg_id
+        self.store.submit(event, lambda outcome: self._message_stored(conn, cmid, outcome),
+                          user_id=conn.user.id, client_msg_id=cmid)
+
+    def _message_stored(self, conn: Connection, cmid: str, outcome: Stored | WriteFailed) -> None:
+        """The commit holding a message returned: broadcast it (the sender's copy is its
+        acknowledgement), or tell the sender it was not stored."""
+        if isinstance(outcome, WriteFailed):
+            self._send_to(conn, protocol.encode(protocol.error_event(
+                "store_failed", f"the host could not save this ({outcome.detail}); nothing "
+                "was sent", client_msg_id=cmid)))
+        elif outcome.is_new:
+            self._broadcast(outcome.payload)
         else:
-            self._send_to(conn, payload)  # a retry: acknowledge, do not repeat to others
+            self._send_to(conn, outcome.payload)  # a retry: acknowledge, do not repeat to others
 
     def _typing(self, conn: Connection) -> None:
         assert conn.user is not None
@@ -490,18 +501,46 @@ class ChatHub:
     # Fan-out ------------------------------------------------------------------------------
 
     def _emit(self, event: dict[str, Any]) -> None:
-        _stored, payload, _new = self.store.append(event)
-        self._broadcast(payload)
+        """Store a join or leave and broadcast it once committed."""
+        def stored(outcome: Stored | WriteFailed) -> None:
+            if isinstance(outcome, WriteFailed):
+                log.error("%s of %s not stored: %s", event["type"], event["user"]["name"],
+                          outcome.detail)
+            else:
+                self._broadcast(outcome.payload)
+        self.store.submit(event, stored)
+
+    def _batch_started(self) -> None:
+        self._batched = []
+
+    def _batch_ended(self) -> None:
+        frames, self._batched = self._batched, None
+        if frames:
+            self._send_all(frames)
 
     def _broadcast(self, frame: str) -> None:
-        wire = text_frame(frame)  # framed once, written as is to every fast-lane connection
+        if self._batched is not None:
+            self._batched.append(frame)
+        else:
+            self._send_all([frame])
+
+    def _send_all(self, frames: list[str]) -> None:
+        # Framed once, written as is to every fast-lane connection.
+        wire = b"".join(text_frame(f) for f in frames)
         for conn in list(self.connections):
-            self._send_to(conn, frame, wire)
+            if not conn.offer_all(frames, wire):
+                self._too_slow(conn)
 
     def _send_to(self, conn: Connection, frame: str, wire: bytes | None = None) -> None:
+        if self._batched:  # what the batch broadcast so far goes first: order holds
+            self._batch_ended()
+            self._batched = []
         if not conn.offer(frame, wire):
-            self._drop_stuck(conn, "you fell behind (the connection stopped reading); "
-                                   "reconnect to catch up")
+            self._too_slow(conn)
+
+    def _too_slow(self, conn: Connection) -> None:
+        self._drop_stuck(conn, "you fell behind (the connection stopped reading); "
+                               "reconnect to catch up")
 
     def _drop_stuck(self, conn: Connection, reason: str) -> None:
         log.warning("closing a connection of %s: it stopped reading",

@@ -164,7 +164,7 @@ class ResumableUploads:
             self._busy.discard(upload_id)
         if have < upload.size:
             return upload, have, None
-        return upload, have, self._finish(upload)
+        return upload, have, await self._finish(upload)
 
     async def _write(self, upload: PartialUpload, have: int,
                      chunks: AsyncIterator[bytes]) -> int:
@@ -184,9 +184,9 @@ class ResumableUploads:
             os.close(fd)
         return have
 
-    def _finish(self, upload: PartialUpload) -> Any:
+    async def _finish(self, upload: PartialUpload) -> Any:
         try:
-            record = adopt_complete_file(self.files, self._data(upload.id), upload.name,
+            record = await adopt_complete_file(self.files, self._data(upload.id), upload.name,
                                          upload.uploader)
         except UploadError as exc:
             self._remove(upload.id)

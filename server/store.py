@@ -1,27 +1,31 @@
 """The room's history: every event and every shared file's metadata, in one SQLite file.
 
 Durability: the database runs in WAL mode with ``synchronous=FULL`` by default, so an event is
-fsync'ed to the log before :meth:`HistoryStore.append` returns, and only then is it broadcast
-(the sender's echo is its acknowledgement). A host killed with SIGKILL loses nothing it
+fsync'ed to the log before the host is told it is stored, and only then is it broadcast (the
+sender's echo is its acknowledgement). A host killed with SIGKILL loses nothing it
 acknowledged, since the WAL is on disk; with FULL, neither does a power cut or kernel panic.
-``synchronous=NORMAL`` is about 9x faster here but may drop the last transactions on power loss
-(never on a process crash) and never corrupts the file. Chat rates are far below what FULL
-sustains, so FULL is the default: an acknowledged message is a stored message.
+Commits are grouped (:mod:`server.writer`): everything that arrives while one commit syncs goes
+into the next, so a slow disk costs one sync per batch, not per message, and never stalls the
+event loop. ``synchronous=NORMAL`` would skip the sync and may drop the last transactions on
+power loss; it is not used.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import secrets
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .protocol import encode
+from .writer import Done, Stored, WriteFailed, Writer
+
+__all__ = ["Done", "FileRecord", "HistoryStore", "Page", "Stored", "StoreError", "WriteFailed"]
 
 log = logging.getLogger(__name__)
 
@@ -103,35 +107,56 @@ class History:
 
 
 class HistoryStore:
-    """Append-only event log plus file metadata. One writer: the host's event loop."""
+    """Append-only event log plus file metadata.
+
+    Writes go through one :class:`~server.writer.Writer` thread in batches (group commit); the
+    event loop reads on a connection of its own, which in WAL mode never waits for a commit.
+    Reads see only events up to :attr:`last_id`, the last id the loop has been told is
+    committed, so a page or welcome never holds an event whose broadcast is still on its way.
+    """
 
     def __init__(self, path: Path, *, synchronous: str = "FULL",
                  busy_timeout: float = 2.0) -> None:
         """Open (or create) the history. ``busy_timeout``: how long a write waits for a lock
-        held by another process before it fails; the event loop waits with it, so keep it short."""
+        held by another program before it fails (the writer thread waits, not the loop)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                       timeout=busy_timeout)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key='room_id'").fetchone()
-            if row is None:
-                self.room_id = uuid.uuid4().hex
-                self._db.execute("INSERT INTO meta VALUES ('room_id', ?)", (self.room_id,))
-            else:
-                self.room_id = str(row[0])
-            last = self._db.execute("SELECT MAX(id) FROM events").fetchone()[0]
+            wdb = _connect(path, busy_timeout)
+            wdb.execute("PRAGMA journal_mode=WAL")
+            wdb.execute(f"PRAGMA synchronous={synchronous}")
+            wdb.executescript(_SCHEMA)
+            self.room_id = _room_id(wdb)
+            last = wdb.execute("SELECT MAX(id) FROM events").fetchone()[0]
+            self._db = _connect(path, busy_timeout)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
-        self.busy_ms = int(busy_timeout * 1000)
         self.last_write_error: str | None = None  # why the latest write failed, until one works
+        self._writer = Writer(wdb, self.last_id, self._committed)
+        self._writer.batch_done = lambda: self.batch_ended()  # type: ignore[method-assign]
+
+    def _committed(self, last_id: int, error: str | None) -> None:
+        self.last_id = max(self.last_id, last_id)
+        self.last_write_error = error
+        self.batch_started()
+
+    def batch_started(self) -> None:
+        """Runs on the loop when a batch's results arrive, before their callbacks; with
+        :meth:`batch_ended`, set by the hub to send a batch's broadcasts together."""
+
+    def batch_ended(self) -> None:
+        """Runs on the loop after a batch's callbacks."""
 
     def close(self) -> None:
+        """Write what is queued, then close both connections."""
+        self._writer.close()
         self._db.close()
+
+    @property
+    def commits(self) -> int:
+        """Transactions the writer has committed (each one sync)."""
+        return self._writer.batches
 
     def secret(self) -> bytes:
         """A random secret kept with the history (it keys the room's session tokens)."""
@@ -140,105 +165,120 @@ class HistoryStore:
             return bytes.fromhex(str(row[0]))
         value = secrets.token_bytes(32)
         try:
-            self._db.execute("INSERT INTO meta VALUES ('secret', ?)", (value.hex(),))
+            self._call(lambda db: db.execute("INSERT INTO meta VALUES ('secret', ?)",
+                                             (value.hex(),)))
         except sqlite3.Error as exc:
             log.warning("session secret not stored (%s); sessions end with this run", exc)
         return value
 
     # Events -------------------------------------------------------------------------------
 
+    def submit(self, event: dict[str, Any], done: Done, *, user_id: str | None = None,
+               client_msg_id: str | None = None) -> None:
+        """Queue ``event`` for the next commit; ``done`` runs on this loop afterwards with a
+        :class:`Stored` (``is_new`` False for a retried ``client_msg_id``: nothing was written
+        and the earlier event comes back) or a :class:`WriteFailed`. Never blocks."""
+        self._writer.append(event, user_id, client_msg_id, done)
+
     def append(self, event: dict[str, Any], *, user_id: str | None = None,
                client_msg_id: str | None = None) -> tuple[dict[str, Any], str, bool]:
-        """Store ``event`` with the next id and return it, its JSON text and whether it is new.
-
-        When the same user already stored ``client_msg_id``, nothing is written and the stored
-        event comes back with ``False``: a retried send is acknowledged, never stored twice.
-        """
-        if client_msg_id is not None:
-            row = self._db.execute(
-                "SELECT payload FROM events WHERE user_id=? AND client_msg_id=?",
-                (user_id, client_msg_id),
-            ).fetchone()
-            if row is not None:
-                return json.loads(row[0]), str(row[0]), False
-        event_id = self.last_id + 1
-        stored = {"type": event["type"], "id": event_id, **event}
-        payload = encode(stored)
-        try:
-            self._db.execute(
-                "INSERT INTO events (id, type, user_id, client_msg_id, payload) VALUES (?,?,?,?,?)",
-                (event_id, event["type"], user_id, client_msg_id, payload),
-            )
-        except sqlite3.Error as exc:
-            log.error("could not store a %s event: %s", event["type"], exc)
-            self.last_write_error = str(exc)
-            raise StoreError(f"the host could not save this ({exc}); nothing was sent") from exc
-        self.last_write_error = None
-        self.last_id = event_id
-        return stored, payload, True
+        """:meth:`submit` and wait: for tools and tests, never on the event loop."""
+        outcome = self._wait(lambda done: self._writer.append(
+            event, user_id, client_msg_id, done, on_loop=False))
+        if isinstance(outcome, WriteFailed):
+            raise StoreError(f"the host could not save this ({outcome.detail}); "
+                             "nothing was sent")
+        return outcome.event, outcome.payload, outcome.is_new
 
     def after(self, since: int, limit: int, max_bytes: int | None = None) -> Page:
         """Events with id > since, oldest first: at most ``limit`` of them and, when
         ``max_bytes`` is given, no more than fit in it (always at least one)."""
         rows = self._db.execute(
-            "SELECT payload FROM events WHERE id > ? ORDER BY id LIMIT ?", (since, limit + 1)
-        ).fetchall()
+            "SELECT payload FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (since, self.last_id, limit + 1)).fetchall()
         payloads = _fit([r[0] for r in rows[:limit]], max_bytes)
         return Page(payloads, len(rows) > len(payloads))
 
     def before(self, before: int | None, limit: int, max_bytes: int | None = None) -> Page:
         """The ``limit`` events just before id ``before`` (or the newest), oldest first; with
         ``max_bytes``, only the newest of them that fit in it (always at least one)."""
-        bound = self.last_id + 1 if before is None else before
+        bound = self.last_id + 1 if before is None else min(before, self.last_id + 1)
         rows = self._db.execute(
             "SELECT payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", (bound, limit + 1)
         ).fetchall()
         newest_first = _fit([r[0] for r in rows[:limit]], max_bytes)
         return Page(newest_first[::-1], len(rows) > len(newest_first))
 
-    def health(self) -> History:
-        """Can the history be read, and could a write start now? Checked without writing
-        anything and without waiting: another program holding the database's write lock
-        makes ``writable`` false at once instead of stalling the caller."""
+    async def health(self, timeout: float = 2.0) -> History:
+        """Can the history be read, and could a write start now? The write check runs on the
+        writer thread between batches, without writing and without waiting for another
+        program's lock; a writer stuck for ``timeout`` s counts as not writable either."""
         try:
             self._db.execute("SELECT id FROM events ORDER BY id DESC LIMIT 1").fetchone()
         except sqlite3.Error as exc:
             return History(False, False, f"the history cannot be read: {exc}",
                            self.last_write_error)
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+        def done(_result: object, error: BaseException | None) -> None:
+            if not future.done():
+                future.set_result(str(error) if error else None)
+        self._writer.call(_write_probe, done)
         try:
-            self._db.execute("PRAGMA busy_timeout=0")
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            return History(True, False, f"the history cannot be written: {exc}",
+            problem = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            problem = f"the history's writer has been busy for over {timeout:g} s"
+        if problem is not None:
+            return History(True, False, f"the history cannot be written: {problem}",
                            self.last_write_error)
-        finally:
-            self._db.execute(f"PRAGMA busy_timeout={self.busy_ms}")
         return History(True, True, None, self.last_write_error)
+
+    async def async_flush(self) -> None:
+        """Wait until everything queued before this call is committed and its callbacks have
+        run on this loop (results reach a loop in the order they were queued)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done(_result: object, _error: BaseException | None) -> None:
+            if not future.done():
+                future.set_result(None)
+        self._writer.call(lambda _db: None, done)
+        await future
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def bulk_append(self, events: Iterable[dict[str, Any]]) -> None:
-        """Insert many events in one transaction (benchmarks and imports)."""
-        rows = []
-        for event in events:
-            self.last_id += 1
-            stored = {"type": event["type"], "id": self.last_id, **event}
-            rows.append((self.last_id, event["type"], None, None, encode(stored)))
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", rows)
+        """Insert many events in one transaction (benchmarks and imports), waiting for it."""
+        batch = list(events)
+        last = self._wait(lambda done: self._writer.bulk(batch, done))
+        if isinstance(last, WriteFailed):
+            raise StoreError(f"the host could not save the import ({last.detail})")
 
     # Files --------------------------------------------------------------------------------
 
     def add_file(self, record: FileRecord) -> None:
+        """Record a shared file (waits for the writer: call it off the loop, or use
+        :meth:`async_add_file`)."""
         try:
-            self._db.execute(
-                "INSERT INTO files VALUES (?,?,?,?,?,?,?)",
-                (record.id, record.name, record.size, record.mime, record.stored_name,
-                 record.uploader, record.ts),
-            )
+            self._call(lambda db: _insert_file(db, record))
+        except sqlite3.Error as exc:
+            log.error("could not store file metadata: %s", exc)
+            raise StoreError(f"the host could not save the file ({exc})") from exc
+
+    async def async_add_file(self, record: FileRecord) -> None:
+        """Record a shared file without blocking the loop."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done(_result: object, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+        self._writer.call(lambda db: _insert_file(db, record), done)
+        try:
+            await future
         except sqlite3.Error as exc:
             log.error("could not store file metadata: %s", exc)
             raise StoreError(f"the host could not save the file ({exc})") from exc
@@ -252,6 +292,64 @@ class HistoryStore:
 
     def total_file_bytes(self) -> int:
         return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0])
+
+    # Waiting for the writer (off the loop only) ------------------------------------------
+
+    def _call(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        box: list[tuple[Any, BaseException | None]] = []
+        finished = threading.Event()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            box.append((result, error))
+            finished.set()
+        self._writer.call(fn, done, on_loop=False)
+        finished.wait()
+        result, error = box[0]
+        if error is not None:
+            raise error
+        return result
+
+    def _wait(self, start: Callable[[Done], None]) -> Any:
+        box: list[Any] = []
+        finished = threading.Event()
+
+        def done(outcome: Any) -> None:
+            box.append(outcome)
+            finished.set()
+        start(done)
+        finished.wait()
+        return box[0]
+
+
+def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=busy_timeout)
+
+
+def _room_id(db: sqlite3.Connection) -> str:
+    row = db.execute("SELECT value FROM meta WHERE key='room_id'").fetchone()
+    if row is not None:
+        return str(row[0])
+    room_id = uuid.uuid4().hex
+    db.execute("INSERT INTO meta VALUES ('room_id', ?)", (room_id,))
+    return room_id
+
+
+def _insert_file(db: sqlite3.Connection, record: FileRecord) -> None:
+    db.execute("INSERT INTO files VALUES (?,?,?,?,?,?,?)",
+               (record.id, record.name, record.size, record.mime, record.stored_name,
+                record.uploader, record.ts))
+
+
+def _write_probe(db: sqlite3.Connection) -> None:
+    """Take the write lock and let it go, without waiting for another program's lock."""
+    timeout = db.execute("PRAGMA busy_timeout").fetchone()[0]
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ROLLBACK")
+    finally:
+        db.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
 
 def _fit(payloads: list[str], max_bytes: int | None) -> list[str]:

@@ -31,6 +31,7 @@ class HostProcess(OnLoopback):
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"host-{self.port}.log"
+        self.env: dict[str, str] = {}  # more environment for the host (LD_PRELOAD, say)
 
     def start(self, timeout: float = 20.0) -> HostProcess:
         cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(self.port),
@@ -38,7 +39,7 @@ class HostProcess(OnLoopback):
                *self.args]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

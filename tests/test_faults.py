@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import Chatter, Host, wait_until
+from tests.bench.slowdisk import build_shim
+from tests.conftest import Chatter, Host, need_tool, wait_until
 from tests.procs import HostProcess
 from tests.tcp_proxy import Proxy
 
@@ -50,6 +52,21 @@ class Sender(threading.Thread):
 def test_sigkill_while_clients_send_loses_no_acknowledged_message(tmp_path: Path) -> None:
     host = HostProcess(tmp_path / "data", None, "--log-level", "warning",
                        "--rate", "100000").start()
+    kill_while_sending_then_resend(host)
+
+
+def test_sigkill_in_the_middle_of_a_batched_commit_loses_nothing(tmp_path: Path) -> None:
+    """On a slow disk (every fsync 20 ms) each commit holds many messages, so the kill lands
+    while a batch is being written: every acknowledged message is there exactly once after the
+    restart, and the unacknowledged ones, resent, too."""
+    need_tool(shutil.which("gcc") or shutil.which("cc"), "a C compiler (gcc)")
+    shim = build_shim(tmp_path / "shim")
+    host = HostProcess(tmp_path / "data", None, "--log-level", "warning", "--rate", "100000")
+    host.env.update(LD_PRELOAD=str(shim), SLOW_FSYNC_MS="20")
+    kill_while_sending_then_resend(host.start())
+
+
+def kill_while_sending_then_resend(host: HostProcess) -> None:
     try:
         senders = [Sender(host, name) for name in ("Ada", "Bob", "Cy")]
         for s in senders:

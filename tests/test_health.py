@@ -43,11 +43,11 @@ def test_health_reports_the_last_failed_write_until_one_succeeds(tmp_path: Path)
     try:
         with pytest.raises(StoreError):
             store.append(event)
-        assert "locked" in (store.health().last_write_error or "")
+        assert "locked" in (asyncio.run(store.health()).last_write_error or "")
     finally:
         other.execute("ROLLBACK")
         other.close()
     store.append(event)
-    health = store.health()
+    health = asyncio.run(store.health())
     assert health.problem is None and health.last_write_error is None
     store.close()

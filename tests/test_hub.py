@@ -64,6 +64,8 @@ class Room:
         return cmid
 
     async def settle(self) -> None:
+        """Every queued append committed and broadcast, and the outboxes drained."""
+        await self.store.async_flush()
         for _ in range(5):
             await asyncio.sleep(0)
 
@@ -104,6 +106,7 @@ def test_a_welcome_then_every_message_reaches_everyone_once(tmp_path: Path) -> N
 def test_bad_frames_get_an_error_and_store_nothing(tmp_path: Path) -> None:
     async def body(room: Room) -> None:
         ada, peer = room.join("Ada")
+        await room.settle()
         before = room.store.count()
         for raw in ("{", "[]", '{"type": "shout"}', '{"type": "message", "text": ""}'):
             room.hub.receive(ada, raw)
@@ -158,6 +161,7 @@ def test_a_returning_client_gets_exactly_what_it_missed(tmp_path: Path, since: i
         ada, _ = room.join("Ada")  # event 1: Ada joined
         for i in range(4):
             room.say(ada, f"m{i}")  # events 2..5
+        await room.settle()
         _conn, peer = room.join("Bob", since=since)
         await room.settle()
         welcome = peer.frames[0]

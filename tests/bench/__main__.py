@@ -1,7 +1,8 @@
 """``python -m tests.bench`` (``make bench``): run every benchmark, print a table, write JSON.
 
 Options: ``--quick`` (100 and 1,000 clients, 100 MB files, 100,000 events: a few minutes),
-``--only fanout,files,history,startup,attacks``, ``--sizes 100,1000``, ``--file-mb``, ``--events``,
+``--only fanout,files,history,startup,slowdisk,attacks``, ``--baseline DIR`` (an earlier
+checkout for the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``,
 ``--tmp`` (a folder on the disk to test; default the system's temporary folder), ``--out``.
 """
 
@@ -18,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import attacks, fanout, files, history, startup
+from . import attacks, fanout, files, history, slowdisk, startup
 from .attacks import print_attacks
 from .common import ROOT, loadavg, raise_nofile
 
-SECTIONS = ("fanout", "files", "history", "startup", "attacks")
+SECTIONS = ("fanout", "files", "history", "startup", "slowdisk", "attacks")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--events", type=int, default=None, help="stored events (default 1,000,000)")
     p.add_argument("--tmp", type=Path, default=None, help="folder for temporary data")
     p.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "bench.json")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="slowdisk: another checkout (an earlier version) measured beside this one")
     return p.parse_args(argv)
 
 
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     section("history", lambda: history.run(events, args.tmp))
     section("files", lambda: files.run(file_mb * 10**6, args.tmp))
     section("fanout", run_fanout)
+    section("slowdisk", lambda: slowdisk.run(args.tmp, args.baseline,
+                                             seconds=3.0 if args.quick else 5.0))
     section("attacks", lambda: attacks.run(args.tmp))
     report["seconds"] = round(time.monotonic() - t_start, 1)
     report["machine"]["loadavg_after"] = loadavg()
@@ -132,6 +137,15 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"upload ({client}) host memory growth MB", g, "< 10", g < 10)
                 d = f[f"download_{client}"]["mb_s"]
                 add(f"download ({client}) MB/s", d, ">= 300", d >= 300)
+    slow = {(r["code"], r["disk"] != "fast"): r for r in report.get("slowdisk", [])}
+    if ("ours", True) in slow and ("ours", False) in slow:
+        s, fast = slow[("ours", True)], slow[("ours", False)]
+        add("fsync 20 ms, 100 clients: messages stored/s at saturation", s["stored_per_s"],
+            ">= 500", s["stored_per_s"] >= 500)
+        d = round(s["ping_p99_ms"] - fast["ping_p99_ms"], 1)
+        add("fsync 20 ms: idle ping p99 minus the fast disk's, ms", d, "<= 10", d <= 10)
+        add("fsync 20 ms: 100 joins at once, longest ping ms", s["join_worst_ping_ms"], "<= 50",
+            s["join_worst_ping_ms"] <= 50)
     h = report.get("history")
     if h:
         w = h["ws_welcome"]["median_ms"]
@@ -176,6 +190,9 @@ def print_report(report: dict[str, Any]) -> None:
                       f"{o['deliveries_per_s'] / max(1, c['deliveries_per_s']):.2f}")
         print("  (latency in ms; 'load CPU%' is each load process's share of one core: below 100 "
               "means the load client was not the bottleneck)")
+    if report.get("slowdisk"):
+        print("\nA slow disk (every fsync 20 ms) beside the fast one, 100 clients")
+        print(slowdisk.table(report["slowdisk"]))
     f = report.get("files")
     if f:
         print(f"\nFiles ({f['bytes'] / 1e6:,.0f} MB, best of {f['rounds']}; MB/s, host peak RSS "

@@ -1,0 +1,273 @@
+"""A slow disk: every fsync made to take 20 ms, the way laptop disks, SD cards, USB sticks and
+Windows' FlushFileBuffers behave, beside the same runs on this machine's fast disk.
+
+A small C shim (built here with the system's C compiler) is loaded into the host with
+LD_PRELOAD; it sleeps ``SLOW_FSYNC_MS`` after each real ``fsync``/``fdatasync``, so every commit
+really syncs and then takes as long as a slow disk would. The host is the benchmark host
+(``python -m tests.bench.hosts ours``: the real app, limits lifted for one loopback address),
+from this checkout and, with ``--baseline DIR``, from another checkout in the same run.
+
+Three measurements, 100 clients on 127.0.0.1, each bounded in count and time:
+- ``sat``: the fan-out load workers (``tests/bench/load.py``), eight senders each keeping 8
+  messages in flight: messages stored and delivered a second;
+- ``ping``: an idle client pings every 50 ms while 20 messages a second flow: its p50/p99;
+- ``joins``: 100 more clients say hello at once while a client pings every 5 ms: the longest
+  ping (how long the host's loop stood still) and the time until every welcome arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from . import fanout
+from .common import ROOT, percentile, python
+
+SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+static void slow(void) {
+    const char *s = getenv("SLOW_FSYNC_MS");
+    long ms = s ? atol(s) : 20;
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&t, NULL);
+}
+int fsync(int fd) {
+    static int (*real)(int);
+    if (!real) real = (int (*)(int)) dlsym(RTLD_NEXT, "fsync");
+    int r = real(fd); slow(); return r;
+}
+int fdatasync(int fd) {
+    static int (*real)(int);
+    if (!real) real = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
+    int r = real(fd); slow(); return r;
+}
+"""
+
+CLIENTS = 100
+SENDERS, WINDOW = 8, 8  # 64 messages in flight: enough to keep a 20 ms commit busy
+
+
+def build_shim(folder: Path) -> Path:
+    """Compile the fsync shim (needs ``cc``/``gcc``); returns the shared library's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source, lib = folder / "slowfsync.c", folder / "slowfsync.so"
+    source.write_text(SHIM_C)
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise RuntimeError("the slow-disk benchmark needs a C compiler (apt-get install gcc)")
+    subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(lib), str(source), "-ldl"],
+                   check=True, timeout=60)
+    return lib
+
+
+class HostRun:
+    """The benchmark host from ``root`` on a free loopback port, maybe with the slow fsync."""
+
+    def __init__(self, root: Path, data: Path, shim: Path | None, fsync_ms: int) -> None:
+        self.proc = subprocess.Popen([python(), "-m", "tests.bench.hosts", "ours", "--data-dir",
+                                      str(data)], cwd=root, env=slow_env(shim, fsync_ms),
+                                     stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"the host from {root} did not start: {line!r}")
+        port = int(line.split()[1])
+        self.url = f"ws://127.0.0.1:{port}/ws"
+        deadline = time.monotonic() + 30  # the port is bound before uvicorn listens on it
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"the host from {root} did not listen") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class Client:
+    """One WebSocket client: counts messages, answers pongs to whoever waits for them."""
+
+    def __init__(self, ws: Any, user: str) -> None:
+        self.ws = ws
+        self.user = user
+        self.messages = 0
+        self.acks: asyncio.Queue[float] = asyncio.Queue()
+        self.pong: asyncio.Future[float] | None = None
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            if '"type":"message"' in raw:
+                self.messages += 1
+                if f'"id":"{self.user}"' in raw:
+                    self.acks.put_nowait(time.monotonic())
+            elif '"type":"pong"' in raw and self.pong is not None and not self.pong.done():
+                self.pong.set_result(time.monotonic())
+
+    async def ping(self, timeout: float = 10.0) -> float:
+        """Seconds from sending a ping to its pong."""
+        self.pong = asyncio.get_running_loop().create_future()
+        t0 = time.monotonic()
+        await self.ws.send('{"type":"ping"}')
+        return await asyncio.wait_for(self.pong, timeout) - t0
+
+    async def say(self, text: str) -> None:
+        await self.ws.send(json.dumps({"type": "message", "text": text,
+                                       "client_msg_id": uuid.uuid4().hex}))
+
+
+async def join(url: str, name: str) -> Client:
+    from websockets.asyncio.client import connect
+
+    ws = await connect(url, compression=None, max_size=None, ping_interval=None,
+                       open_timeout=30, max_queue=None)
+    await ws.send(json.dumps({"type": "hello", "name": name, "client_id": uuid.uuid4().hex}))
+    welcome = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    return Client(ws, welcome["you"]["id"])
+
+
+async def pings_while_flowing(pinger: Client, sender: Client, seconds: float,
+                              rate: float = 20.0) -> dict[str, Any]:
+    """An idle client's ping round trips while ``rate`` messages a second flow."""
+    stop = time.monotonic() + seconds
+
+    async def flow() -> None:
+        while time.monotonic() < stop:
+            await sender.say("flow")
+            await asyncio.sleep(1 / rate)
+
+    flowing = asyncio.create_task(flow())
+    rtts = []
+    while time.monotonic() < stop:
+        rtts.append(await pinger.ping() * 1000)
+        await asyncio.sleep(0.05)
+    await flowing
+    rtts.sort()
+    return {"ping_p50_ms": round(percentile(rtts, 50), 2),
+            "ping_p99_ms": round(percentile(rtts, 99), 2)}
+
+
+async def join_burst(url: str, pinger: Client, count: int) -> dict[str, Any]:
+    """``count`` clients say hello at once; the longest ping meanwhile and the time to the last
+    welcome."""
+    done = asyncio.Event()
+    worst = 0.0
+
+    async def ping_loop() -> None:
+        nonlocal worst
+        while not done.is_set():
+            worst = max(worst, await pinger.ping())
+            await asyncio.sleep(0.005)
+
+    pinging = asyncio.create_task(ping_loop())
+    t0 = time.monotonic()
+    joined = await asyncio.gather(*(join(url, f"late{i}") for i in range(count)))
+    all_welcomed = time.monotonic() - t0
+    await asyncio.sleep(0.5)
+    done.set()
+    await pinging
+    for c in joined:
+        await c.ws.close()
+    return {"join_worst_ping_ms": round(worst * 1000, 1),
+            "join_all_welcomed_s": round(all_welcomed, 2)}
+
+
+async def measure(url: str, seconds: float) -> dict[str, Any]:
+    clients = [await join(url, f"c{i}") for i in range(CLIENTS)]
+    try:
+        result = await pings_while_flowing(clients[10], clients[5], seconds)
+        result.update(await join_burst(url, clients[11], CLIENTS))
+        return result
+    finally:
+        for c in clients:
+            await c.ws.close()
+
+
+def slow_env(shim: Path | None, fsync_ms: int) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if shim is not None:
+        env.update(LD_PRELOAD=str(shim), SLOW_FSYNC_MS=str(fsync_ms))
+    return env
+
+
+def one(work: Path, root: Path, shim: Path | None, fsync_ms: int,
+        seconds: float) -> dict[str, Any]:
+    """Saturation through the fan-out load workers, then pings and joins on a fresh host."""
+    cfg = fanout.FanoutConfig(sizes=(CLIENTS,), tmp=work.parent, host_root=root,
+                              host_env=slow_env(shim, fsync_ms), phases=("sat",),
+                              sat_seconds=seconds, senders=SENDERS, window=WINDOW)
+    sat = fanout.run_one("ours", CLIENTS, cfg)["sat"]
+    row: dict[str, Any] = {"stored_per_s": round(sat["messages"] / max(sat["seconds"], 1e-9)),
+                           "delivered_per_s": sat["deliveries_per_s"],
+                           "sat_p99_ms": sat["p99_ms"]}
+    host = HostRun(root, work, shim, fsync_ms)
+    try:
+        row.update(asyncio.run(asyncio.wait_for(measure(host.url, seconds), 180)))
+    finally:
+        host.stop()
+    return row
+
+
+def run(tmp: Path | None, baseline: Path | None = None, fsync_ms: int = 20,
+        seconds: float = 5.0) -> list[dict[str, Any]]:
+    """Every (code, disk) pair in turn; rows for the report."""
+    work = Path(tempfile.mkdtemp(prefix="bench-slowdisk-", dir=tmp))
+    rows = []
+    try:
+        shim = build_shim(work / "shim")
+        roots = [("ours", ROOT)] + ([("baseline", baseline)] if baseline else [])
+        for code, root in roots:
+            for disk, lib in (("fast", None), (f"fsync {fsync_ms} ms", shim)):
+                print(f"   {code:8} {disk}", flush=True)
+                rows.append({"code": code, "disk": disk,
+                             **one(work / f"{code}-{len(rows)}", root, lib, fsync_ms, seconds)})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| code | disk | stored msg/s (sat) | delivered/s | sat p99 ms "
+             "| idle ping p50 / p99 ms | 100 joins: worst ping ms | all welcomed s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['code']} | {r['disk']} | {r['stored_per_s']:,} | "
+                     f"{r['delivered_per_s']:,} | {r['sat_p99_ms']} | "
+                     f"{r['ping_p50_ms']} / {r['ping_p99_ms']} | "
+                     f"{r['join_worst_ping_ms']} | {r['join_all_welcomed_s']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m tests.bench.slowdisk", description=__doc__)
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another checkout to measure beside this one (an earlier version)")
+    p.add_argument("--fsync-ms", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=5.0)
+    a = p.parse_args()
+    print(table(run(None, a.baseline, a.fsync_ms, a.seconds)))
