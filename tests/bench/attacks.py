@@ -201,7 +201,7 @@ def reconnect_burst(code_root: Path, work: Path, seconds: float) -> dict[str, An
     wall = time.monotonic() - t0
     cpu = host.cpu() - cpu0
     stored = host.stop()
-    size = (work / "reconnect_burst" / "history.sqlite3").stat().st_size
+    size = sum(f.stat().st_size for f in (work / "reconnect_burst").glob("history.sqlite3*"))
     return {"seconds": round(wall, 1), **counts,
             "messages_stored": stored.get("message", 0),
             "messages_stored_per_s": round(stored.get("message", 0) / wall, 1),
