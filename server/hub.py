@@ -174,9 +174,7 @@ class Connection:
 
     def offer_all(self, frames: tuple[str, ...] | list[str], wire: bytes | None) -> bool:
         """:meth:`offer` for several frames in order; ``wire`` holds all of them framed, and
-        goes to the socket in one write. A batch that would take the socket's buffer past the
-        bound is queued instead (its frames are shared by every connection, the socket's copy
-        would not be), so a peer that does not read never holds more than the bound."""
+        goes to the socket in one write."""
         if self.closed:
             return True
         direct = self.direct
@@ -188,10 +186,9 @@ class Connection:
             if wire is not None and not self._outbox and not self._sending:
                 if buffered > self._max_buffered:
                     return False
-                if len(frames) == 1 or buffered + len(wire) <= self._max_buffered:
-                    direct.write(wire)
-                    self._written += len(wire)
-                    return True
+                direct.write(wire)
+                self._written += len(wire)
+                return True
         if len(self._outbox) + len(frames) > self._limit or (
                 self._outbox and buffered + self._queued_bytes > self._max_buffered):
             return False
