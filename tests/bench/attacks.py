@@ -70,6 +70,7 @@ class HostProcess:
         self.data = data
         self.child = Child([python(), "-c", HOST_CODE, json.dumps(overrides), str(data)],
                            cwd=code_root)
+        _started.append(self)  # stopped by run() even when a scenario fails
         self.port = int(self.child.read_line("PORT", timeout=30))
         self._wait_listening()
         self.proc: psutil.Process = self.child.ps
@@ -119,11 +120,16 @@ class HostProcess:
         """Stop the host (by its PID) and count what its history holds, by event type."""
         self._stop.set()
         self.child.stop()
+        if self in _started:
+            _started.remove(self)
         db = sqlite3.connect(f"file:{self.data / 'history.sqlite3'}?mode=ro", uri=True)
         try:
             return dict(db.execute("SELECT type, COUNT(*) FROM events GROUP BY type").fetchall())
         finally:
             db.close()
+
+
+_started: list[HostProcess] = []
 
 
 def _hello(name: str, client_id: str) -> str:
@@ -301,6 +307,9 @@ def run(tmp: Path | None = None, code_root: Path = ROOT, seconds: float = 10.0,
         if "stuck_readers" in only:
             out["stuck_readers"] = stuck_readers(code_root, work)
     finally:
+        for host in list(_started):
+            host.child.stop()
+            _started.remove(host)
         shutil.rmtree(work, ignore_errors=True)
     return out
 
