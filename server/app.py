@@ -161,7 +161,9 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(400, "give 'before' or 'after', not both")
         store: HistoryStore = request.app.state.store
         limit = min(limit, settings.max_page)
-        page = store.after(after, limit) if after is not None else store.before(before, limit)
+        cap = settings.page_max_bytes  # a page of 48 KB events must not weigh 24 MB
+        page = (store.after(after, limit, cap) if after is not None
+                else store.before(before, limit, cap))
         body = '{"events":' + page.json_array() + ',"has_more":' + (
             "true" if page.has_more else "false") + "}"
         return Response(body, media_type="application/json")
@@ -223,6 +225,9 @@ def create_app(settings: Settings) -> FastAPI:
             await ws.close(CLOSE_BAD_HELLO, exc.detail[:120])
             return
         except HubFull as exc:
+            if exc.retry_after is not None:  # the client waits this long before knocking again
+                await ws.send_text(protocol.encode(protocol.error_event(
+                    "too_many_joins", exc.reason, retry_after=exc.retry_after)))
             await ws.close(exc.code, exc.reason[:120])
             return
         writer = asyncio.create_task(_write(conn.run_writer()))

@@ -459,7 +459,8 @@ export class Room {
       clearTimeout(this.ackTimer);
     }
     if (frame.code === 'rate_limited') {
-      const secs = Number((frame.detail ?? '').match(/([\d.]+)\s*s/)?.[1] ?? 1);
+      const secs = typeof frame.retry_after === 'number' ? frame.retry_after
+        : Number((frame.detail ?? '').match(/([\d.]+)\s*s/)?.[1] ?? 1);
       setTimeout(() => this.pump(), Math.max(200, secs * 1000));
       return;
     }
