@@ -78,6 +78,9 @@ def common_options(name: str, dist: Path, work: Path, verbose: bool) -> list[str
         "--noconfirm",
         f"--log-level={'INFO' if verbose else 'WARN'}",
         data_arg(ROOT / "static", "static"),
+        # Unicode's confusables table, which names are compared by (read as data, not imported).
+        "--hidden-import=confusable_homoglyphs",
+        "--collect-data=confusable_homoglyphs",
     ]
 
 

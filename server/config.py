@@ -329,10 +329,23 @@ FIELD_HELP: dict[str, str] = {
     "body_idle_timeout_seconds": "seconds a request body (an upload) may send nothing before "
                                  "it is cut off with `408`",
     "max_peer_streams": "open `/api/peers/stream` listeners in all (`503` past it)",
+    "address_rate_factor": "one address may send as many messages as this many people together, "
+                           "whatever `client_id`s it makes up",
+    "join_burst_per_address": "joins (accepted hellos) one address may make at once; over the "
+                              "limit: `too_many_joins` with `retry_after`, close 4429",
+    "joins_per_second_per_address": "joins one address may make a second after that burst",
+    "join_burst_per_person": "joins (connections) one person may make at once",
+    "joins_per_second_per_person": "joins one person may make a second after that burst",
+    "rate_memory": "people and addresses the rate and join limits remember across reconnects "
+                   "(the least recently seen go first)",
     "client_queue_frames": "frames waiting for one client before it counts as stuck and is "
                            "disconnected (4408)",
     "direct_send": "write each event's frame straight to every socket (the fast lane)",
-    "client_buffer_bytes": "bytes waiting in one client's socket before it counts as stuck",
+    "client_buffer_bytes": "bytes waiting for one client (its queue and its socket) before it "
+                           "counts as stuck and is disconnected (4408)",
+    "send_timeout_seconds": "seconds a client may leave bytes waiting without reading any before "
+                            "it is disconnected (4408); one that does not take the close is cut "
+                            "off when the keepalive would call the link dead",
     "leave_grace_seconds": "seconds before a person whose last connection dropped is shown as "
                            "left",
     "ping_interval_seconds": "seconds between keepalive pings",
@@ -340,7 +353,9 @@ FIELD_HELP: dict[str, str] = {
     "history_page": "events in a fresh client's welcome",
     "max_page": "the most events one history request may ask for",
     "resume_cap": "the most missed events one welcome carries (the rest by paging)",
-    "welcome_max_bytes": "the most bytes of missed events one welcome carries",
+    "welcome_max_bytes": "the most bytes of events one welcome carries (always at least one)",
+    "page_max_bytes": "the most bytes of events one `/api/events` page carries (always at least "
+                      "one; `has_more` says to page on)",
     "max_upload_bytes": "the largest file one may share, in bytes",
     "max_total_upload_bytes": "space for all shared files, in bytes, counting uploads in "
                               "progress",

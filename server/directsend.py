@@ -47,6 +47,13 @@ class DirectWriter:
     def write(self, frame: bytes) -> None:
         self._protocol.transport.write(frame)
 
+    def abort(self) -> None:
+        """Drop the connection and everything buffered for it: a peer that does not read would
+        otherwise hold its buffer (and a closing socket) for as long as it stays connected."""
+        transport = self._protocol.transport
+        if not transport.is_closing() or transport.get_write_buffer_size():
+            transport.abort()
+
 
 def find_direct_writer(asgi_send: Any) -> DirectWriter | None:
     """The fast lane for a connection, given its ASGI ``send``, or None to use ASGI.

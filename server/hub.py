@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,16 +42,18 @@ Close = Callable[[int, str], Awaitable[None]]
 class HubFull(Exception):
     """A connection refused for a limit; ``code`` and ``reason`` go in the close frame."""
 
-    def __init__(self, code: int, reason: str) -> None:
+    def __init__(self, code: int, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.retry_after = retry_after  # seconds, when waiting is what lifts the refusal
 
 
 @dataclass
 class User:
     id: str
     name: str
+    key: tuple[str, str]  # protocol.name_key(name), kept so joins do not recompute everyone's
     connections: set[Connection] = field(default_factory=set)
     leave_timer: asyncio.TimerHandle | None = None
 
@@ -61,35 +64,94 @@ class User:
 class TokenBucket:
     """``rate`` actions a second on average, up to ``burst`` at once."""
 
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = float(burst)
         self.tokens = float(burst)
         self.stamp = time.monotonic()
 
-    def take(self) -> float:
-        """0.0 when allowed, else the seconds to wait before the next action is allowed."""
+    def wait(self) -> float:
+        """0.0 when an action is allowed now, else the seconds until it is (nothing is spent)."""
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1.0:
-            self.tokens -= 1.0
             return 0.0
-        return (1.0 - self.tokens) / self.rate
+        return (1.0 - self.tokens) / self.rate if self.rate > 0 else math.inf
+
+    def spend(self) -> None:
+        self.tokens -= 1.0
+
+    def take(self) -> float:
+        """0.0 when allowed (and spent), else the seconds to wait before the next action."""
+        wait = self.wait()
+        if not wait:
+            self.spend()
+        return wait
+
+
+class RateTable:
+    """Token buckets by key (a person's id, an address) kept across connections, so hanging up
+    and reconnecting does not refill them. Bounded: a bucket that has refilled is the same as a
+    new one and is forgotten, and past ``max_keys`` the least recently used goes first."""
+
+    def __init__(self, rate: float, burst: int, max_keys: int) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self.max_keys = max(1, max_keys)
+        self._refill_seconds = self.burst / rate if rate > 0 else math.inf
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def bucket(self, key: str) -> TokenBucket:
+        found = self._buckets.get(key)
+        if found is not None:
+            self._buckets.move_to_end(key)
+            return found
+        self._forget(time.monotonic())
+        made = self._buckets[key] = TokenBucket(self.rate, self.burst)
+        return made
+
+    def _forget(self, now: float) -> None:
+        buckets = self._buckets
+        while buckets:
+            key, oldest = next(iter(buckets.items()))
+            if len(buckets) < self.max_keys and now - oldest.stamp < self._refill_seconds:
+                return
+            del buckets[key]
+
+
+def allowed(*buckets: TokenBucket) -> float:
+    """Spend one action from every bucket if all allow it; else the seconds until they do."""
+    wait = max(b.wait() for b in buckets)
+    if not wait:
+        for b in buckets:
+            b.spend()
+    return wait
 
 
 class Connection:
     """One open WebSocket. Broadcast frames go straight to its socket when it has a fast lane
     (:mod:`server.directsend`) and nothing of it is queued; everything else waits, in order, in
-    a bounded outbox drained by the connection's own writer task."""
+    an outbox drained by the connection's own writer task. What waits for one peer is bounded in
+    frames and in bytes (outbox plus socket buffer), and in time: see :meth:`stalled`."""
 
     __slots__ = ("address", "user", "_send", "_close", "_outbox", "_limit", "_wake", "closed",
-                 "bucket", "last_typing", "direct", "_max_buffered", "_sending")
+                 "last_typing", "direct", "_max_buffered", "_sending", "_queued_bytes",
+                 "_written", "_mark", "_progress_at", "_tasks")
 
     def __init__(self, address: str, send: SendText, close: Close, outbox_frames: int,
-                 bucket: TokenBucket, direct: DirectWriter | None = None,
-                 max_buffered: int = 2 * 1024 * 1024) -> None:
+                 direct: DirectWriter | None = None,
+                 max_buffered: int = 2 * 1024 * 1024,
+                 tasks: set[asyncio.Task[None]] | None = None) -> None:
+        """``tasks``: where the tasks this connection starts (its closing) are kept, so their
+        owner (the hub) can await them."""
         self.address = address
+        self._tasks: set[asyncio.Task[None]] = tasks if tasks is not None else set()
         self.user: User | None = None
         self._send = send
         self._close = close
@@ -97,11 +159,14 @@ class Connection:
         self._limit = outbox_frames
         self._wake = asyncio.Event()
         self.closed = False
-        self.bucket = bucket
         self.last_typing = 0.0
         self.direct = direct
         self._max_buffered = max_buffered
         self._sending = False
+        self._queued_bytes = 0  # characters of the frames in the outbox
+        self._written = 0  # bytes handed to the socket (ASGI frames counted by characters)
+        self._mark = (0, 0)  # (written, buffered) when stalled() last looked
+        self._progress_at = time.monotonic()
 
     def offer(self, frame: str, wire: bytes | None = None) -> bool:
         """Send or queue a frame; False when the peer is not keeping up (it stopped reading).
@@ -117,16 +182,22 @@ class Connection:
         if self.closed:
             return True
         direct = self.direct
-        if wire is not None and direct is not None and not self._outbox and not self._sending:
+        buffered = 0
+        if direct is not None:
             if not direct.usable():
                 return True  # closing: the reader side ends the connection
-            if direct.buffered() > self._max_buffered:
-                return False
-            direct.write(wire)
-            return True
-        if len(self._outbox) + len(frames) > self._limit:
+            buffered = direct.buffered()
+            if wire is not None and not self._outbox and not self._sending:
+                if buffered > self._max_buffered:
+                    return False
+                direct.write(wire)
+                self._written += len(wire)
+                return True
+        if len(self._outbox) + len(frames) > self._limit or (
+                self._outbox and buffered + self._queued_bytes > self._max_buffered):
             return False
         self._outbox.extend(frames)
+        self._queued_bytes += sum(len(f) for f in frames)
         self._wake.set()
         return True
 
@@ -139,29 +210,63 @@ class Connection:
             self._sending = True
             try:
                 while outbox and not self.closed:
-                    await self._send(outbox.popleft())
+                    frame = outbox.popleft()
+                    self._queued_bytes -= len(frame)
+                    await self._send(frame)
+                    self._written += len(frame)
             finally:
                 self._sending = False
 
-    def kick(self, code: int, reason: str) -> None:
-        """Close from the host side, dropping whatever was still queued."""
+    def stalled(self, now: float, timeout: float) -> bool:
+        """True when bytes have waited for this peer for ``timeout`` seconds and it took none.
+
+        Called now and then by the hub. The peer took bytes when the socket's buffer shrank by
+        more than what was written to it since the last look; an idle connection (nothing
+        buffered or queued) is never stalled. Without a fast lane only the outbox is seen: a
+        send that waits (uvicorn waits while the socket's buffer is full) with no new bytes
+        written counts as no progress.
+        """
+        direct = self.direct
+        buffered = direct.buffered() if direct is not None and direct.usable() else 0
+        written = self._written
+        drained = (written - self._mark[0]) - (buffered - self._mark[1])
+        self._mark = (written, buffered)
+        if drained > 0 or (buffered == 0 and not self._sending and not self._outbox):
+            self._progress_at = now
+            return False
+        return now - self._progress_at > timeout
+
+    def drop_queue(self) -> None:
+        """Forget the queued frames (the connection is gone): memory goes back at once."""
+        self._outbox.clear()
+        self._queued_bytes = 0
+        self._wake.set()
+
+    def kick(self, code: int, reason: str, cut_after: float | None = None) -> None:
+        """Close from the host side, dropping whatever was still queued. With ``cut_after``,
+        a peer that has not taken the close frame (and what was buffered before it) within
+        that many seconds is cut off, so its socket buffer is freed now, not never."""
         if self.closed:
             return
         self.closed = True
-        self._outbox.clear()
-        self._wake.set()
-        task = asyncio.get_running_loop().create_task(self._safe_close(code, reason))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        self.drop_queue()
+        task = asyncio.get_running_loop().create_task(self._safe_close(code, reason, cut_after))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _safe_close(self, code: int, reason: str) -> None:
+    async def _safe_close(self, code: int, reason: str, cut_after: float | None) -> None:
+        started = time.monotonic()
         try:
-            await self._close(code, reason)
-        except Exception:  # noqa: BLE001 - the peer may already be gone
+            # uvicorn sends the close frame once the socket's buffer has room: maybe never.
+            await asyncio.wait_for(self._close(code, reason), cut_after)
+        except Exception:  # noqa: BLE001 - the peer may already be gone, or never read again
             pass
+        direct = self.direct
+        if cut_after is None or direct is None:
+            return
+        await asyncio.sleep(max(0.0, started + cut_after - time.monotonic()))
+        direct.abort()  # no-op when the peer answered the close and the socket is gone
 
-
-_background: set[asyncio.Task[None]] = set()
 
 
 class ChatHub:
@@ -180,6 +285,20 @@ class ChatHub:
         self._batched: list[str] | None = None
         store.batch_started = self._batch_started  # type: ignore[method-assign]
         store.batch_ended = self._batch_ended  # type: ignore[method-assign]
+        s = settings
+        # Rates belong to the person and the address, not the connection: reconnecting after
+        # each burst must not buy a new burst.
+        factor = s.address_rate_factor
+        self._sends_by_person = RateTable(s.messages_per_second, s.message_burst, s.rate_memory)
+        self._sends_by_address = RateTable(s.messages_per_second * factor,
+                                           int(s.message_burst * factor), s.rate_memory)
+        self._joins_by_person = RateTable(s.joins_per_second_per_person,
+                                          s.join_burst_per_person, s.rate_memory)
+        self._joins_by_address = RateTable(s.joins_per_second_per_address,
+                                           s.join_burst_per_address, s.rate_memory)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()  # connections being closed by the host
+        protocol.name_key("")  # load the confusables table now, not during someone's join
 
     # Connections --------------------------------------------------------------------------
 
@@ -187,41 +306,56 @@ class ChatHub:
                 direct: DirectWriter | None = None) -> Connection:
         """Admit a connection: queue its welcome, and announce its user if newly online."""
         s = self.settings
-        if len(self.connections) >= s.max_connections:
-            raise HubFull(CLOSE_TOO_MANY, "the room is full; try again later")
-        if self._per_address.get(address, 0) >= s.max_connections_per_address:
-            raise HubFull(CLOSE_TOO_MANY, f"too many connections from {address} "
-                                          f"(limit {s.max_connections_per_address})")
-        conn = Connection(address, send, close, s.client_queue_frames,
-                          TokenBucket(s.messages_per_second, s.message_burst), direct,
-                          s.client_buffer_bytes)
         user_id = protocol.user_id_for(hello.client_id)
+        self._admit(address, user_id)
+        conn = Connection(address, send, close, s.client_queue_frames, direct,
+                          s.client_buffer_bytes, self._closing)
         user = self.users.get(user_id)
         is_new = user is None
         if user is None:
-            user = User(user_id, self._unique_name(hello.name, user_id))
+            name, key = self._unique_name(hello.name, user_id)
+            user = User(user_id, name, key)
             self.users[user_id] = user
         else:
             if user.leave_timer is not None:
                 user.leave_timer.cancel()
                 user.leave_timer = None
-            if protocol.name_key(hello.name) != protocol.name_key(user.name):
-                user.name = self._unique_name(hello.name, user_id)
+            if protocol.name_key(hello.name) != user.key:
+                user.name, user.key = self._unique_name(hello.name, user_id)
         conn.user = user
         user.connections.add(conn)
         self.connections.add(conn)
         self._per_address[address] = self._per_address.get(address, 0) + 1
+        self._start_sweeper()
 
         conn.offer(self._welcome(user, hello.since, hello.name))
         if is_new:
             self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
         return conn
 
+    def _admit(self, address: str, user_id: str) -> None:
+        """Raise :class:`HubFull` when a connection from ``address`` for ``user_id`` is over a
+        limit: the room's size, connections per address, or joins per address and person."""
+        s = self.settings
+        if len(self.connections) >= s.max_connections:
+            raise HubFull(CLOSE_TOO_MANY, "the room is full; try again later")
+        if self._per_address.get(address, 0) >= s.max_connections_per_address:
+            raise HubFull(CLOSE_TOO_MANY, f"too many connections from {address} "
+                                          f"(limit {s.max_connections_per_address})")
+        wait = allowed(self._joins_by_address.bucket(address),
+                       self._joins_by_person.bucket(user_id))
+        if wait:
+            seconds = math.ceil(wait)
+            log.warning("refused a join from %s: joining too often", address)
+            raise HubFull(CLOSE_TOO_MANY, f"joining too often; try again in {seconds} s",
+                          retry_after=seconds)
+
     def disconnect(self, conn: Connection) -> None:
         """Forget a closed connection; its user leaves after the grace period if it was the last."""
         if conn not in self.connections:
             return
         conn.closed = True
+        conn.drop_queue()
         self.connections.discard(conn)
         left = self._per_address.get(conn.address, 1) - 1
         if left:
@@ -249,6 +383,8 @@ class ChatHub:
 
     def shutdown(self) -> None:
         """Close every connection cleanly (the host is stopping)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for conn in list(self.connections):
             conn.kick(CLOSE_SHUTDOWN, "the host is shutting down")
         for user in self.users.values():
@@ -258,8 +394,25 @@ class ChatHub:
     async def async_shutdown(self, timeout: float = 1.0) -> None:
         """:meth:`shutdown`, then wait (up to ``timeout``) for the close frames to go out."""
         self.shutdown()
-        if _background:
-            await asyncio.wait(list(_background), timeout=timeout)
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=timeout)
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Now and then, close connections whose peer has read nothing for the send timeout:
+        the fast lane's writes never wait, so no send ever times out on its own."""
+        timeout = self.settings.send_timeout_seconds
+        tick = min(2.0, max(0.1, timeout / 4))
+        while self.connections:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                if conn.stalled(now, timeout):
+                    self._drop_stuck(conn, f"you read nothing for {timeout:g} s; "
+                                           "reconnect to catch up")
 
     async def async_close_room(self, flush_seconds: float = 0.5) -> None:
         """Tell everyone the room is closing for good, then close each connection with 1001.
@@ -278,8 +431,8 @@ class ChatHub:
                 c._outbox or c._sending for c in self.connections if not c.closed):
             await asyncio.sleep(0.01)
         self.shutdown()
-        if _background:  # the close frames, before uvicorn drops the sockets
-            await asyncio.wait(list(_background), timeout=flush_seconds)
+        if self._closing:  # the close frames, before uvicorn drops the sockets
+            await asyncio.wait(list(self._closing), timeout=flush_seconds)
 
     # Frames -------------------------------------------------------------------------------
 
@@ -296,21 +449,31 @@ class ChatHub:
             elif isinstance(frame, Rename):
                 self._rename(conn, frame)
         except ProtocolError as exc:
-            self._reply_error(conn, exc.code, exc.detail, raw)
+            self._reply_error(conn, exc.code, exc.detail, raw, exc.retry_after)
 
-    def _reply_error(self, conn: Connection, code: str, detail: str, raw: str | bytes) -> None:
+    def _reply_error(self, conn: Connection, code: str, detail: str, raw: str | bytes,
+                     retry_after: float | None = None) -> None:
         extra: dict[str, Any] = {}
+        if retry_after is not None:
+            extra["retry_after"] = retry_after
         cmid = _client_msg_id_of(raw)
         if cmid is not None:
             extra["client_msg_id"] = cmid
         self._send_to(conn, protocol.encode(protocol.error_event(code, detail, **extra)))
 
+    def _check_send_rate(self, conn: Connection) -> None:
+        """Messages and renames draw on one allowance per person and per address."""
+        assert conn.user is not None
+        wait = allowed(self._sends_by_person.bucket(conn.user.id),
+                       self._sends_by_address.bucket(conn.address))
+        if wait:
+            wait = math.ceil(wait * 10) / 10
+            raise ProtocolError("rate_limited", f"slow down: try again in {wait:.1f} s",
+                                retry_after=wait)
+
     def _message(self, conn: Connection, msg: SendMessage) -> None:
         assert conn.user is not None
-        wait = conn.bucket.take()
-        if wait:
-            raise ProtocolError("rate_limited",
-                                f"slow down: try again in {wait:.1f} s")
+        self._check_send_rate(conn)
         file_info = None
         if msg.file_id is not None:
             file_info = self._file_lookup(msg.file_id)
@@ -344,24 +507,31 @@ class ChatHub:
         """A new name for someone already in the room, announced to all as a stored event.
 
         It passes the same checks as the name in hello (cleaning, uniqueness) and takes from
-        the same token bucket as messages, so renaming cannot flood the room. A name someone
-        else holds is refused rather than suffixed: the person is choosing it right now.
+        the same allowance as messages, so renaming cannot flood the room. A name someone else
+        holds is refused rather than suffixed: the person is choosing it right now. The name
+        changes once the event is stored: a refused write leaves the old one in place.
         """
         assert conn.user is not None
         user = conn.user
-        wait = conn.bucket.take()
-        if wait:
-            raise ProtocolError("rate_limited", f"slow down: try again in {wait:.1f} s")
+        self._check_send_rate(conn)
         name = protocol.clean_name(frame.name, self.settings.max_name_chars)
         if name == user.name:
             raise ProtocolError("same_name", "that is already your name")
-        if self._unique_name(name, user.id) != name:
+        unique, key = self._unique_name(name, user.id)
+        if unique != name:
             raise ProtocolError("name_taken", f"someone here is already called {name}; "
                                               "pick another name")
         event = {"type": "rename", "ts": protocol.now_iso(),
                  "user": {"id": user.id, "name": name}, "old_name": user.name}
-        self._emit(event)  # stored first: a refused write leaves the old name in place
-        user.name = name
+
+        def stored(outcome: Stored | WriteFailed) -> None:
+            if isinstance(outcome, WriteFailed):
+                self._send_to(conn, protocol.encode(protocol.error_event(
+                    "store_failed", f"the host could not save your new name ({outcome.detail})")))
+                return
+            user.name, user.key = name, key
+            self._broadcast(outcome.payload)
+        self.store.submit(event, stored)
 
     def _typing(self, conn: Connection) -> None:
         assert conn.user is not None
@@ -415,25 +585,36 @@ class ChatHub:
             self._too_slow(conn)
 
     def _too_slow(self, conn: Connection) -> None:
+        self._drop_stuck(conn, "you fell behind (the connection stopped reading); "
+                               "reconnect to catch up")
+
+    def _drop_stuck(self, conn: Connection, reason: str) -> None:
         log.warning("closing a connection of %s: it stopped reading",
                     conn.user.name if conn.user else conn.address)
-        conn.kick(CLOSE_TOO_SLOW,
-                  "you fell behind (the connection stopped reading); reconnect to catch up")
+        # A peer that has not taken its close (and what was queued before it) by the time the
+        # keepalive would call the link dead is cut off, and its socket buffer freed.
+        s = self.settings
+        cut_after = max(s.send_timeout_seconds, s.ping_interval_seconds + s.ping_timeout_seconds)
+        conn.kick(CLOSE_TOO_SLOW, reason, cut_after=cut_after)
         self.disconnect(conn)
 
     def _welcome(self, user: User, since: int | None, requested: str | None = None) -> str:
         s = self.settings
         store = self.store
+        users = [u.public() for u in self.users.values()]
+        # The whole welcome fits in welcome_max_bytes (or holds one event): what the list of
+        # people online takes (about 50 bytes a person) is not left for events.
+        budget = s.welcome_max_bytes - 1024 - sum(48 + len(u.name) * 4 for u in
+                                                  self.users.values())
         if since is None or since > store.last_id:
-            page = store.before(None, s.history_page)
+            page = store.before(None, s.history_page, budget)
             has_more_after = False
             reset = since is not None  # the client's history is from another room or a wiped host
         else:
-            page = store.after(since, s.resume_cap, s.welcome_max_bytes)
+            page = store.after(since, s.resume_cap, budget)
             has_more_after = page.has_more
             page_more_before = since > 0
             reset = False
-        users = [u.public() for u in self.users.values()]
         head = protocol.encode({
             "type": "welcome",
             "you": user.public(),
@@ -450,14 +631,20 @@ class ChatHub:
         })
         return head[:-1] + ',"events":' + page.json_array() + "}"
 
-    def _unique_name(self, wanted: str, user_id: str) -> str:
-        taken = {protocol.name_key(u.name) for u in self.users.values() if u.id != user_id}
+    def _unique_name(self, wanted: str, user_id: str) -> tuple[str, tuple[str, str]]:
+        """``wanted``, or it with a number added, so that it passes for nobody else online;
+        with its :func:`protocol.name_key`."""
+        others = [u.key for u in self.users.values() if u.id != user_id]
+        firsts = {k[0] for k in others}
+        seconds = {k[1] for k in others}
         name, n = wanted, 2
-        while protocol.name_key(name) in taken:
+        while True:
+            key = protocol.name_key(name)
+            if key[0] not in firsts and key[1] not in seconds:
+                return name, key
             suffix = f" ({n})"
             name = wanted[: self.settings.max_name_chars - len(suffix)] + suffix
             n += 1
-        return name
 
 
 def _name_change(requested: str | None, given: str) -> dict[str, Any]:
@@ -471,7 +658,7 @@ def _client_msg_id_of(raw: str | bytes) -> str | None:
     """The client_msg_id of a refused frame, if it had a usable one, so the client can mark it."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if isinstance(data, dict):
         cmid = data.get("client_msg_id")

@@ -6,12 +6,14 @@ Nothing here does I/O, so every rule can be tested on its own. A frame that brea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 # Event ids are JSON numbers that JavaScript reads exactly and SQLite stores as INTEGER.
@@ -21,10 +23,11 @@ MAX_ID = 2**53 - 1
 class ProtocolError(Exception):
     """A client frame that cannot be accepted; ``code`` is stable, ``detail`` is for people."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after  # seconds to wait, for refusals that pass with time
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def _load(raw: str | bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("bad_json", f"frame is not valid JSON: {exc}") from None
+    except RecursionError:  # thousands of nested brackets: the parser gives up, so do we
+        raise ProtocolError("bad_json", "frame is nested too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_frame", "a frame must be a JSON object")
     kind = data.get("type")
@@ -102,13 +107,18 @@ def _uuid_like(value: Any, field: str) -> str:
 
 
 def clean_name(value: Any, max_chars: int) -> str:
-    """A display name: trimmed, NFC, no control or format characters, 1..max_chars long."""
+    """A display name: trimmed, NFC, no control, format or invisible characters, 1..max_chars."""
     if not isinstance(value, str):
         raise ProtocolError("bad_name", "'name' must be a string")
     # Ordinary white space (tabs, new lines) folds to single spaces; other controls are refused.
     name = " ".join(unicodedata.normalize("NFC", value).split())
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for c in name):
-        raise ProtocolError("bad_name", "names may not contain control or invisible characters")
+    for c in name:
+        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            raise ProtocolError("bad_name", "names may not contain control or invisible "
+                                            f"characters (U+{ord(c):04X})")
+        if _invisible(ord(c)):
+            raise ProtocolError("bad_name", "names may not contain invisible or blank "
+                                            f"characters (U+{ord(c):04X})")
     if not name:
         raise ProtocolError("bad_name", "a name cannot be empty")
     if len(name) > max_chars:
@@ -116,21 +126,70 @@ def clean_name(value: Any, max_chars: int) -> str:
     return name
 
 
-def name_key(name: str) -> str:
-    """What two names are compared by: case, width and accents folded, look-alikes mapped."""
-    folded = unicodedata.normalize("NFKD", name).casefold()
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return folded.translate(_CONFUSABLES)
-
-
-# Latin look-alikes from Cyrillic and Greek, and digits that pass for letters.
-_CONFUSABLES = str.maketrans(
-    {
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-        "ј": "j", "ѕ": "s", "ԁ": "d", "ο": "o", "α": "a", "ν": "v", "ι": "i", "κ": "k",
-        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "0": "o", "1": "l", "|": "l",
-    }
+# Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): code points that
+# render as nothing, so "Alice" plus one of them looks exactly like "Alice".
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
 )
+# Blanks that are letters or symbols by category but draw as empty space: the braille blank and
+# the Hangul fillers (the last three are default-ignorable too; listed for the reader).
+_FILLERS = frozenset({0x2800, 0x115F, 0x1160, 0x3164, 0xFFA0})
+
+
+def _invisible(cp: int) -> bool:
+    return cp in _FILLERS or any(lo <= cp <= hi for lo, hi in _DEFAULT_IGNORABLE)
+
+
+def name_key(name: str) -> tuple[str, str]:
+    """What two names are compared by. Two names clash when either part of their keys is equal:
+    the first folds case before the look-alike mapping ("ADA" = "Аda" with a Cyrillic А), the
+    second after it, where capital I is still a capital and passes for a small l ("AIice" =
+    "Alice"). Both fold width and accents and map look-alikes by the UTS #39 skeleton."""
+    base = _strip_marks(unicodedata.normalize("NFKD", name))
+    return (skeleton(base.casefold()).casefold(), skeleton(base).casefold())
+
+
+def names_clash(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether two :func:`name_key` keys belong to names that pass for each other."""
+    return a[0] == b[0] or a[1] == b[1]
+
+
+def skeleton(text: str) -> str:
+    """UTS #39 skeleton, accents dropped: each character replaced by the prototype it is
+    confusable with (Cyrillic а -> a, 0 -> O, I -> l, m -> rn), so look-alikes compare equal."""
+    mapped = unicodedata.normalize("NFD", text).translate(_skeleton_table())
+    return _strip_marks(unicodedata.normalize("NFKD", mapped))
+
+
+def _strip_marks(text: str) -> str:
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+@functools.cache
+def _skeleton_table() -> dict[int, str]:
+    """The confusables mapping of Unicode's confusables.txt, read once from the data that the
+    ``confusable_homoglyphs`` package ships. That data lists each pair in both directions; a
+    source has exactly one entry (its prototype), and prototypes never map further, so an entry
+    that is alone on both sides is a pair of two characters: the smaller stands for both."""
+    raw = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    # Each entry is {"c": look-alike, "n": its name}: keep only the look-alike (less memory).
+    data: dict[str, list[str]] = json.loads(
+        raw, object_hook=lambda obj: obj["c"] if obj.keys() == {"c", "n"} else obj)
+    del raw
+    table: dict[int, str] = {}
+    for char, entries in data.items():
+        if len(char) != 1 or len(entries) != 1:
+            continue
+        target = entries[0].strip("\u200e\u200f")  # direction marks around RTL targets
+        if not target or target == char:
+            continue
+        if len(target) == 1 and len(data.get(target, ())) == 1 and char < target:
+            continue  # a pair: the other side maps to this one
+        table[ord(char)] = target
+    return table
 
 
 def parse_hello(raw: str | bytes, max_name_chars: int) -> Hello:

@@ -39,10 +39,23 @@ class Settings:
     # Chat limits.
     max_message_bytes: int = 8 * 1024  # UTF-8 bytes of one message's text
     max_name_chars: int = 32
-    messages_per_second: float = 10.0  # sustained rate per connection
+    # Message rates belong to the person (their client_id) and hold across reconnects.
+    messages_per_second: float = 10.0  # sustained rate per person
     message_burst: int = 20  # short bursts above the rate
+    # One address may send as much as this many people together (every client on one machine
+    # shares its address), whatever client_ids it makes up.
+    address_rate_factor: float = 3.0
     max_connections_per_address: int = 64
     max_connections: int = 10_000
+    # Joins (accepted hellos): each may store a join event shown to everyone, so they are
+    # limited per address and per person, across reconnects. Over the limit: close 4429.
+    join_burst_per_address: int = 30
+    joins_per_second_per_address: float = 0.5
+    join_burst_per_person: int = 10
+    joins_per_second_per_person: float = 0.2
+    # How many people and addresses the rate limits remember (the oldest is forgotten first;
+    # a limit that has refilled is forgotten anyway).
+    rate_memory: int = 10_000
 
     # Every TCP connection (page loads, event streams, WebSockets), before any route sees it
     # (server/connections.py). Per address: a classroom behind one NAT at 64 chat connections
@@ -59,8 +72,12 @@ class Settings:
     client_queue_frames: int = 1024
     # Frame each event once and write it to every socket directly (see server/directsend.py).
     direct_send: bool = True
-    # The same bound for the fast lane, where frames wait in the socket's own buffer.
+    # Bytes waiting for one client (its outbox plus the socket's buffer) before it is stuck.
     client_buffer_bytes: int = 2 * 1024 * 1024
+    # A client with bytes waiting that reads none of them for this long is closed (4408); one
+    # that does not take its close either is cut off when the keepalive would call the link
+    # dead (ping interval + timeout), and what was buffered for it is freed.
+    send_timeout_seconds: float = 10.0
     # A user whose last connection drops is shown as left only after this grace, so a page
     # reload or a short Wi-Fi blip does not print leave/join lines.
     leave_grace_seconds: float = 5.0
@@ -72,7 +89,8 @@ class Settings:
     history_page: int = 50  # events in a fresh client's welcome
     max_page: int = 500  # the most events one request may ask for
     resume_cap: int = 1000  # the most missed events a welcome carries; the rest by paging
-    welcome_max_bytes: int = 512 * 1024  # and the most bytes of them
+    welcome_max_bytes: int = 512 * 1024  # and the most bytes of them, in any welcome
+    page_max_bytes: int = 512 * 1024  # the most bytes of events in one /api/events page
 
     # Files.
     max_upload_bytes: int = 4 * 1024**3

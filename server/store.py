@@ -200,24 +200,18 @@ class HistoryStore:
         ``max_bytes`` is given, no more than fit in it (always at least one)."""
         rows = self._db.execute(
             "SELECT payload FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            (since, self.last_id, limit + 1)).fetchall()
-        payloads = [r[0] for r in rows[:limit]]
-        if max_bytes is not None:
-            total = 0
-            for i, payload in enumerate(payloads):
-                total += len(payload)
-                if total > max_bytes and i > 0:
-                    return Page(payloads[:i], True)
-        return Page(payloads, len(rows) > limit)
+            (since, self.last_id, limit + 1))
+        payloads, more = _take(rows, limit, max_bytes)
+        return Page(payloads, more)
 
-    def before(self, before: int | None, limit: int) -> Page:
-        """The ``limit`` events just before id ``before`` (or the newest), oldest first."""
+    def before(self, before: int | None, limit: int, max_bytes: int | None = None) -> Page:
+        """The ``limit`` events just before id ``before`` (or the newest), oldest first; with
+        ``max_bytes``, only the newest of them that fit in it (always at least one)."""
         bound = self.last_id + 1 if before is None else min(before, self.last_id + 1)
         rows = self._db.execute(
-            "SELECT payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", (bound, limit + 1)
-        ).fetchall()
-        more = len(rows) > limit
-        return Page([r[0] for r in reversed(rows[:limit])], more)
+            "SELECT payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", (bound, limit + 1))
+        newest_first, more = _take(rows, limit, max_bytes)
+        return Page(newest_first[::-1], more)
 
     async def health(self, timeout: float = 2.0) -> History:
         """Can the history be read, and could a write start now? The write check runs on the
@@ -360,6 +354,27 @@ def _write_probe(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
     finally:
         db.execute(f"PRAGMA busy_timeout={int(timeout)}")
+
+
+def _take(rows: sqlite3.Cursor, limit: int, max_bytes: int | None) -> tuple[list[str], bool]:
+    """The leading payloads of ``rows``: at most ``limit``, and whose UTF-8 size adds up to at
+    most ``max_bytes`` (at least one, so a client paging on always moves); and whether more were
+    left. Rows are read one by one, so a page of huge events is never all in memory. Sizes are
+    counted in bytes: an event of control characters is six times its text's size as JSON."""
+    payloads: list[str] = []
+    total = 0
+    try:
+        for (payload,) in rows:
+            if len(payloads) == limit:
+                return payloads, True
+            if max_bytes is not None:
+                total += len(payload) if payload.isascii() else len(payload.encode())
+                if total > max_bytes and payloads:
+                    return payloads, True
+            payloads.append(payload)
+        return payloads, False
+    finally:
+        rows.close()  # ends the read at once, not when the cursor is collected
 
 
 def check_data_dir(data_dir: Path) -> None:

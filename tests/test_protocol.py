@@ -14,6 +14,7 @@ from server.protocol import (
     Typing,
     clean_name,
     name_key,
+    names_clash,
     parse_frame,
     parse_hello,
     user_id_for,
@@ -72,6 +73,26 @@ def test_names_that_look_alike_compare_equal() -> None:
     assert name_key("Bob1") == name_key("bobl")
     assert name_key("Zoë") == name_key("Zoe")
     assert clean_name("Zoe\u0308", 32) == "Zoë"
+
+
+def test_names_are_compared_by_the_confusables_skeleton() -> None:
+    alice = name_key("Alice")
+    for twin in ("AIice", "Al\u0131ce", "\u0251lice", "\u0410lice", "ALICE", "\uff21lice",
+                 "Al\u00edce"):
+        assert names_clash(alice, name_key(twin)), twin
+    assert names_clash(name_key("Hannah"), name_key("Hanna\u04bb"))  # Cyrillic һ
+    assert names_clash(name_key("rnario"), name_key("mario"))
+    for other in ("Alicia", "Al1ce", "Ali", "Bob"):
+        assert not names_clash(alice, name_key(other)), other
+
+
+@pytest.mark.parametrize("cp", [0x00AD, 0x034F, 0x115F, 0x1160, 0x17B4, 0x180B, 0x200B, 0x202E,
+                                0x2060, 0x2800, 0x3164, 0xFE00, 0xFE0F, 0xFEFF, 0xFFA0, 0x1BCA0,
+                                0x1D173, 0xE0001, 0xE0100])
+def test_invisible_and_blank_characters_are_refused_in_names(cp: int) -> None:
+    with pytest.raises(ProtocolError) as err:
+        clean_name(f"Ali{chr(cp)}ce", 32)
+    assert err.value.code == "bad_name" and f"U+{cp:04X}" in err.value.detail
 
 
 def test_user_id_does_not_reveal_the_client_id() -> None:

@@ -61,6 +61,9 @@ async def _admit(ws: WebSocket, room: Room) -> Connection | None:
         await ws.send_text(protocol.encode(protocol.error_event(exc.code, exc.detail)))
         await ws.close(CLOSE_BAD_HELLO, exc.detail[:120])
     except HubFull as exc:
+        if exc.retry_after is not None:  # the client waits this long before knocking again
+            await ws.send_text(protocol.encode(protocol.error_event(
+                "too_many_joins", exc.reason, retry_after=exc.retry_after)))
         await ws.close(exc.code, exc.reason[:120])
     return None
 

@@ -20,7 +20,9 @@ async def events(room: RoomDep, before: int | None = Query(None, ge=1, le=MAX_ID
         raise HTTPException(400, "give 'before' or 'after', not both")
     store = room.store
     limit = min(limit, room.settings.max_page)
-    page = store.after(after, limit) if after is not None else store.before(before, limit)
+    cap = room.settings.page_max_bytes  # a page of 48 KB events must not weigh 24 MB
+    page = (store.after(after, limit, cap) if after is not None
+            else store.before(before, limit, cap))
     body = '{"events":' + page.json_array() + ',"has_more":' + (
         "true" if page.has_more else "false") + "}"
     return Response(body, media_type="application/json")

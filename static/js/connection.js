@@ -31,6 +31,7 @@ export class Connection extends EventTarget {
     this.retryTimer = 0;
     this.pingTimer = 0;
     this.pongTimer = 0;
+    this.retryAfterMs = 0;
     this.stopped = true;
     this.openTimer = 0;
     this.downSince = 0;
@@ -107,6 +108,11 @@ export class Connection extends EventTarget {
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
       if (frame.type === 'pong') return;
+      if (frame.type === 'error' && frame.code === 'too_many_joins') {
+        // Sent just before close 4429: how long the host wants us to wait before the next try.
+        this.retryAfterMs = Number(frame.retry_after) * 1000 || 0;
+        return;
+      }
       if (frame.type === 'welcome') {
         clearTimeout(this.openTimer);
         this.attempt = 0;
@@ -130,14 +136,19 @@ export class Connection extends EventTarget {
       this.setState('refused', { code, reason: reason || FATAL.get(code) });
       return;
     }
-    this.scheduleRetry(code, reason);
+    // 4429: the host is full, or we joined too often: wait longer, and at least as long as
+    // it asked, before knocking again.
+    const minDelay = code === 4429 ? this.retryAfterMs : 0;
+    this.retryAfterMs = 0;
+    this.scheduleRetry(code, reason, minDelay);
   }
 
-  scheduleRetry(code = 0, reason = '') {
+  scheduleRetry(code = 0, reason = '', minDelay = 0) {
     if (!this.downSince) this.downSince = Date.now();
     const cap = code === 4429 ? FULL_RETRY_CAP_MS
       : Date.now() - this.downSince < QUICK_FOR_MS ? QUICK_RETRY_CAP_MS : SLOW_RETRY_CAP_MS;
-    const delay = backoffDelay(this.attempt + (code === 4429 ? 3 : 0), Math.random, cap);
+    const delay = Math.max(minDelay,
+      backoffDelay(this.attempt + (code === 4429 ? 3 : 0), Math.random, cap));
     this.attempt += 1;
     const retryAt = Date.now() + delay;
     this.setState('offline', { retryAt, code, reason });

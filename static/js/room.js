@@ -68,6 +68,9 @@ export class Room {
 
     this.onFocus = () => this.clearUnread();
     window.addEventListener('focus', this.onFocus);
+    // A reload right after a message must still find it in the cache: save what is pending now.
+    this.onHide = () => this.saveNow();
+    window.addEventListener('pagehide', this.onHide);
     document.addEventListener('visibilitychange', this.onFocus);
     this.tick = setInterval(() => { this.renderBanner(); this.renderTyping(); }, 1000);
     this.stopReloadGuard = mountReloadGuard(() => this.dropped);
@@ -294,7 +297,13 @@ export class Room {
 
   saveSoon() {
     clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => { if (this.roomId) store.saveEvents(this.roomId, this.events); }, 250);
+    this.saveTimer = setTimeout(() => this.saveNow(), 250);
+  }
+
+  saveNow() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = 0;
+    if (this.roomId) store.saveEvents(this.roomId, this.events);
   }
 
   // Frames from the host -------------------------------------------------------------------
@@ -450,7 +459,8 @@ export class Room {
       clearTimeout(this.ackTimer);
     }
     if (frame.code === 'rate_limited') {
-      const secs = Number((frame.detail ?? '').match(/([\d.]+)\s*s/)?.[1] ?? 1);
+      const secs = typeof frame.retry_after === 'number' ? frame.retry_after
+        : Number((frame.detail ?? '').match(/([\d.]+)\s*s/)?.[1] ?? 1);
       setTimeout(() => this.pump(), Math.max(200, secs * 1000));
       return;
     }

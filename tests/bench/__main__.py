@@ -1,7 +1,7 @@
 """``python -m tests.bench`` (``make bench``): run every benchmark, print a table, write JSON.
 
 Options: ``--quick`` (100 and 1,000 clients, 100 MB files, 100,000 events: a few minutes),
-``--only fanout,files,history,startup,slowdisk,flood``, ``--baseline DIR`` (an earlier
+``--only fanout,files,history,startup,slowdisk,flood,attacks``, ``--baseline DIR`` (an earlier
 checkout for the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``,
 ``--tmp`` (a folder on the disk to test; default the system's temporary folder), ``--out``.
 """
@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import fanout, files, flood, history, slowdisk, startup
+from . import attacks, fanout, files, flood, history, slowdisk, startup
+from .attacks import print_attacks
 from .common import ROOT, loadavg, raise_nofile
 
-SECTIONS = ("fanout", "files", "history", "startup", "slowdisk", "flood")
+SECTIONS = ("fanout", "files", "history", "startup", "slowdisk", "flood", "attacks")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     section("slowdisk", lambda: slowdisk.run(args.tmp, args.baseline,
                                              seconds=3.0 if args.quick else 5.0))
     section("flood", lambda: flood.run(10.0 if args.quick else 25.0, tmp=args.tmp))
+    section("attacks", lambda: attacks.run(args.tmp))
     report["seconds"] = round(time.monotonic() - t_start, 1)
     report["machine"]["loadavg_after"] = loadavg()
     report["targets"] = targets(report)
@@ -217,6 +219,10 @@ def print_report(report: dict[str, Any]) -> None:
     if fl:
         print("\nOne connection sending an endless header (tests/bench/flood.py)")
         print("  " + flood.describe(fl))
+    a = report.get("attacks")
+    if a:
+        print("\nAttacks from one address (see tests/bench/attacks.py)")
+        print_attacks(a)
     if report["targets"]:
         print("\nTargets")
         for t in report["targets"]:

@@ -1,7 +1,7 @@
 """The hosts a benchmark runs against, each in its own process (``python -m tests.bench.hosts``).
 
 - ``ours``: the real LAN Chat app and uvicorn config (``server.runner.uvicorn_config``), with the
-  per-address and per-client rate limits lifted, since every load client comes from 127.0.0.1.
+  rate and join limits lifted, since every load client comes from 127.0.0.1.
 - ``naive``: the design such apps usually start from: a FastAPI endpoint, a list of sockets and
   ``await ws.send_json(event)`` to each in turn (so the event is re-encoded per recipient).
 - ``ceiling``: a bare ``websockets`` server relaying with the library's own ``broadcast()``.
@@ -41,7 +41,9 @@ def bench_settings(data_dir: Path) -> Settings:
     return Settings(room="bench", host="127.0.0.1", port=0, data_dir=data_dir, discovery=False,
                     max_connections=50_000, max_connections_per_address=50_000,
                     max_open_connections=60_000, max_open_connections_per_address=60_000,
-                    messages_per_second=1e6, message_burst=1_000_000)
+                    messages_per_second=1e6, message_burst=1_000_000,
+                    join_burst_per_address=1_000_000, joins_per_second_per_address=1e6,
+                    join_burst_per_person=1_000_000, joins_per_second_per_person=1e6)
 
 
 def naive_app() -> Any:
