@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing as mp
 import os
 import shutil
 import socket
@@ -149,57 +150,80 @@ async def join(url: str, name: str) -> Client:
     return Client(ws, welcome["you"]["id"])
 
 
-async def pings_while_flowing(pinger: Client, sender: Client, seconds: float,
+def _pinger_main(url: str, seconds: float, interval: float, pipe: Any) -> None:
+    """In its own process, so the load's clients do not delay its pongs: connect, say ready,
+    then ping every ``interval`` for ``seconds`` and send back the round trips (ms)."""
+    async def main() -> list[float]:
+        me = await join(url, "pinger")
+        pipe.send("ready")
+        rtts = []
+        stop = time.monotonic() + seconds
+        while time.monotonic() < stop:
+            rtts.append(await me.ping() * 1000)
+            await asyncio.sleep(interval)
+        await me.ws.close()
+        return sorted(rtts)
+    pipe.send(asyncio.run(main()))
+
+
+class Pinger:
+    """An idle client in a process of its own, pinging the host."""
+
+    def __init__(self, url: str, seconds: float, interval: float) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipe, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_pinger_main, args=(url, seconds, interval, child),
+                                daemon=True)
+        self.proc.start()
+        if not self.pipe.poll(60) or self.pipe.recv() != "ready":
+            raise RuntimeError("the pinger did not connect")
+
+    async def result(self, timeout: float) -> list[float]:
+        def wait() -> list[float]:
+            if not self.pipe.poll(timeout):
+                raise TimeoutError("the pinger did not report")
+            rtts: list[float] = self.pipe.recv()
+            return rtts
+        try:
+            return await asyncio.to_thread(wait)
+        finally:
+            self.proc.join(5)
+            if self.proc.is_alive():
+                self.proc.kill()
+
+
+async def pings_while_flowing(url: str, sender: Client, seconds: float,
                               rate: float = 20.0) -> dict[str, Any]:
     """An idle client's ping round trips while ``rate`` messages a second flow."""
+    pinger = Pinger(url, seconds, 0.05)
     stop = time.monotonic() + seconds
-
-    async def flow() -> None:
-        while time.monotonic() < stop:
-            await sender.say("flow")
-            await asyncio.sleep(1 / rate)
-
-    flowing = asyncio.create_task(flow())
-    rtts = []
     while time.monotonic() < stop:
-        rtts.append(await pinger.ping() * 1000)
-        await asyncio.sleep(0.05)
-    await flowing
-    rtts.sort()
+        await sender.say("flow")
+        await asyncio.sleep(1 / rate)
+    rtts = await pinger.result(seconds + 30)
     return {"ping_p50_ms": round(percentile(rtts, 50), 2),
             "ping_p99_ms": round(percentile(rtts, 99), 2)}
 
 
-async def join_burst(url: str, pinger: Client, count: int) -> dict[str, Any]:
-    """``count`` clients say hello at once; the longest ping meanwhile and the time to the last
-    welcome."""
-    done = asyncio.Event()
-    worst = 0.0
-
-    async def ping_loop() -> None:
-        nonlocal worst
-        while not done.is_set():
-            worst = max(worst, await pinger.ping())
-            await asyncio.sleep(0.005)
-
-    pinging = asyncio.create_task(ping_loop())
+async def join_burst(url: str, count: int) -> dict[str, Any]:
+    """``count`` clients say hello at once; the longest ping meanwhile (from an idle client in
+    its own process, every 5 ms) and the time to the last welcome."""
+    pinger = Pinger(url, 3.0, 0.005)
     t0 = time.monotonic()
     joined = await asyncio.gather(*(join(url, f"late{i}") for i in range(count)))
     all_welcomed = time.monotonic() - t0
-    await asyncio.sleep(0.5)
-    done.set()
-    await pinging
+    rtts = await pinger.result(60)
     for c in joined:
         await c.ws.close()
-    return {"join_worst_ping_ms": round(worst * 1000, 1),
+    return {"join_worst_ping_ms": round(rtts[-1] if rtts else float("nan"), 1),
             "join_all_welcomed_s": round(all_welcomed, 2)}
 
 
 async def measure(url: str, seconds: float) -> dict[str, Any]:
     clients = [await join(url, f"c{i}") for i in range(CLIENTS)]
     try:
-        result = await pings_while_flowing(clients[10], clients[5], seconds)
-        result.update(await join_burst(url, clients[11], CLIENTS))
+        result = await pings_while_flowing(url, clients[5], seconds)
+        result.update(await join_burst(url, CLIENTS))
         return result
     finally:
         for c in clients:
