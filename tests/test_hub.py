@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from server.hub import CLOSE_TOO_SLOW, ChatHub, Connection
+from server.connection import Connection
+from server.hub import CLOSE_TOO_SLOW, ChatHub
 from server.protocol import Hello
 from server.settings import Settings
 from server.store import HistoryStore

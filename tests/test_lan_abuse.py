@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
 
-from server.hub import RateTable
+from server.rates import RateTable
 from tests.conftest import Chatter, Host, wait_until
 
 CONTROLS = "\x01" * 8000  # about 48 KB as JSON: each control character escapes to six bytes

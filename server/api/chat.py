@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, WebSocket
 
 from .. import protocol
+from ..connection import Connection
 from ..directsend import find_direct_writer
-from ..hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, Connection, HubFull
+from ..hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, HubFull
 from ..room import Room
 from ..security import same_origin
 from .deps import RoomDep
