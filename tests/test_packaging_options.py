@@ -103,15 +103,14 @@ def test_icons_come_out_as_png_ico_and_icns(tmp_path: Path) -> None:
 
 
 def test_no_test_hook_ships_in_the_app(build: ModuleType, tmp_path: Path) -> None:
-    """What the build bundles (desktop/, server/, its entry scripts) has no test-only code: no
-    control module, no variable that would open one. Tests drive the built window from outside
-    (tests/window_driver.py)."""
+    """The desktop shell, which the build bundles, has no test-only code: no control module, no
+    variable that would open one, nothing taken from tests/. Tests drive the built window from
+    outside (tests/window_driver.py)."""
     opts = build.app_options(tmp_path / "dist", tmp_path / "work", icons(tmp_path), False)
     excluded = {o.split("=", 1)[1] for o in opts if o.startswith("--exclude-module=")}
     assert {"tests", "pytest", "playwright"} <= excluded
-    assert not [o for o in opts if "tests" in Path(o.split("=", 1)[-1]).parts]
-    shipped = [*(ROOT / "desktop").rglob("*.py"), *(ROOT / "server").rglob("*.py"),
-               ROOT / "build_scripts" / "lanchat_entry.py"]
+    assert not [o for o in opts if str(ROOT / "tests") in o]
+    shipped = [*(ROOT / "desktop").rglob("*.py"), ROOT / "build_scripts" / "lanchat_entry.py"]
     assert not [p for p in shipped if "testcontrol" in p.name]
     for path in shipped:
         text = path.read_text(encoding="utf-8")
