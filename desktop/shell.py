@@ -21,7 +21,6 @@ from .downloads import QtDownloads, default_download_dir
 from .logs import say
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
-from .testcontrol import ENV_VAR, TestControl
 from .useragent import desktop_user_agent
 
 log = logging.getLogger(__name__)
@@ -48,9 +47,18 @@ def display_problem() -> str | None:
 
 
 def prepare_qt_environment() -> None:
-    """Qt WebEngine refuses to run its sandbox as root and has no GPU under Xvfb."""
+    """Qt WebEngine refuses to run its sandbox as root and has no GPU under Xvfb.
+
+    Qt also opens its DevTools endpoint (no password: whatever reaches it can run scripts in the
+    window, bridge included) when the environment asks for it. That is Qt's, not ours, and only
+    whoever starts the process can ask; the log says so, so that it is never on unnoticed.
+    """
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
+    devtools = os.environ.get("QTWEBENGINE_REMOTE_DEBUGGING")
+    if devtools or "remote-debugging" in os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", ""):
+        log.warning("Qt WebEngine's DevTools endpoint is on (%s): anything that reaches it can "
+                    "run scripts in this window", devtools or "QTWEBENGINE_CHROMIUM_FLAGS")
 
 
 class SignalWatcher:
@@ -133,6 +141,93 @@ def protect_bridge(bridge: Bridge, window: Any) -> None:
         "network can reach LAN Chat on this computer until you close the app.")))
 
 
+def create_main_window(webview: Any, bridge: Bridge, url: str) -> Any:
+    """The one window, with the bridge attached and guarded before any page can call it."""
+    window = webview.create_window(APP_TITLE, url, js_api=JsApi(bridge), width=1100, height=760,
+                                   min_size=(360, 480), text_select=True)
+    if window is None:  # pywebview returns None only when it cannot make a window at all
+        raise RuntimeError("pywebview could not create a window")
+    bridge.attach(window)
+    protect_bridge(bridge, window)
+    return window
+
+
+def set_up_downloads(webview: Any, window: Any, download_dir: Path | None) -> None:
+    """Qt needs our own handler (see desktop/downloads.py); the other backends save into the
+    Downloads folder themselves once allowed to."""
+    if sys.platform.startswith("linux"):
+        downloads = QtDownloads(window, (lambda: download_dir) if download_dir else
+                                default_download_dir)
+        window.events.shown += downloads.attach
+    else:
+        webview.settings["ALLOW_DOWNLOADS"] = True
+
+
+class WindowLife:
+    """Follows the window from its first page to its closing.
+
+    Logs the first page load's time (what start-up speed is judged by), tells the bridge of
+    every new page, and arms the exit watchdog once, when the window closes or the GUI loop ends
+    (whichever comes first), so that a hang in shutdown cannot keep the process alive.
+    """
+
+    def __init__(self, window: Any, bridge: Bridge, launched_at: float) -> None:
+        self._window = window
+        self._bridge = bridge
+        self._launched_at = launched_at
+        self._loaded_once = False
+        self._watchdog = threading.Lock()
+        self._watchdog_started = False
+        self.closing = threading.Event()
+        window.events.loaded += self.on_loaded
+        window.events.closed += self.on_closed
+
+    def on_loaded(self) -> None:
+        if not self._loaded_once:
+            self._loaded_once = True
+            log.info("first page loaded %.2f s after launch",
+                     time.monotonic() - self._launched_at)
+        self._bridge.page_changed()
+
+    def on_closed(self) -> None:
+        self.closing.set()
+        log.info("window closed")
+        self.start_watchdog()
+
+    def start_watchdog(self) -> None:
+        with self._watchdog:
+            if self._watchdog_started:
+                return
+            self._watchdog_started = True
+        force_exit_later(FORCE_EXIT_AFTER)
+
+    def close_window(self) -> None:
+        """Close the window from any thread (pywebview's destroy blocks until Qt has done it)."""
+        if not self.closing.is_set():
+            threading.Thread(target=self._window.destroy, name="lanchat-close",
+                             daemon=True).start()
+
+
+def start_gui(webview: Any) -> None:
+    """Run the GUI loop on this (the main) thread until the window has closed."""
+    icon = paths.app_icon()
+    webview.start(gui="qt" if sys.platform.startswith("linux") else None,
+                  private_mode=True, user_agent=desktop_user_agent(),
+                  icon=str(icon) if icon is not None else None)
+
+
+def shut_down(server: EmbeddedServer, signals: SignalWatcher) -> None:
+    """Stop what the window needed, and say in the log how long it took and what is left."""
+    t0 = time.monotonic()
+    server.stop()
+    signals.stop()
+    log.info("shut down in %.2f s after the window closed", time.monotonic() - t0)
+    left = [t.name for t in threading.enumerate()
+            if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if left:
+        log.warning("threads still running at exit: %s", left)
+
+
 def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
                launched_at: float, download_dir: Path | None = None) -> int:
     """Serve the lobby on loopback, open the window on it, and clean up when it closes."""
@@ -142,76 +237,19 @@ def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
     server = EmbeddedServer(settings).start_lobby()
     bridge = Bridge(server, prefs)
     url = start_url or f"{server.origin}/#lobby"
-    window = webview.create_window(APP_TITLE, url, js_api=JsApi(bridge), width=1100, height=760,
-                                   min_size=(360, 480), text_select=True)
-    if window is None:  # pywebview returns None only when it cannot make a window at all
-        server.stop()
-        raise RuntimeError("pywebview could not create a window")
-    bridge.attach(window)
-    protect_bridge(bridge, window)
-    if sys.platform.startswith("linux"):  # Qt: our own handler (see desktop/downloads.py)
-        downloads = QtDownloads(window, (lambda: download_dir) if download_dir else
-                                default_download_dir)
-        window.events.shown += downloads.attach
-    else:  # the other backends save into the Downloads folder themselves
-        webview.settings["ALLOW_DOWNLOADS"] = True
-    first_load: list[float] = []
-    closing = threading.Event()
-
-    def on_loaded() -> None:
-        if not first_load:
-            first_load.append(time.monotonic() - launched_at)
-            log.info("first page loaded %.2f s after launch", first_load[0])
-        bridge.page_changed()
-
-    watchdog_started = threading.Event()
-
-    def start_watchdog() -> None:
-        if not watchdog_started.is_set():
-            watchdog_started.set()
-            force_exit_later(FORCE_EXIT_AFTER)
-
-    def on_closed() -> None:
-        closing.set()
-        log.info("window closed")
-        start_watchdog()
-
-    def close_window() -> None:
-        if not closing.is_set():
-            threading.Thread(target=window.destroy, name="lanchat-close", daemon=True).start()
-
-    window.events.loaded += on_loaded
-    window.events.closed += on_closed
-
-    control: TestControl | None = None
-    control_port = os.environ.get(ENV_VAR, "")
-    if control_port.isdigit():
-        def state() -> dict[str, Any]:
-            loaded = window.events.loaded.is_set()
-            return {"url": window.get_current_url() if loaded and not closing.is_set() else None,
-                    "title": window.title, "server_port": server.port,
-                    "hosting": server.hosting, "room": server.room,
-                    "first_load_seconds": first_load[0] if first_load else None}
-        control = TestControl(int(control_port), window, state, close_window).start()
-
-    signals = SignalWatcher(close_window).start()
-    say(f"LAN Chat: window open on {url}")
-    icon = paths.app_icon()
     try:
-        webview.start(gui="qt" if sys.platform.startswith("linux") else None,
-                      private_mode=True, user_agent=desktop_user_agent(),
-                      icon=str(icon) if icon is not None else None)
-    finally:
-        closing.set()
-        start_watchdog()
-        t0 = time.monotonic()
+        window = create_main_window(webview, bridge, url)
+    except BaseException:
         server.stop()
-        signals.stop()
-        if control is not None:
-            control.stop()
-        log.info("shut down in %.2f s after the window closed", time.monotonic() - t0)
-        left = [t.name for t in threading.enumerate()
-                if t is not threading.current_thread() and not t.daemon and t.is_alive()]
-        if left:
-            log.warning("threads still running at exit: %s", left)
+        raise
+    set_up_downloads(webview, window, download_dir)
+    life = WindowLife(window, bridge, launched_at)
+    signals = SignalWatcher(life.close_window).start()
+    say(f"LAN Chat: window open on {url}")
+    try:
+        start_gui(webview)
+    finally:
+        life.closing.set()
+        life.start_watchdog()
+        shut_down(server, signals)
     return 0

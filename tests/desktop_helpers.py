@@ -1,8 +1,9 @@
 """Running the real desktop app (``python -m desktop``) as a subprocess, and looking inside it.
 
 Each app runs in its own process (Qt cannot start twice in one) with its own config, log and data
-folders, discovery off, and the test-only control endpoint (desktop/testcontrol.py) on a free
-loopback port. Whatever a test starts is stopped by PID in its teardown.
+folders, discovery off, and Qt WebEngine's DevTools endpoint on a free loopback port, which is how
+the test looks into the page (tests/window_driver.py). Whatever a test starts is stopped by PID in
+its teardown.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.conftest import ROOT, stop_process, wait_until
+from tests.window_driver import DEVTOOLS_ENV, AppWindow, need_window_tools
 
 EXPECTED_API = {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external",
                 "lobby_url", "hosting_state", "stop_hosting"}
@@ -86,96 +86,52 @@ class Xvfb:
                 self.proc.wait(5)
 
 
-def app_env(home: Path, display: str | None, control_port: int | None) -> dict[str, str]:
-    """An environment with the app's folders under ``home`` and the chosen display, if any."""
+def app_env(home: Path, display: str | None, devtools_port: int | None) -> dict[str, str]:
+    """An environment with the app's folders under ``home`` and the chosen display, if any;
+    with ``devtools_port``, Qt WebEngine's DevTools endpoint on that loopback port (the way a
+    test looks into the page: tests/window_driver.py)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "LANCHAT_TEST_CONTROL")}
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", DEVTOOLS_ENV)}
     env.update({"XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
                 "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
                 "PYTHONUNBUFFERED": "1"})
     if display is not None:
         env["DISPLAY"] = display
-    if control_port is not None:
-        env["LANCHAT_TEST_CONTROL"] = str(control_port)
+    if devtools_port is not None:
+        env[DEVTOOLS_ENV] = f"127.0.0.1:{devtools_port}"
     return env
 
 
-class DesktopApp:
-    """``python -m desktop`` in a subprocess; ``eval``/``state``/``close`` via the control port."""
+class DesktopApp(AppWindow):
+    """``python -m desktop`` in a subprocess, with ``eval``/``state``/``close`` from outside
+    (tests/window_driver.AppWindow: DevTools, the X server, the log, the app's server)."""
 
-    def __init__(self, home: Path, display: str | None, *args: str,
-                 control: bool = True, env: dict[str, str] | None = None) -> None:
+    def __init__(self, home: Path, display: str, *args: str,
+                 env: dict[str, str] | None = None) -> None:
+        need_window_tools()
         self.home = home
-        self.display = display
-        self.control_port = free_port() if control else None
-        self.app_port = free_port()
+        devtools_port = free_port()
+        app_port = free_port()
         self.stdout_path = home / "stdout.txt"
         self.stderr_path = home / "stderr.txt"
         home.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "desktop", "--no-discovery", "--port", str(self.app_port),
+        cmd = [sys.executable, "-m", "desktop", "--no-discovery", "--port", str(app_port),
                "--data-dir", str(home / "chat-data"), *args]
-        self.started_at = time.monotonic()
+        started_at = time.monotonic()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**app_env(home, display,
-                                                                       self.control_port),
-                                                              **(env or {})},
-                                         stdout=out, stderr=err, start_new_session=True)
-        self.http = httpx.Client(timeout=30)
-
-    @property
-    def log_path(self) -> Path:
-        return self.home / "state" / "LANChat" / "log" / "lanchat.log"
-
-    def _control(self, method: str, path: str, body: object = None) -> Any:
-        assert self.control_port is not None
-        r = self.http.request(method, f"http://127.0.0.1:{self.control_port}{path}",
-                              json=body)
-        data = r.json()
-        if r.status_code != 200:
-            raise AssertionError(f"control {path} failed: {data}")
-        return data
-
-    def state(self) -> dict[str, Any]:
-        return dict(self._control("GET", "/state"))
-
-    def try_state(self) -> dict[str, Any] | None:
-        try:
-            return self.state()
-        except httpx.TransportError:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the app exited with {self.proc.returncode}: "
-                                     f"{self.output()}") from None
-            return None
-
-    def eval(self, js: str) -> Any:
-        return self._control("POST", "/eval", {"js": js})["result"]
-
-    def wait_loaded(self, timeout: float = 30) -> dict[str, Any]:
-        """Wait for the first page load; returns the state with the wall-clock launch time."""
-        state: dict[str, Any] = wait_until(
-            lambda: (s := self.try_state()) and s.get("first_load_seconds") is not None
-            and s.get("url") and s,
-            timeout=timeout, what="the window's first page load")
-        state["launch_to_loaded"] = time.monotonic() - self.started_at
-        return state
-
-    def close(self) -> float:
-        """Close the window as a user would; returns seconds until the process ended."""
-        t0 = time.monotonic()
-        self._control("POST", "/close")
-        self.proc.wait(timeout=10)
-        return time.monotonic() - t0
+            proc = subprocess.Popen(cmd, cwd=ROOT, env={**app_env(home, display, devtools_port),
+                                                        **(env or {})},
+                                    stdout=out, stderr=err, start_new_session=True)
+        super().__init__(proc, display, devtools_port, app_port,
+                         home / "state" / "LANChat" / "log" / "lanchat.log", started_at)
 
     def output(self) -> str:
         return (self.stdout_path.read_text(errors="replace") + "\n"
                 + self.stderr_path.read_text(errors="replace"))
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def stop(self) -> None:
         """Teardown: stop the process we started (by its PID) if it is still running."""
-        self.http.close()
+        self.stop_driving()
         stop_process(self.proc)
 
 

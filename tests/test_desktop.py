@@ -87,6 +87,8 @@ def test_window_opens_on_the_lobby_with_only_the_bridge_methods(launch, xvfb) ->
     assert state["url"] == f"http://127.0.0.1:{app.app_port}/#lobby"
     assert state["title"] == "LAN Chat"
     assert not state["hosting"]
+    # The test looks in through Qt's DevTools endpoint, which the app says is on.
+    assert "DevTools endpoint is on (127.0.0.1:" in app.log()
     # Before hosting, the server answers on loopback only.
     assert listening_addresses(app.app_port) == {"127.0.0.1"}
     room = httpx.get(f"http://127.0.0.1:{app.app_port}/api/room").json()
@@ -208,7 +210,7 @@ def test_closing_the_window_stops_everything_within_2_seconds(launch) -> None:
 
 def test_no_display_serves_headless_and_prints_the_url(tmp_path: Path) -> None:
     port = free_port()
-    env = app_env(tmp_path, display=None, control_port=None)
+    env = app_env(tmp_path, display=None, devtools_port=None)
     proc = subprocess.Popen([sys.executable, "-m", "desktop", "--no-discovery", "--port",
                              str(port), "--data-dir", str(tmp_path / "data")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from tests.conftest import (
     wait_until,
 )
 from tests.desktop_helpers import Xvfb, app_env, free_port
+from tests.window_driver import AppWindow, need_window_tools
 
 pytestmark = [
     pytest.mark.packaging,
@@ -106,12 +108,12 @@ class Process(OnLoopback):
     """A built executable as a user's process, with its own home folders and a free port."""
 
     def __init__(self, exe: Path, home: Path, *args: str, display: str | None = None,
-                 control_port: int | None = None) -> None:
+                 devtools_port: int | None = None) -> None:
         self.home = home
         self.port = free_port()
         home.mkdir(parents=True, exist_ok=True)
         self.out = home / "output.txt"
-        env = app_env(home, display, control_port)
+        env = app_env(home, display, devtools_port)
         if os.geteuid() == 0:
             env["QTWEBENGINE_CHROMIUM_FLAGS"] = "--no-sandbox --disable-gpu"
         cmd = [str(exe), "--no-discovery", "--port", str(self.port), *args]
@@ -153,13 +155,13 @@ Run = Callable[..., Process]
 
 @pytest.fixture
 def run(tmp_path: Path) -> Iterator[Run]:
-    """Start a built executable (``run(exe, *args, display=..., control_port=...)``)."""
+    """Start a built executable (``run(exe, *args, display=..., devtools_port=...)``)."""
     started: list[Process] = []
 
     def start(exe: Path, *args: str, display: str | None = None,
-              control_port: int | None = None) -> Process:
+              devtools_port: int | None = None) -> Process:
         p = Process(exe, tmp_path / f"home{len(started)}", *args, display=display,
-                    control_port=control_port)
+                    devtools_port=devtools_port)
         started.append(p)
         return p
 
@@ -242,37 +244,28 @@ def test_one_file_host_keeps_data_in_the_users_data_folder(build: Build, run: Ru
     assert not (build.dist / "history.sqlite3").exists()
 
 
-def control(port: int, method: str, path: str, body: object = None) -> object:
-    r = httpx.request(method, f"http://127.0.0.1:{port}{path}", json=body, timeout=30)
-    r.raise_for_status()
-    return r.json()
-
-
 def test_double_click_opens_the_lobby_window_and_closing_it_ends_the_app(
         build: Build, run: Run, xvfb: Xvfb) -> None:
+    """The built app is looked into from outside only (tests/window_driver.py): Qt WebEngine's
+    DevTools endpoint for the page, the X server for the window, the app's log and server."""
     need_tool("/usr/bin/import", "imagemagick")
-    control_port = free_port()
+    need_window_tools()
+    devtools_port = free_port()
     # As from a desktop launcher: no --headless, a display, nothing else that matters.
-    app = run(build.app, display=xvfb.display, control_port=control_port)
+    app = run(build.app, display=xvfb.display, devtools_port=devtools_port)
+    window = AppWindow(app.proc, xvfb.display, devtools_port, app.port,
+                       app.home / "state" / "LANChat" / "log" / "lanchat.log", app.started)
+    try:
+        check_the_lobby_window(app, window, xvfb)
+    finally:
+        window.stop_driving()
+
+
+def check_the_lobby_window(app: Process, window: AppWindow, xvfb: Xvfb) -> None:
     answering = app.wait_answering()
-
-    def loaded() -> dict[str, object] | None:
-        try:
-            state = control(control_port, "GET", "/state")
-        except httpx.HTTPError:
-            if app.proc.poll() is not None:
-                raise AssertionError(f"exited with {app.proc.returncode}: {app.output()}"
-                                     ) from None
-            return None
-        assert isinstance(state, dict)
-        return state if state.get("url") and state.get("first_load_seconds") else None
-
-    state = wait_until(loaded, timeout=60, interval=0.05, what="the window's first page load")
+    state = window.wait_loaded(timeout=60)
     visible = time.monotonic() - app.started
-
-    def js(code: str) -> object:
-        return control(control_port, "POST", "/eval", {"js": code})["result"]  # type: ignore
-
+    js = window.eval
     wait_until(lambda: "LAN Chat" in str(js("document.body.innerText") or "")
                and js("document.styleSheets.length > 0"), timeout=20,
                what="the lobby to render with its styles")
@@ -288,21 +281,48 @@ def test_double_click_opens_the_lobby_window_and_closing_it_ends_the_app(
                             text=True, timeout=30).stdout
     assert float(spread or 0) > 0.01, "the screenshot is blank"
 
-    xprop = shutil.which("xprop")
-    if xprop:  # optional (x11-utils): the menu entry's StartupWMClass and the window's icon
-        props = subprocess.run([xprop, "-display", xvfb.display, "-name", "LAN Chat",
-                                "WM_CLASS", "_NET_WM_ICON"], capture_output=True, text=True,
-                               timeout=30).stdout
-        assert 'WM_CLASS(STRING) = "LANChat", "LANChat"' in props, props[:500]
-        assert "_NET_WM_ICON(CARDINAL) = " in props and "not found" not in props, props[:500]
+    # The menu entry's StartupWMClass and the window's icon.
+    props = subprocess.run(["xprop", "-display", xvfb.display, "-name", "LAN Chat", "WM_CLASS",
+                            "_NET_WM_ICON"], capture_output=True, text=True, timeout=30).stdout
+    assert 'WM_CLASS(STRING) = "LANChat", "LANChat"' in props, props[:500]
+    assert "_NET_WM_ICON(CARDINAL) = " in props and "not found" not in props, props[:500]
 
-    t0 = time.monotonic()
-    control(control_port, "POST", "/close")
-    assert app.proc.wait(15) == 0, app.output()
-    print(f"window closed: process ended {time.monotonic() - t0:.2f} s later")
+    took = window.close(timeout=15)
+    assert app.proc.returncode == 0, app.output()
+    print(f"window closed: process ended {took:.2f} s later")
     log = app.log()
     assert "first page loaded" in log and "window closed" in log
     assert "Traceback" not in log, log
+
+
+def strings_in(code: types.CodeType) -> Iterator[str]:
+    """Every string constant in a module's code, nested functions and classes included."""
+    for const in code.co_consts:
+        if isinstance(const, str):
+            yield const
+        elif isinstance(const, types.CodeType):
+            yield from strings_in(const)
+
+
+def test_the_built_app_carries_no_test_code(build: Build) -> None:
+    """No test module and no test hook in what users get: the modules inside the app's
+    archive, and the strings in the desktop shell's (where the window is)."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    package = CArchiveReader(str(build.app))
+    pyz_name = next(name for name in package.toc if name.endswith(".pyz"))
+    pyz = package.open_embedded_archive(pyz_name)
+    modules = set(pyz.toc)
+    assert {"desktop.shell", "desktop.bridge", "server.app"} <= modules, sorted(modules)[:20]
+    test_only = {m for m in modules if m.split(".")[0] in ("tests", "pytest", "_pytest",
+                                                           "playwright")
+                 or m.endswith("testcontrol")}
+    assert not test_only, sorted(test_only)
+    shell = sorted(m for m in modules if m.split(".")[0] == "desktop")
+    hooks = {m for m in shell for text in strings_in(pyz.extract(m))
+             if "LANCHAT_TEST_CONTROL" in text or "TEST ONLY" in text}
+    print(f"\n{len(modules)} modules in the app's archive, {len(shell)} of them the shell's")
+    assert not hooks, sorted(hooks)
 
 
 def test_desktop_entry_puts_the_app_in_the_application_menu(build: Build,

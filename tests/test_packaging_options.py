@@ -100,3 +100,19 @@ def test_icons_come_out_as_png_ico_and_icns(tmp_path: Path) -> None:
     assert written["icns"].read_bytes()[:4] == b"icns"
     for size in (16, 32, 48, 128, 512):
         assert (tmp_path / f"lanchat-{size}.png").exists()
+
+
+def test_no_test_hook_ships_in_the_app(build: ModuleType, tmp_path: Path) -> None:
+    """The desktop shell, which the build bundles, has no test-only code: no control module, no
+    variable that would open one, nothing taken from tests/. Tests drive the built window from
+    outside (tests/window_driver.py)."""
+    opts = build.app_options(tmp_path / "dist", tmp_path / "work", icons(tmp_path), False)
+    excluded = {o.split("=", 1)[1] for o in opts if o.startswith("--exclude-module=")}
+    assert {"tests", "pytest", "playwright"} <= excluded
+    assert not [o for o in opts if str(ROOT / "tests") in o]
+    shipped = [*(ROOT / "desktop").rglob("*.py"), ROOT / "build_scripts" / "lanchat_entry.py"]
+    assert not [p for p in shipped if "testcontrol" in p.name]
+    for path in shipped:
+        text = path.read_text(encoding="utf-8")
+        for hook in ("LANCHAT_TEST_CONTROL", "testcontrol", "TEST ONLY"):
+            assert hook not in text, f"{path.relative_to(ROOT)} mentions {hook}"
