@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "LANCHAT_"
 CONFIG_FILE_NAME = "lanchat.toml"
-# LANCHAT_ variables that are not settings (read elsewhere): not reported as unknown.
-_OTHER_ENV = frozenset({"LANCHAT_TEST_CONTROL"})
 
 
 class ConfigError(Exception):
@@ -189,7 +187,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, object]:
     known = field_types()
     values: dict[str, object] = {}
     for var, text in environ.items():
-        if not var.startswith(ENV_PREFIX) or var in _OTHER_ENV:
+        if not var.startswith(ENV_PREFIX):
             continue
         name = var[len(ENV_PREFIX):].lower()
         if name not in known:
