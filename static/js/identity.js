@@ -5,6 +5,7 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { openDialog } from './dialogs.js';
+import { ERROR } from './codes.js';
 import { MAX_NAME_CHARS } from './join.js';
 
 /**
@@ -73,10 +74,10 @@ export function openRenameDialog(current, submit) {
 /** A rename refusal from the host, in words a person can act on. */
 export function renameRefusal(code, detail) {
   switch (code) {
-    case 'name_taken': return 'Someone here already has that name. Pick another one.';
-    case 'bad_name': return `That name cannot be used: ${detail}.`;
-    case 'rate_limited': return 'Too many changes at once; try again in a moment.';
-    case 'same_name': return null;
+    case ERROR.NAME_TAKEN: return 'Someone here already has that name. Pick another one.';
+    case ERROR.BAD_NAME: return `That name cannot be used: ${detail}.`;
+    case ERROR.RATE_LIMITED: return 'Too many changes at once; try again in a moment.';
+    case ERROR.SAME_NAME: return null;
     default: return detail || `The room refused (${code}).`;
   }
 }
