@@ -19,8 +19,9 @@ pytestmark = pytest.mark.e2e
 # intervals, that are live right now (added and not yet removed or cleared).
 COUNT_LIVE = """(() => {
   const live = new Map();
+  const capture = (opts) => (typeof opts === 'boolean' ? opts : !!opts?.capture);
   const keyOf = (target, type, fn, opts) =>
-    `${target === window ? 'w' : 'd'}:${type}:${typeof opts === 'boolean' ? opts : !!opts?.capture}`;
+    `${target === window ? 'w' : 'd'}:${type}:${capture(opts)}:${idOf(fn)}`;
   const ids = new WeakMap();
   let next = 0;
   const idOf = (fn) => { if (!ids.has(fn)) ids.set(fn, ++next); return ids.get(fn); };
@@ -28,14 +29,14 @@ COUNT_LIVE = """(() => {
   const remove = EventTarget.prototype.removeEventListener;
   EventTarget.prototype.addEventListener = function (type, fn, opts) {
     if ((this === window || this === document) && fn && !opts?.once) {
-      const key = `${keyOf(this, type, fn, opts)}:${idOf(fn)}`;
+      const key = keyOf(this, type, fn, opts);
       live.set(key, type);
       opts?.signal?.addEventListener('abort', () => live.delete(key));
     }
     return add.call(this, type, fn, opts);
   };
   EventTarget.prototype.removeEventListener = function (type, fn, opts) {
-    if ((this === window || this === document) && fn) live.delete(`${keyOf(this, type, fn, opts)}:${idOf(fn)}`);
+    if ((this === window || this === document) && fn) live.delete(keyOf(this, type, fn, opts));
     return remove.call(this, type, fn, opts);
   };
   const intervals = new Set();
@@ -48,7 +49,8 @@ COUNT_LIVE = """(() => {
 
 DROP = """(name) => {
   const dt = new DataTransfer();
-  dt.items.add(new File([new Uint8Array([1, 2, 3, 4, 5])], name, { type: 'application/octet-stream' }));
+  const bytes = new Uint8Array([1, 2, 3, 4, 5]);
+  dt.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
   window.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, cancelable: true }));
   window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true }));
 }"""
@@ -88,14 +90,15 @@ def test_after_a_refusal_the_new_room_alone_listens_and_a_dropped_file_goes_up_o
         wait_connected(ada)
 
         ada.evaluate(DROP, "once.bin")
-        expect(ada.locator('.msg.own[data-status="delivered"] .file-name')).to_have_text(["once.bin"])
+        delivered = ada.locator('.msg.own[data-status="delivered"]')
+        expect(delivered.locator(".file-name")).to_have_text(["once.bin"])
         say(ada, "after the file")
-        expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(2)
+        expect(delivered).to_have_count(2)
         wait_until(lambda: len(ada.evaluate(FILE_MESSAGES)) >= 1, what="the file in the history")
         assert ada.evaluate(FILE_MESSAGES) == ["once.bin"]
         assert len(uploads) == 1, uploads
         again = ada.evaluate("window.__live()")
-        assert again == first, f"listeners or intervals left by the refused room: {first} -> {again}"
+        assert again == first, f"left behind by the refused room: {first} -> {again}"
         expect(ada.locator(".drop-overlay")).to_have_count(1)
         shot(ada, "room-after-refusal-and-rejoin.png")
         assert not [e for e in errors.real_errors() if "401" not in e], errors.real_errors()

@@ -382,7 +382,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     saveNow();
     pendingRename?.done(NOT_CONNECTED);
     closedView?.stop();
-    for (const part of [outbox, uploads, typing, title, dialogs, bannerPart, head, list, invite, nameNotice]) part.stop();
+    for (const part of [outbox, uploads, typing, title, dialogs, bannerPart, head, list, invite, nameNotice, composer]) part.stop();
   }
 
   return { stop };
