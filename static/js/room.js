@@ -14,7 +14,8 @@ import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { mountReloadGuard } from './offline.js';
 import { mountInvite } from './invite.js';
-import { mountNameNotice, openRenameDialog, renameRefusal } from './identity.js';
+import { mountNameNotice, mountRenamer, openRenameDialog } from './identity.js';
+import { fetchPage, catchUp } from './history-pages.js';
 import { mountHeader, mountBanner, roomAddress } from './room-header.js';
 import { mountRoomDialogs } from './room-dialogs.js';
 import { mountOutbox } from './outbox.js';
@@ -22,46 +23,11 @@ import { mountUploads } from './uploads.js';
 import { mountTyping } from './typing.js';
 import { mountTitle, isAway } from './title.js';
 import { roomItems } from './room-items.js';
-import { ERROR } from './codes.js';
 import { uuid, mergeEvents, refusalText } from './util.js';
 
-const RENAME_WAIT_MS = 10000;
 const OLDER_PAGE = 100; // events per page when reading back: fewer round trips to the start
 const OLDER_RETRY_MS = 3000;
-const RENAME_ERRORS = new Set([ERROR.NAME_TAKEN, ERROR.BAD_NAME, ERROR.SAME_NAME, ERROR.RATE_LIMITED]);
 const DEFAULT_LIMITS = { max_message_bytes: 8192, max_upload_bytes: 4 * 1024 ** 3 };
-const NOT_CONNECTED = 'Not connected to the room; try again once it is back.';
-
-/** A page of history from the host: its events, or null when the host did not answer. */
-async function fetchPage(query, limit = 50) {
-  try {
-    const res = await fetch(`/api/events?limit=${limit}${query}`, { cache: 'no-store' });
-    if (!res.ok) return null;
-    const page = await res.json();
-    return Array.isArray(page.events) ? page.events : [];
-  } catch {
-    return null;
-  }
-}
-
-/** `events` with everything after its last one the host has, page by page. */
-async function catchUp(events) {
-  let out = events;
-  for (let guard = 0; guard < 200; guard += 1) {
-    const after = out.length ? out[out.length - 1].id : 0;
-    let page;
-    try {
-      const res = await fetch(`/api/events?after=${after}&limit=500`, { cache: 'no-store' });
-      if (!res.ok) return out;
-      page = await res.json();
-    } catch {
-      return out;
-    }
-    out = mergeEvents(out, page.events ?? []);
-    if (!page.has_more || !page.events?.length) return out;
-  }
-  return out;
-}
 
 /**
  * Show the room `info` (from /api/room) in `root` and join it as `joinName`. `onRefused(reason)`
@@ -84,7 +50,6 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   let olderFailedAt = 0;
   let connState = { state: 'connecting' };
   let sentSince = null;
-  let pendingRename = null;
   let closedView = null;
   let frame = 0;
   let saveTimer = 0;
@@ -123,6 +88,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     ready: () => welcomed && conn.state === 'online',
     onChange: (opts) => render(opts),
   });
+  const renamer = mountRenamer((f) => welcomed && conn.send(f));
   const uploads = mountUploads(overlay, {
     maxBytes: () => limits.max_upload_bytes,
     onUploaded: (file) => outbox.enqueue({ file }),
@@ -230,11 +196,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
         if (f.user && f.user.id !== me?.id) typing.typed(f.user);
         break;
       case 'error':
-        if (pendingRename && !f.client_msg_id && RENAME_ERRORS.has(f.code)) {
-          pendingRename.done(renameRefusal(f.code, f.detail));
-        } else if (!outbox.refused(f)) {
-          announce(refusalText(f.code, f.detail));
-        }
+        if (!renamer.answer(f) && !outbox.refused(f)) announce(refusalText(f.code, f.detail));
         break;
       case 'closing': onClosing(f); break;
       default: break;
@@ -325,22 +287,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   // Your name ---------------------------------------------------------------------------------
 
   function askRename() {
-    openRenameDialog(me?.name ?? name, rename);
-  }
-
-  /** Ask the host for a new name; resolves to null once the room took it, else to why not. */
-  function rename(wanted) {
-    if (!welcomed || !conn.send({ type: 'rename', name: wanted })) return Promise.resolve(NOT_CONNECTED);
-    pendingRename?.done('');
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done('No answer from the room; try again.'), RENAME_WAIT_MS);
-      const done = (result) => {
-        clearTimeout(timer);
-        if (pendingRename?.done === done) pendingRename = null;
-        resolve(result);
-      };
-      pendingRename = { done };
-    });
+    openRenameDialog(me?.name ?? name, (wanted) => renamer.ask(wanted));
   }
 
   /** The room took my new name: use it from now on, here and in the next hello. */
@@ -350,7 +297,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     store.setMe(user);
     store.setName(user.name);
     nameNotice.hide();
-    pendingRename?.done(null);
+    renamer.took();
   }
 
   // Leaving -----------------------------------------------------------------------------------
@@ -380,9 +327,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     stopReloadGuard();
     cancelAnimationFrame(frame);
     saveNow();
-    pendingRename?.done(NOT_CONNECTED);
     closedView?.stop();
-    for (const part of [outbox, uploads, typing, title, dialogs, bannerPart, head, list, invite, nameNotice, composer]) part.stop();
+    for (const part of [outbox, uploads, renamer, typing, title, dialogs, bannerPart, head, list, invite, nameNotice, composer]) part.stop();
   }
 
   return { stop };
