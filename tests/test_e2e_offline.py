@@ -73,9 +73,10 @@ def test_offline_outbox_survives_reload_and_sends_once_in_order(host: Host, brow
     expect(pending.first).to_contain_text("Waiting for the connection")
     shot(ada, "offline-pending-desktop-light.png")
 
-    # Reload while still cut off from the host: the outbox comes back from storage.
-    host.start()
+    # Reload while still cut off from the host: the outbox comes back from storage. (The
+    # blackout goes up before the host is back, so the page's quick retries cannot reach it.)
     blackout = Blackout(ada, host)
+    host.start()
     ada.reload()
     expect(pending).to_have_count(3)
     assert message_texts(ada) == ["before the outage", "offline one", "offline two",

@@ -41,26 +41,23 @@ function fileNameFor(roomName) {
 }
 
 /**
- * Show `room` (the Room controller) as closed by its host. `frame` is the `closing` event.
- * Returns {stop()}, which removes the banner, its listeners and the timer.
+ * Show the room as closed by its host, in a banner after `banner` (the "Reconnecting…" line,
+ * hidden meanwhile). `frame` is the `closing` event; `events()` gives the history to save;
+ * `form` is the composer, disabled while closed. `onReopen()` runs when the same room answers
+ * again. The room stops its own connection first. Returns {stop(), text}; stop() removes the
+ * banner, its listeners and the timer.
  */
-export function mountClosed(room, frame, { onReopen } = {}) {
-  const line = closedText(frame, room.roomName);
-  const form = room.root.querySelector('form.composer');
-  room.conn.stop();
-  room.users.clear();
-  room.renderHeader();
-  const connText = room.head?.conn;
-  if (connText) { connText.className = 'conn conn-closed'; connText.lastChild.textContent = 'Closed'; }
+export function mountClosed(banner, frame, { roomName, roomId, events, form, onReopen }) {
+  const line = closedText(frame, roomName);
 
   const save = h('button', { type: 'button', class: 'btn btn-quiet' }, icon('download'), h('span', { text: 'Save conversation' }));
   const back = h('button', { type: 'button', class: 'btn btn-quiet', hidden: true }, icon('back'), h('span', { text: 'Back to the lobby' }));
-  const banner = h('div', { class: 'closed-banner', role: 'status' },
+  const closed = h('div', { class: 'closed-banner', role: 'status' },
     h('p', { class: 'closed-text' }, icon('alert'), h('span', { text: line })),
     h('p', { class: 'muted', text: 'The conversation stays here to read. Nothing you type can reach the room now.' }),
     h('div', { class: 'closed-actions' }, save, back));
-  room.banner.hidden = true;
-  room.banner.after(banner);
+  banner.hidden = true;
+  banner.after(closed);
   const controls = form ? [...form.querySelectorAll('textarea, button, input')] : [];
   controls.forEach((el) => { el.disabled = true; });
   const textarea = form?.querySelector('textarea');
@@ -69,9 +66,9 @@ export function mountClosed(room, frame, { onReopen } = {}) {
   form?.classList.add('is-closed');
 
   function onSave() {
-    const text = conversationText(room.roomName, room.events, line);
+    const text = conversationText(roomName, events(), line);
     const url = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
-    const a = h('a', { href: url, download: fileNameFor(room.roomName), hidden: true });
+    const a = h('a', { href: url, download: fileNameFor(roomName), hidden: true });
     document.body.append(a);
     a.click();
     a.remove();
@@ -92,7 +89,7 @@ export function mountClosed(room, frame, { onReopen } = {}) {
     clearTimeout(timer);
     save.removeEventListener('click', onSave);
     back.removeEventListener('click', onBack);
-    banner.remove();
+    closed.remove();
     controls.forEach((el) => { el.disabled = false; });
     if (textarea) textarea.placeholder = placeholder;
     form?.classList.remove('is-closed');
@@ -104,7 +101,7 @@ export function mountClosed(room, frame, { onReopen } = {}) {
     try {
       const res = await fetch('/api/health', { cache: 'no-store' });
       const health = res.ok ? await res.json() : null;
-      if (!stopped && health?.room_id && health.room_id === room.roomId) {
+      if (!stopped && health?.room_id && health.room_id === roomId) {
         stop();
         onReopen?.();
         return;

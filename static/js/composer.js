@@ -8,6 +8,8 @@ import { utf8Length } from './util.js';
 const TYPING_EVERY_MS = 2500;
 const MAX_HEIGHT_PX = 176;
 
+/** Fills `form`; says what the person did by 'chat:send', 'chat:files' and 'chat:typing' events.
+ *  Returns { focus(), setLimit(bytes), setPlaceholder(text), textarea, stop() }. */
 export function mountComposer(form, { limitBytes, placeholder }) {
   let limit = limitBytes;
   let lastTyping = 0;
@@ -54,13 +56,15 @@ export function mountComposer(form, { limitBytes, placeholder }) {
     check();
   }
 
-  form.addEventListener('submit', (event) => { event.preventDefault(); submit(); text.focus(); });
+  const ctl = new AbortController();
+  const { signal } = ctl;
+  form.addEventListener('submit', (event) => { event.preventDefault(); submit(); text.focus(); }, { signal });
   text.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submit();
     }
-  });
+  }, { signal });
   text.addEventListener('input', () => {
     grow();
     check();
@@ -70,7 +74,7 @@ export function mountComposer(form, { limitBytes, placeholder }) {
       lastTyping = now;
       emit(form, 'chat:typing');
     }
-  });
+  }, { signal });
   text.addEventListener('paste', (event) => {
     const files = [...(event.clipboardData?.files ?? [])];
     if (!files.length) return;
@@ -80,17 +84,18 @@ export function mountComposer(form, { limitBytes, placeholder }) {
       files: files.map((f, i) => (f.name && f.name !== 'image.png' ? f
         : new File([f], `pasted-${stamp}${i ? `-${i}` : ''}.${(f.type.split('/')[1] || 'png').replace('jpeg', 'jpg')}`, { type: f.type }))),
     });
-  });
-  attach.addEventListener('click', () => picker.click());
+  }, { signal });
+  attach.addEventListener('click', () => picker.click(), { signal });
   picker.addEventListener('change', () => {
     if (picker.files?.length) emit(form, 'chat:files', { files: [...picker.files] });
     picker.value = '';
-  });
+  }, { signal });
 
   return {
     focus: () => text.focus(),
     setLimit(bytes) { limit = bytes; check(); },
     setPlaceholder(value) { text.placeholder = value; },
     textarea: text,
+    stop() { ctl.abort(); },
   };
 }

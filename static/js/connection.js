@@ -2,6 +2,7 @@
 // Emits 'state' ({state, retryAt, code, reason}) and 'frame' (one parsed server frame).
 
 import { backoffDelay } from './util.js';
+import { CLOSE, ERROR, REFUSALS, retryAfterSeconds } from './codes.js';
 
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 8000;
@@ -15,9 +16,6 @@ const FULL_RETRY_CAP_MS = 15000; // a full room: give the others room before kno
 // A host that vanished from the network leaves the socket hanging instead of refusing it.
 const OPEN_WITHIN_MS = 5000;
 const WELCOME_WITHIN_MS = 15000; // once open, a busy host gets longer to send its welcome
-// Close codes that retrying cannot fix.
-const FATAL = new Map([[4400, 'The host refused to let you in.'], [4401, 'This room needs its password.'],
-  [4403, 'This page is not from this room.']]);
 
 export class Connection extends EventTarget {
   /** `hello()` returns the fields of the hello frame, asked fresh on every (re)connect. */
@@ -55,7 +53,7 @@ export class Connection extends EventTarget {
     this.stopKeepalive();
     const ws = this.ws;
     this.ws = null;
-    if (ws) { ws.onclose = null; ws.close(1000, 'leaving'); }
+    if (ws) { ws.onclose = null; ws.close(CLOSE.NORMAL, 'leaving'); }
     this.setState('idle');
   }
 
@@ -108,9 +106,9 @@ export class Connection extends EventTarget {
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
       if (frame.type === 'pong') return;
-      if (frame.type === 'error' && frame.code === 'too_many_joins') {
+      if (frame.type === 'error' && frame.code === ERROR.TOO_MANY_JOINS) {
         // Sent just before close 4429: how long the host wants us to wait before the next try.
-        this.retryAfterMs = Number(frame.retry_after) * 1000 || 0;
+        this.retryAfterMs = retryAfterSeconds(frame, 0) * 1000;
         return;
       }
       if (frame.type === 'welcome') {
@@ -131,24 +129,24 @@ export class Connection extends EventTarget {
     clearTimeout(this.openTimer);
     this.stopKeepalive();
     if (this.stopped) return;
-    if (FATAL.has(code)) {
+    if (REFUSALS.has(code)) {
       this.stopped = true;
-      this.setState('refused', { code, reason: reason || FATAL.get(code) });
+      this.setState('refused', { code, reason: reason || REFUSALS.get(code) });
       return;
     }
     // 4429: the host is full, or we joined too often: wait longer, and at least as long as
     // it asked, before knocking again.
-    const minDelay = code === 4429 ? this.retryAfterMs : 0;
+    const minDelay = code === CLOSE.TOO_MANY ? this.retryAfterMs : 0;
     this.retryAfterMs = 0;
     this.scheduleRetry(code, reason, minDelay);
   }
 
   scheduleRetry(code = 0, reason = '', minDelay = 0) {
     if (!this.downSince) this.downSince = Date.now();
-    const cap = code === 4429 ? FULL_RETRY_CAP_MS
+    const cap = code === CLOSE.TOO_MANY ? FULL_RETRY_CAP_MS
       : Date.now() - this.downSince < QUICK_FOR_MS ? QUICK_RETRY_CAP_MS : SLOW_RETRY_CAP_MS;
     const delay = Math.max(minDelay,
-      backoffDelay(this.attempt + (code === 4429 ? 3 : 0), Math.random, cap));
+      backoffDelay(this.attempt + (code === CLOSE.TOO_MANY ? 3 : 0), Math.random, cap));
     this.attempt += 1;
     const retryAt = Date.now() + delay;
     this.setState('offline', { retryAt, code, reason });
@@ -166,7 +164,7 @@ export class Connection extends EventTarget {
       this.pongTimer = setTimeout(() => {
         if (this.ws !== ws) return;
         ws.onclose = null;
-        try { ws.close(4000, 'no pong'); } catch { /* already gone */ }
+        try { ws.close(CLOSE.NO_PONG, 'no pong'); } catch { /* already gone */ }
         this.closed(ws, 0, 'the host stopped answering');
       }, PONG_WITHIN_MS);
     }, PING_EVERY_MS);

@@ -84,12 +84,13 @@ export async function openExternal(url) {
   window.open(url, '_blank', 'noopener,noreferrer');
 }
 
-/** In the desktop window, plain links open outside it; downloads and in-app links do not. */
-export function routeLinksOutside(root) {
+/** In the desktop window, plain links open outside it; downloads and in-app links do not.
+ *  Until `signal` aborts, when given. */
+export function routeLinksOutside(root, { signal } = {}) {
   root.addEventListener('click', (event) => {
     const a = event.target.closest?.('a[target="_blank"]');
     if (!a || a.hasAttribute('download') || !window.pywebview) return;
     event.preventDefault();
     openExternal(a.href);
-  });
+  }, { signal });
 }

@@ -5,7 +5,12 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { openDialog } from './dialogs.js';
+import { ERROR } from './codes.js';
 import { MAX_NAME_CHARS } from './join.js';
+
+const ANSWER_WITHIN_MS = 10000;
+const RENAME_ERRORS = new Set([ERROR.NAME_TAKEN, ERROR.BAD_NAME, ERROR.SAME_NAME, ERROR.RATE_LIMITED]);
+const NOT_CONNECTED = 'Not connected to the room; try again once it is back.';
 
 /**
  * Mount the "name was taken" notice in `el`. `onRename()` opens the dialog. Returns
@@ -73,10 +78,43 @@ export function openRenameDialog(current, submit) {
 /** A rename refusal from the host, in words a person can act on. */
 export function renameRefusal(code, detail) {
   switch (code) {
-    case 'name_taken': return 'Someone here already has that name. Pick another one.';
-    case 'bad_name': return `That name cannot be used: ${detail}.`;
-    case 'rate_limited': return 'Too many changes at once; try again in a moment.';
-    case 'same_name': return null;
+    case ERROR.NAME_TAKEN: return 'Someone here already has that name. Pick another one.';
+    case ERROR.BAD_NAME: return `That name cannot be used: ${detail}.`;
+    case ERROR.RATE_LIMITED: return 'Too many changes at once; try again in a moment.';
+    case ERROR.SAME_NAME: return null;
     default: return detail || `The room refused (${code}).`;
   }
+}
+
+/**
+ * Renames asked of the host, one at a time. `send(frame)` is false when the room cannot take
+ * it now. Returns { ask(name), answer(errorFrame), took(), stop() }: ask() resolves to null once
+ * the room took the name, else to why not ('' when it was superseded or the room went away);
+ * answer() is true when the error was about the rename.
+ */
+export function mountRenamer(send) {
+  let pending = null;
+  return {
+    ask(name) {
+      if (!send({ type: 'rename', name })) return Promise.resolve(NOT_CONNECTED);
+      pending?.done('');
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => done('No answer from the room; try again.'), ANSWER_WITHIN_MS);
+        const done = (result) => {
+          clearTimeout(timer);
+          if (pending?.done === done) pending = null;
+          resolve(result);
+        };
+        pending = { done };
+      });
+    },
+    answer(frame) {
+      if (!pending || frame.client_msg_id || !RENAME_ERRORS.has(frame.code)) return false;
+      pending.done(renameRefusal(frame.code, frame.detail));
+      return true;
+    },
+    /** The room's `rename` event for me arrived. */
+    took() { pending?.done(null); },
+    stop() { pending?.done(''); },
+  };
 }

@@ -4,7 +4,7 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { mountLobby } from './lobby.js';
 import { mountJoin } from './join.js';
-import { Room } from './room.js';
+import { mountRoom } from './room.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { mountDownloadNotices } from './notice.js';
@@ -26,16 +26,20 @@ async function fetchRoomInfo() {
 }
 
 function showRoom(info, name) {
-  room = new Room(app, info, name, {
+  // One room at a time: the one before leaves no listener, timer or upload behind.
+  room?.stop();
+  const current = mountRoom(app, info, name, {
     async onRefused(reason) {
-      room = null;
+      current.stop();
+      if (room === current) room = null;
       store.forgetJoined(info.room_id);
       // Ask again: the room may have changed (a password set, a new name).
       let fresh = info;
       try { fresh = await fetchRoomInfo(); } catch { /* keep what we had */ }
       showJoin(fresh, `The room did not let you in: ${reason}`);
     },
-  }).start();
+  });
+  room = current;
 }
 
 function showJoin(info, error = '') {

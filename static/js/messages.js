@@ -222,5 +222,10 @@ export function mountMessageList(scroller, pill) {
     list.replaceChildren();
   }
 
-  return { render, reset, toBottom, element: list, isStuck: () => stuck, stop: history.stop };
+  function stop() {
+    clearTimeout(quietTimer);
+    history.stop();
+  }
+
+  return { render, reset, toBottom, element: list, isStuck: () => stuck, stop };
 }

@@ -1,5 +1,7 @@
 // Pure helpers: no DOM, no storage, no network. Everything here can be reasoned about alone.
 
+import { ERROR } from './codes.js';
+
 /** A random UUID v4. crypto.randomUUID exists only on secure origins, and a LAN room is http. */
 export function uuid() {
   const b = crypto.getRandomValues(new Uint8Array(16));
@@ -139,11 +141,11 @@ export function plural(n, one, many) {
 /** Why a message was refused, in words a person can act on. */
 export function refusalText(code, detail) {
   switch (code) {
-    case 'too_long': return `Too long to send${detail ? ` (${detail})` : ''}.`;
-    case 'empty': return 'Nothing to send.';
-    case 'unknown_file': return 'The file is no longer on the host.';
-    case 'store_failed': return `The host could not save it${detail ? `: ${detail}` : ''}.`;
-    case 'rate_limited': return 'Sending too fast; trying again shortly.';
+    case ERROR.TOO_LONG: return `Too long to send${detail ? ` (${detail})` : ''}.`;
+    case ERROR.EMPTY: return 'Nothing to send.';
+    case ERROR.UNKNOWN_FILE: return 'The file is no longer on the host.';
+    case ERROR.STORE_FAILED: return `The host could not save it${detail ? `: ${detail}` : ''}.`;
+    case ERROR.RATE_LIMITED: return 'Sending too fast; trying again shortly.';
     default: return detail || `Refused by the host (${code}).`;
   }
 }

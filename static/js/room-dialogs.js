@@ -1,0 +1,60 @@
+// The room's dialogs: who is online, how to join from another device, an image at full size.
+// Each is built from what it is handed; stop() closes any of them still open, so a room that
+// goes away leaves no modal over whatever replaces it.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import { openDialog, copyField } from './dialogs.js';
+import { plural } from './util.js';
+
+const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
+
+/** Returns { people(users, meId, onRename), address(info), image(url, name), stop() }. */
+export function mountRoomDialogs() {
+  const open = new Set();
+  function show(...args) {
+    const dialog = openDialog(...args);
+    open.add(dialog);
+    dialog.addEventListener('close', () => open.delete(dialog), { once: true });
+    return dialog;
+  }
+
+  return {
+    people(users, meId, onRename) {
+      const people = [...users].sort((a, b) => a.name.localeCompare(b.name));
+      let dialog = null;
+      const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => { dialog?.close(); onRename(); } });
+      const list = h('ul', { class: 'people' }, people.map((u) => h('li', {},
+        h('span', { class: 'avatar', 'aria-hidden': 'true', text: (u.name.trim()[0] ?? '?').toUpperCase() }),
+        h('span', { text: u.name }),
+        u.id === meId ? [h('span', { class: 'muted', text: ' (you)' }), change] : null)));
+      const body = people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' });
+      dialog = show(`${plural(people.length, 'person', 'people')} online`, body);
+    },
+    address(info) {
+      const urls = (info.urls ?? []).length ? info.urls : [window.location.origin + '/'];
+      const lanUrls = urls.filter((u) => !LOOPBACK.test(u));
+      const best = lanUrls[0] ?? urls[0];
+      const qr = h('img', { class: 'qr', src: `/api/qr.svg?text=${encodeURIComponent(best)}`, alt: `QR code for ${best}`, width: 220, height: 220 });
+      const body = [
+        h('p', { text: 'Anyone on the same network can join from a phone or a browser: scan the code or type the address.' }),
+        h('div', { class: 'qr-box' }, qr),
+        ...urls.map((u) => copyField(u, `Room address ${u}`)),
+      ];
+      if (!lanUrls.length) {
+        body.push(h('p', { class: 'warning', text: 'This room only listens on this computer, so other devices cannot reach it. Host it on your network to share it.' }));
+      }
+      show('Join from another device', body, 'address-dialog');
+    },
+    image(url, name) {
+      const body = [
+        h('img', { class: 'full-image', src: url, alt: name }),
+        h('p', { class: 'dialog-actions' }, h('a', { class: 'btn', href: url, download: name }, icon('download'), h('span', { text: 'Download' }))),
+      ];
+      show(name, body, 'image-dialog');
+    },
+    stop() {
+      for (const dialog of [...open]) dialog.close();
+    },
+  };
+}

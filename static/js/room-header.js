@@ -1,0 +1,99 @@
+// The room's header (name, connection state, people and address chips, the way back to the
+// lobby in the desktop app) and the slim "Reconnecting…" banner under it. Both only show the
+// state handed down to them; clicks go up through the callbacks.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import { plural } from './util.js';
+import { offlineNote } from './offline.js';
+import * as desktop from './desktop.js';
+
+const STATE_TEXT = { online: 'Connected', connecting: 'Connecting…', offline: 'Offline', refused: 'Not connected' };
+const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
+
+/** The address to show for the room: one other devices can reach when there is one. */
+export function roomAddress(info) {
+  const urls = info.urls ?? [];
+  const url = urls.find((u) => !LOOPBACK.test(u)) ?? urls[0] ?? window.location.origin;
+  return url.replace(/^https?:\/\//, '').replace(/\/$/, '');
+}
+
+/**
+ * Fills `header` once and updates it in place, so a focused header button keeps focus as people
+ * come and go. Returns { update({roomName, state, count, address}), closed(), stop() }.
+ */
+export function mountHeader(header, { onBack, onPeople, onAddress }) {
+  const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': 'Back to the lobby', title: 'Back to the lobby', onclick: () => onBack() }, icon('back'));
+  const name = h('h1', { class: 'room-name' });
+  const conn = h('p', { class: 'conn' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }));
+  const count = h('span', { class: 'chip-count' });
+  const people = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onPeople() },
+    icon('users'), count, h('span', { class: 'chip-label', text: 'online' }));
+  const addrText = h('span', { class: 'chip-label addr' });
+  const addr = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onAddress() }, icon('qr'), addrText);
+  header.replaceChildren(back, h('div', { class: 'room-title' }, name, conn), h('div', { class: 'header-actions' }, people, addr));
+
+  let stopped = false;
+  let inDesktop = false;
+  desktop.isDesktop().then((yes) => {
+    if (stopped || !yes) return;
+    inDesktop = true;
+    back.hidden = false;
+  });
+
+  return {
+    update({ roomName, state, count: n, address }) {
+      back.hidden = !inDesktop;
+      name.textContent = roomName;
+      name.title = roomName;
+      conn.className = `conn conn-${state}`;
+      conn.lastChild.textContent = STATE_TEXT[state] ?? '';
+      count.textContent = String(n);
+      people.setAttribute('aria-label', `${plural(n, 'person', 'people')} online; show who`);
+      addrText.textContent = address;
+      addr.setAttribute('aria-label', `Room address ${address}; show the QR code to join from a phone`);
+    },
+    /** The host closed the room for good. */
+    closed() {
+      conn.className = 'conn conn-closed';
+      conn.lastChild.textContent = 'Closed';
+    },
+    stop() { stopped = true; },
+  };
+}
+
+/**
+ * The "Reconnecting…" line in `banner`: shown from the first drop until the room is back, with
+ * a countdown to the next try and a "Try now" button (`onRetry`). Returns { update(connState),
+ * isDropped(), hide(), stop() }.
+ */
+export function mountBanner(banner, { onRetry }) {
+  const text = h('span', { class: 'banner-text' });
+  const note = h('span', { class: 'banner-note' });
+  banner.replaceChildren(icon('wifi'), text,
+    h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => onRetry() }), note);
+  let conn = { state: 'connecting' };
+  let dropped = false;
+
+  function render() {
+    const { state, retryAt, reason } = conn;
+    if (state === 'online' || state === 'refused') dropped = false;
+    else if (state === 'offline') dropped = true;
+    banner.hidden = !dropped;
+    if (!dropped) return;
+    const secs = state === 'offline' ? Math.max(0, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000)) : 0;
+    const line = secs > 0 ? `Reconnecting… next try in ${secs} s` : 'Reconnecting…';
+    if (text.textContent !== line) text.textContent = line;
+    const words = offlineNote();
+    if (note.textContent !== words) note.textContent = words;
+    text.title = reason || '';
+  }
+
+  const tick = setInterval(render, 1000);
+  return {
+    update(state) { conn = state; render(); },
+    isDropped: () => dropped,
+    hide() { banner.hidden = true; },
+    stop() { clearInterval(tick); },
+  };
+}

@@ -1,0 +1,77 @@
+// What the message list shows, computed from the room's state alone: the start of the room or
+// the "older" button, day lines, messages (grouped, with their delivery state), folded presence
+// lines, renames, then the outbox and the uploads under way. Pure: no DOM, no storage.
+
+import { presenceFolder, isPresence, renameText } from './presence.js';
+import { groupsWith, dayKey, dayLabel } from './util.js';
+
+/**
+ * `state`: { events, hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }.
+ * Returns the items, each with a stable `key`, for the message list.
+ */
+export function roomItems({ events, hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }) {
+  const out = [];
+  if (hasMoreBefore) out.push({ kind: 'older', key: 'older', loading: loadingOlder });
+  else if (events.length) out.push({ kind: 'start', key: 'start', room: roomName });
+  let prev = null;
+  let day = null;
+  const now = new Date();
+  const dayOf = (ts) => {
+    const date = new Date(ts);
+    const key = dayKey(date);
+    if (key !== day) {
+      day = key;
+      prev = null;
+      out.push({ kind: 'day', key: `day-${key}`, label: dayLabel(date, now) });
+    }
+  };
+  const meId = me?.id;
+  const delivered = new Set();
+  const presence = presenceFolder(meId);
+  const flush = () => { const item = presence.flush(); if (item) out.push(item); };
+  for (const ev of events) {
+    const quiet = isPresence(ev);
+    if (!quiet || !presence.fits(ev) || dayKey(new Date(ev.ts)) !== day) flush();
+    if (quiet) {
+      dayOf(ev.ts);
+      presence.add(ev);
+      prev = null;
+    } else if (ev.type === 'message') {
+      dayOf(ev.ts);
+      const own = meId !== undefined && ev.user?.id === meId;
+      if (own && ev.client_msg_id) delivered.add(ev.client_msg_id);
+      out.push({
+        kind: 'msg', key: own && ev.client_msg_id ? `c-${ev.client_msg_id}` : `e-${ev.id}`,
+        ev, own, grouped: groupsWith(prev, ev), status: own ? 'delivered' : null,
+      });
+      prev = ev;
+    } else if (ev.type === 'rename') {
+      dayOf(ev.ts);
+      out.push({ kind: 'notice', key: `e-${ev.id}`, ts: ev.ts, text: renameText(ev, meId) });
+      prev = null;
+    }
+  }
+  flush();
+  const sender = me ?? { id: '', name };
+  for (const item of outbox) {
+    if (delivered.has(item.cmid)) continue;
+    const ev = { type: 'message', user: sender, text: item.text, file: item.file ?? null, ts: item.ts };
+    dayOf(ev.ts);
+    out.push({
+      kind: 'msg', key: `c-${item.cmid}`, ev, own: true, grouped: groupsWith(prev, ev), cmid: item.cmid,
+      status: item.state === 'failed' ? 'failed' : online ? 'sending' : 'waiting', reason: item.reason,
+    });
+    prev = ev;
+  }
+  for (const up of uploads) {
+    const ev = { type: 'message', user: sender, ts: up.ts };
+    dayOf(up.ts);
+    out.push({
+      kind: 'upload', key: up.key, name: up.file.name, size: up.file.size, mime: up.file.type,
+      ts: up.ts, progress: up.progress, preview: up.preview, error: up.error, canRetry: up.canRetry, note: up.note,
+      grouped: groupsWith(prev, ev),
+    });
+    prev = ev;
+  }
+  return out;
+}
