@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import FileStore, UploadError, adopt_complete_file, clean_filename
+from .filewriter import BatchWriter
 from .paths import private_folder
 
 log = logging.getLogger(__name__)
@@ -163,20 +164,27 @@ class ResumableUploads:
 
     async def _write(self, upload: PartialUpload, have: int,
                      chunks: AsyncIterator[bytes]) -> int:
-        fd = os.open(self._data(upload.id), os.O_WRONLY | os.O_APPEND)
+        """Append the chunks off the event loop. Whatever arrived stays on disk when the
+        request breaks, so the client continues from the offset the file then has."""
+        try:
+            writer = BatchWriter(os.open(self._data(upload.id), os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            raise ResumeError(507, f"the host could not write the file ({exc.strerror})",
+                              self.offset(upload.id)) from exc
         try:
             async for chunk in chunks:
                 if have + len(chunk) > upload.size:
                     raise ResumeError(413, f"more bytes than the {upload.size} announced", have)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
+                writer.add(chunk)
                 have += len(chunk)
+                await writer.drain()
+            await writer.flush()  # the last batch: its error is this request's
         except OSError as exc:
+            await writer.close()
             raise ResumeError(507, f"the host could not write the file ({exc.strerror})",
                               self.offset(upload.id)) from exc
         finally:
-            os.close(fd)
+            await writer.close()
         return have
 
     async def _finish(self, upload: PartialUpload) -> Any:
