@@ -154,10 +154,7 @@ class ResumableUploads:
             raise ResumeError(409, f"the host has {have} bytes of this upload: continue from "
                                    "there", have)
         self._busy.add(upload_id)
-        try:
-            have = await self._write(upload, have, chunks)
-        finally:
-            self._busy.discard(upload_id)
+        have = await self._write(upload, have, chunks)  # no longer busy once it returns
         if have < upload.size:
             return upload, have, None
         return upload, have, await self._finish(upload)
@@ -165,12 +162,19 @@ class ResumableUploads:
     async def _write(self, upload: PartialUpload, have: int,
                      chunks: AsyncIterator[bytes]) -> int:
         """Append the chunks off the event loop. Whatever arrived stays on disk when the
-        request breaks, so the client continues from the offset the file then has."""
+        request breaks, so the client continues from the offset the file then has. The upload
+        stays busy until its file is closed: a write still in flight after a cancelled request
+        must land before another request may append."""
+        def release() -> None:
+            self._busy.discard(upload.id)
+
         try:
             writer = BatchWriter(os.open(self._data(upload.id), os.O_WRONLY | os.O_APPEND))
         except OSError as exc:
+            release()
             raise ResumeError(507, f"the host could not write the file ({exc.strerror})",
                               self.offset(upload.id)) from exc
+        failure: OSError | None = None
         try:
             async for chunk in chunks:
                 if have + len(chunk) > upload.size:
@@ -180,11 +184,12 @@ class ResumableUploads:
                 await writer.drain()
             await writer.flush()  # the last batch: its error is this request's
         except OSError as exc:
-            await writer.close()
-            raise ResumeError(507, f"the host could not write the file ({exc.strerror})",
-                              self.offset(upload.id)) from exc
+            failure = exc
         finally:
-            await writer.close()
+            await writer.close(then=release)
+        if failure is not None:
+            raise ResumeError(507, f"the host could not write the file ({failure.strerror})",
+                              self.offset(upload.id)) from failure
         return have
 
     async def _finish(self, upload: PartialUpload) -> Any:

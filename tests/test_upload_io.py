@@ -152,3 +152,36 @@ def test_a_cut_upload_waits_for_its_write_then_leaves_nothing(
         assert r.status_code == 201, r.text  # 507 if the cut upload still held its space
         assert http.get(r.json()["url"]).content == second
     assert "Traceback" not in host.output()
+
+
+def test_a_cut_resumable_upload_continues_from_what_reached_the_disk(
+        slow_host: Callable[..., HostProcess]) -> None:
+    """A PATCH cut while its bytes are being written: what arrived is written before the
+    upload takes another request, and continuing from the offset then reported gives back
+    exactly the file."""
+    host = slow_host(**SLOW_WRITE)
+    data = os.urandom(3_000_000)
+    url = _announce(host, len(data))
+
+    def offset() -> int:
+        with host.http() as http:
+            return int(http.get(url, headers={"Origin": host.url}).json()["offset"])
+
+    with socket.create_connection(("127.0.0.1", host.port), timeout=10) as sock:
+        sock.sendall(f"PATCH {url} HTTP/1.1\r\nHost: 127.0.0.1:{host.port}\r\n"
+                     f"Origin: {host.url}\r\n"
+                     f"Upload-Offset: 0\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                     + data[:1_500_000])
+        wait_until(lambda: offset() > 0, 15, what="the first batch to reach the disk")
+
+    def rest() -> dict[str, object] | None:
+        at = offset()
+        with host.http() as http:
+            r = http.patch(url, content=data[at:], timeout=60,
+                           headers={"Origin": host.url, "Upload-Offset": str(at)})
+        assert r.status_code in (200, 409), r.text  # 409: the cut request is still closing
+        return dict(r.json()["file"]) if r.status_code == 200 else None
+
+    record = wait_until(rest, 30, interval=0.2, what="the rest to be accepted")
+    with host.http() as http:
+        assert http.get(str(record["url"])).content == data
