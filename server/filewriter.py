@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 BATCH_BYTES = 1 << 20  # one thread hop per MiB: cheap next to the copy itself
 IDLE_SECONDS = 0.05  # a quiet upload's gathered bytes go to disk after this long
+MAX_IOV = 512  # buffers per writev call (POSIX allows at least 1024)
 
 
 def run_on_disk_thread(fn: Callable[..., object], *args: object) -> asyncio.Future[object]:
@@ -30,10 +31,18 @@ def run_on_disk_thread(fn: Callable[..., object], *args: object) -> asyncio.Futu
     return asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    """All the chunks, in order: one ``writev`` where there is one (no copy into a batch
+    buffer), else one joined ``write``; both may write less than asked, so loop."""
+    if not hasattr(os, "writev"):  # Windows
+        chunks = [b"".join(chunks)]
+    views = [memoryview(c) for c in chunks]
+    while views:
+        done = os.writev(fd, views[:MAX_IOV]) if len(views) > 1 else os.write(fd, views[0])
+        while views and done >= len(views[0]):
+            done -= len(views.pop(0))
+        if done:
+            views[0] = views[0][done:]
 
 
 class BatchWriter:
@@ -118,9 +127,8 @@ class BatchWriter:
 
     def _start(self) -> None:
         self._cancel_timer()
-        data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-        self._chunks, self._buffered = [], 0
-        self._pending = run_on_disk_thread(_write_all, self.fd, data)
+        chunks, self._chunks, self._buffered = self._chunks, [], 0
+        self._pending = run_on_disk_thread(_write_all, self.fd, chunks)
 
     def _idle(self) -> None:
         """The upload went quiet: write what gathered, unless a write is still busy."""

@@ -4,9 +4,10 @@ Windows' FlushFileBuffers behave, beside the same runs on this machine's fast di
 A small C shim (built here with the system's C compiler) is loaded into the host with
 LD_PRELOAD; it sleeps ``SLOW_FSYNC_MS`` after each real ``fsync``/``fdatasync``, so every commit
 really syncs and then takes as long as a slow disk would. With ``SLOW_WRITE_MS`` and
-``SLOW_WRITE_UNDER`` (folders separated by ``:``) it also sleeps before each ``write()`` to a
-regular file below those folders, and ``SLOW_FSYNC_UNDER`` limits the slow syncs the same way
-(tests/test_upload_io.py slows only the upload folders); the benchmark here uses neither.
+``SLOW_WRITE_UNDER`` (folders separated by ``:``) it also sleeps before each ``write`` or
+``writev`` to a regular file below those folders, and ``SLOW_FSYNC_UNDER`` limits the slow syncs
+the same way (tests/test_upload_io.py slows only the upload folders); the benchmark here uses
+neither.
 The host is the benchmark host (``python -m tests.bench.hosts ours``: the real app, limits
 lifted for one loopback address), from this checkout and, with ``--baseline DIR``, from another
 checkout in the same run.
@@ -43,6 +44,7 @@ SHIM_C = r"""
 #include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 static void sleep_ms(long ms) {
@@ -72,14 +74,22 @@ static int below(int fd, const char *var, int unset) {
     }
     return 0;
 }
-/* With SLOW_WRITE_MS and SLOW_WRITE_UNDER set, write() to a regular file below those folders
-   sleeps first (a disk whose write cache is full); sockets, pipes and other files do not. */
+/* With SLOW_WRITE_MS and SLOW_WRITE_UNDER set, write() and writev() to a regular file below
+   those folders sleep first (a disk whose write cache is full); sockets, pipes and other
+   files do not. */
 ssize_t write(int fd, const void *buf, size_t count) {
     static ssize_t (*real)(int, const void *, size_t);
     if (!real) real = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
     const char *ms = getenv("SLOW_WRITE_MS");
     if (ms && below(fd, "SLOW_WRITE_UNDER", 0)) sleep_ms(atol(ms));
     return real(fd, buf, count);
+}
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
+    static ssize_t (*real)(int, const struct iovec *, int);
+    if (!real) real = (ssize_t (*)(int, const struct iovec *, int)) dlsym(RTLD_NEXT, "writev");
+    const char *ms = getenv("SLOW_WRITE_MS");
+    if (ms && below(fd, "SLOW_WRITE_UNDER", 0)) sleep_ms(atol(ms));
+    return real(fd, iov, iovcnt);
 }
 /* SLOW_FSYNC_UNDER, when set, limits the slow syncs to regular files below those folders. */
 int fsync(int fd) {
