@@ -20,7 +20,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
-BATCH_BYTES = 1 << 20  # one thread hop per MiB: cheap next to the copy itself
+BATCH_BYTES = 1 << 20  # one thread hop per MiB: cheap next to writing the MiB itself
 IDLE_SECONDS = 0.05  # a quiet upload's gathered bytes go to disk after this long
 MAX_IOV = 512  # buffers per writev call (POSIX allows at least 1024)
 
@@ -37,12 +37,17 @@ def _write_all(fd: int, chunks: list[bytes]) -> None:
     if not hasattr(os, "writev"):  # Windows
         chunks = [b"".join(chunks)]
     views = [memoryview(c) for c in chunks]
-    while views:
-        done = os.writev(fd, views[:MAX_IOV]) if len(views) > 1 else os.write(fd, views[0])
-        while views and done >= len(views[0]):
-            done -= len(views.pop(0))
+    i = 0  # the first view not yet fully written
+    while i < len(views):
+        if len(views) - i > 1:
+            done = os.writev(fd, views[i:i + MAX_IOV])
+        else:
+            done = os.write(fd, views[i])
+        while i < len(views) and done >= len(views[i]):
+            done -= len(views[i])
+            i += 1
         if done:
-            views[0] = views[0][done:]
+            views[i] = views[i][done:]
 
 
 class BatchWriter:
