@@ -104,6 +104,8 @@ def _pings_while(host: HostProcess, upload: Callable[[], dict[str, object]]
     uploading.join(30)
     watcher.close()
     assert not errors, errors
+    if rtts:
+        print(f"\n{len(rtts)} pings during the upload, worst {max(rtts) * 1000:.0f} ms")
     return rtts, result
 
 
