@@ -7,7 +7,7 @@ upload receives (the HTTP server hands out ~64 KiB at a time) and hands them to 
 once about 1 MiB has gathered, or once the upload has been quiet for a moment, so a paused
 upload is on disk too. One write is in flight per file at a time (bytes reach the file in
 order); while it runs the next batch gathers, and an upload whose disk lags waits for the
-previous batch before starting another, so at most ~2 MiB of an upload wait in memory.
+previous write once 2 MiB have gathered, so at most ~4 MiB of an upload wait in memory.
 
 A write's error (a full disk, a read-only folder) is kept and raised by the next ``drain``,
 ``sync`` or ``close``, so it reaches the sender as it did when writes were synchronous. The fd
@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 BATCH_BYTES = 1 << 20  # one thread hop per MiB: cheap next to writing the MiB itself
 IDLE_SECONDS = 0.05  # a quiet upload's gathered bytes go to disk after this long
+MAX_GATHERED = 2 << 20  # gathered while a write runs, before the upload waits for it
 MAX_IOV = 512  # buffers per writev call (POSIX allows at least 1024)
 
 
@@ -72,12 +73,18 @@ class BatchWriter:
             self._timer = self.loop.call_later(IDLE_SECONDS, self._idle)
 
     async def drain(self) -> None:
-        """After each chunk: once a batch is full, wait for the write before it and start
-        this one. Raises the error of an earlier write."""
-        if self._buffered >= BATCH_BYTES:
-            await self._wait()
-            if self._buffered >= BATCH_BYTES:  # a quiet moment may have taken the batch
-                self._start()
+        """After each chunk: once a batch is full, start its write, or, while the write
+        before it still runs, keep gathering up to ``MAX_GATHERED`` before waiting for it (the
+        worker thread may wait a few ms for the GIL while the loop is busy reading the upload:
+        waiting at every MiB would halve a fast upload). Raises an earlier write's error."""
+        if self._buffered < BATCH_BYTES:
+            return
+        pending = self._pending
+        if pending is not None and not pending.done() and self._buffered < MAX_GATHERED:
+            return
+        await self._wait()
+        if self._buffered >= BATCH_BYTES:  # a quiet moment may have taken the batch
+            self._start()
 
     async def flush(self) -> None:
         """Write everything gathered; raises the error of this or an earlier write."""
