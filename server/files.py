@@ -7,7 +7,6 @@ original name is metadata and never touches the file system.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import mimetypes
 import os
@@ -20,6 +19,7 @@ from typing import Any, cast
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from .filewriter import BatchWriter, run_on_disk_thread
 from .paths import private_folder
 from .protocol import now_iso
 from .store import FileRecord, HistoryStore, StoreError
@@ -144,9 +144,10 @@ class FileStore:
                 sink.open()
                 async for chunk in chunks:
                     sink.write(chunk)
+                    await sink.drain()
                 name = raw_name
-            sink.finish()
-            if sink.fd is None:
+            await sink.finish()
+            if sink.writer is None:
                 raise UploadError(400, "no 'file' field in the upload")
             name = clean_filename(name)
             record = FileRecord(id=file_id, name=name, size=sink.size, mime=guess_mime(name),
@@ -163,8 +164,10 @@ class FileStore:
             log.error("upload failed: %s", exc)
             raise UploadError(507, f"the host could not write the file ({exc.strerror})") from exc
         finally:
-            sink.abort()
-            self._end_upload(who, sink)
+            try:
+                await sink.abort()
+            finally:
+                self._end_upload(who, sink)
 
     async def _multipart(self, chunks: AsyncIterator[bytes], content_type: str,
                          sink: _Sink) -> str:
@@ -176,7 +179,8 @@ class FileStore:
         parser = MultipartParser(boundary, cast(Any, part.callbacks()))
         try:
             async for chunk in chunks:
-                parser.write(chunk)
+                parser.write(chunk)  # its callbacks gather the file's bytes in the sink
+                await sink.drain()
             parser.finalize()
         except (UploadError, OSError):
             raise
@@ -198,7 +202,7 @@ async def adopt_complete_file(files: FileStore, path: Path, name: str,
     file_id = uuid.uuid4().hex
     record = FileRecord(id=file_id, name=name, size=size, mime=guess_mime(name),
                         stored_name=file_id, uploader=uploader, ts=now_iso())
-    await asyncio.to_thread(_sync_file, path)
+    await run_on_disk_thread(_sync_file, path)
     os.replace(path, files.path_of(record))
     try:
         await files.store.async_add_file(record)
@@ -267,12 +271,13 @@ class _FilePart:
 
 
 class _Sink:
-    """The ``.part`` file an upload streams into, with the size limits checked on every write."""
+    """The ``.part`` file an upload streams into, with the size limits checked on every chunk.
+    The bytes go to disk through a :class:`BatchWriter`, off the event loop."""
 
     def __init__(self, path: Path, files: FileStore) -> None:
         self.path = path
         self.files = files
-        self.fd: int | None = None
+        self.writer: BatchWriter | None = None
         self.size = 0
         self.reserved = 0  # of the total space, promised to this upload
         self.finished = False
@@ -285,29 +290,35 @@ class _Sink:
             self.reserved = size
 
     def open(self) -> None:
-        if self.fd is None:
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if self.writer is None:
+            self.writer = BatchWriter(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                                              0o600))
 
     def write(self, data: bytes) -> None:
+        """Check the limits and gather the bytes; synchronous, for the parser's callbacks."""
         self.size += len(data)
         self.reserve(self.size)
-        assert self.fd is not None
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+        assert self.writer is not None
+        self.writer.add(data)
 
-    def finish(self) -> None:
-        if self.fd is not None:
-            os.fsync(self.fd)
-            os.close(self.fd)
+    async def drain(self) -> None:
+        if self.writer is not None:
+            await self.writer.drain()
+
+    async def finish(self) -> None:
+        """Everything written and synced to disk, then closed."""
+        if self.writer is not None:
+            await self.writer.sync()
+            await self.writer.close()
             self.finished = True
 
-    def abort(self) -> None:
-        if self.fd is not None and not self.finished:
-            os.close(self.fd)
-        self.fd = self.fd if self.finished else None
-        if not self.finished:
-            self.path.unlink(missing_ok=True)
+    async def abort(self) -> None:
+        """An unfinished upload: close once no write is in flight, then remove the file."""
+        if self.writer is not None and not self.finished:
+            await self.writer.close(keep=False, then=self._remove)
+
+    def _remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _human(n: int) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import FileStore, UploadError, adopt_complete_file, clean_filename
+from .filewriter import BatchWriter
 from .paths import private_folder
 
 log = logging.getLogger(__name__)
@@ -153,30 +154,42 @@ class ResumableUploads:
             raise ResumeError(409, f"the host has {have} bytes of this upload: continue from "
                                    "there", have)
         self._busy.add(upload_id)
-        try:
-            have = await self._write(upload, have, chunks)
-        finally:
-            self._busy.discard(upload_id)
+        have = await self._write(upload, have, chunks)  # no longer busy once it returns
         if have < upload.size:
             return upload, have, None
         return upload, have, await self._finish(upload)
 
     async def _write(self, upload: PartialUpload, have: int,
                      chunks: AsyncIterator[bytes]) -> int:
-        fd = os.open(self._data(upload.id), os.O_WRONLY | os.O_APPEND)
+        """Append the chunks off the event loop. Whatever arrived stays on disk when the
+        request breaks, so the client continues from the offset the file then has. The upload
+        stays busy until its file is closed: a write still in flight after a cancelled request
+        must land before another request may append."""
+        def release() -> None:
+            self._busy.discard(upload.id)
+
+        try:
+            writer = BatchWriter(os.open(self._data(upload.id), os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            release()
+            raise ResumeError(507, f"the host could not write the file ({exc.strerror})",
+                              self.offset(upload.id)) from exc
+        failure: OSError | None = None
         try:
             async for chunk in chunks:
                 if have + len(chunk) > upload.size:
                     raise ResumeError(413, f"more bytes than the {upload.size} announced", have)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
+                writer.add(chunk)
                 have += len(chunk)
+                await writer.drain()
+            await writer.flush()  # the last batch: its error is this request's
         except OSError as exc:
-            raise ResumeError(507, f"the host could not write the file ({exc.strerror})",
-                              self.offset(upload.id)) from exc
+            failure = exc
         finally:
-            os.close(fd)
+            await writer.close(then=release)
+        if failure is not None:
+            raise ResumeError(507, f"the host could not write the file ({failure.strerror})",
+                              self.offset(upload.id)) from failure
         return have
 
     async def _finish(self, upload: PartialUpload) -> Any:

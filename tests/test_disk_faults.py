@@ -135,3 +135,28 @@ def test_a_history_locked_by_another_process_gives_an_error_then_recovers(tmp_pa
         ada.close()
     finally:
         host.stop()
+
+
+def test_a_disk_that_fills_during_an_upload_gives_507_keeps_nothing_and_recovers(
+        small_disk: Path) -> None:
+    """The bytes are written off the event loop now, in batches: a batch that finds the disk
+    full (part of it written, then ENOSPC) still answers the sender 507 and leaves no file."""
+    host = Host(small_disk / "data").start()
+    try:
+        spare = small_disk / "spare"
+        spare.write_bytes(b"\0" * 1_500_000)
+        filler = _fill(small_disk)
+        spare.unlink()  # about 1.5 MB free: the upload's first batch fits, the rest does not
+        files = small_disk / "data" / "files"
+        with host.http() as http:
+            r = http.post("/api/files", params={"name": "big.bin"}, content=os.urandom(3_000_000))
+            assert r.status_code == 507, r.text
+            assert "No space left" in r.json()["detail"]
+            assert not list(files.iterdir())
+            filler.unlink()
+            data = os.urandom(3_000_000)
+            r = http.post("/api/files", params={"name": "big.bin"}, content=data)
+            assert r.status_code == 201, r.text
+            assert http.get(r.json()["url"]).content == data
+    finally:
+        host.stop()

@@ -3,9 +3,14 @@ Windows' FlushFileBuffers behave, beside the same runs on this machine's fast di
 
 A small C shim (built here with the system's C compiler) is loaded into the host with
 LD_PRELOAD; it sleeps ``SLOW_FSYNC_MS`` after each real ``fsync``/``fdatasync``, so every commit
-really syncs and then takes as long as a slow disk would. The host is the benchmark host
-(``python -m tests.bench.hosts ours``: the real app, limits lifted for one loopback address),
-from this checkout and, with ``--baseline DIR``, from another checkout in the same run.
+really syncs and then takes as long as a slow disk would. With ``SLOW_WRITE_MS`` and
+``SLOW_WRITE_UNDER`` (folders separated by ``:``) it also sleeps before each ``write`` or
+``writev`` to a regular file below those folders, and ``SLOW_FSYNC_UNDER`` limits the slow syncs
+the same way (tests/test_upload_io.py slows only the upload folders); the benchmark here uses
+neither.
+The host is the benchmark host (``python -m tests.bench.hosts ours``: the real app, limits
+lifted for one loopback address), from this checkout and, with ``--baseline DIR``, from another
+checkout in the same run.
 
 Three measurements, 100 clients on 127.0.0.1, each bounded in count and time:
 - ``sat``: the fan-out load workers (``tests/bench/load.py``), eight senders each keeping 8
@@ -37,22 +42,68 @@ SHIM_C = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
-static void slow(void) {
-    const char *s = getenv("SLOW_FSYNC_MS");
-    long ms = s ? atol(s) : 20;
+#include <unistd.h>
+static void sleep_ms(long ms) {
     struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
     nanosleep(&t, NULL);
 }
+static void slow(void) {
+    const char *s = getenv("SLOW_FSYNC_MS");
+    sleep_ms(s ? atol(s) : 20);
+}
+/* Is fd a regular file below one of the folders in the environment variable `var` (a list
+   separated by ':')? Unset: every fd counts for fsync, none for write. */
+static int below(int fd, const char *var, int unset) {
+    const char *list = getenv(var);
+    struct stat st;
+    char link[64], path[4096];
+    if (!list) return unset;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n <= 0) return 0;
+    path[n] = 0;
+    while (*list) {
+        size_t len = strcspn(list, ":");
+        if (len && strncmp(path, list, len) == 0) return 1;
+        list += len + (list[len] == ':');
+    }
+    return 0;
+}
+/* With SLOW_WRITE_MS and SLOW_WRITE_UNDER set, write() and writev() to a regular file below
+   those folders sleep first (a disk whose write cache is full); sockets, pipes and other
+   files do not. */
+ssize_t write(int fd, const void *buf, size_t count) {
+    static ssize_t (*real)(int, const void *, size_t);
+    if (!real) real = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+    const char *ms = getenv("SLOW_WRITE_MS");
+    if (ms && below(fd, "SLOW_WRITE_UNDER", 0)) sleep_ms(atol(ms));
+    return real(fd, buf, count);
+}
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
+    static ssize_t (*real)(int, const struct iovec *, int);
+    if (!real) real = (ssize_t (*)(int, const struct iovec *, int)) dlsym(RTLD_NEXT, "writev");
+    const char *ms = getenv("SLOW_WRITE_MS");
+    if (ms && below(fd, "SLOW_WRITE_UNDER", 0)) sleep_ms(atol(ms));
+    return real(fd, iov, iovcnt);
+}
+/* SLOW_FSYNC_UNDER, when set, limits the slow syncs to regular files below those folders. */
 int fsync(int fd) {
     static int (*real)(int);
     if (!real) real = (int (*)(int)) dlsym(RTLD_NEXT, "fsync");
-    int r = real(fd); slow(); return r;
+    int slowed = below(fd, "SLOW_FSYNC_UNDER", 1);
+    int r = real(fd); if (slowed) slow(); return r;
 }
 int fdatasync(int fd) {
     static int (*real)(int);
     if (!real) real = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
-    int r = real(fd); slow(); return r;
+    int slowed = below(fd, "SLOW_FSYNC_UNDER", 1);
+    int r = real(fd); if (slowed) slow(); return r;
 }
 """
 
