@@ -199,7 +199,7 @@ class Bridge:
             confirm = self._confirm
         try:
             agreed = confirm(room, with_password)
-        except Exception:  # noqa: BLE001 - no dialog means no hosting, never a crash
+        except Exception:  # no dialog means no hosting, never a crash
             log.exception("could not ask whether to host")
             agreed = False
         finally:
@@ -239,7 +239,7 @@ class Bridge:
                     return False
                 self._last_notify = now
             return self._notifier(text_title, text_body)
-        except Exception:  # noqa: BLE001 - a notification is never worth an error
+        except Exception:  # a notification is never worth an error
             log.exception("notification failed")
             return False
 
@@ -255,7 +255,7 @@ class Bridge:
             return False
         try:
             return self._opener(safe)
-        except Exception:  # noqa: BLE001 - no browser is not the page's problem
+        except Exception:  # no browser is not the page's problem
             log.exception("could not open a link in the browser")
             return False
 
@@ -305,7 +305,7 @@ class Bridge:
         if self._window is not None:
             try:
                 self._window.set_title(self.title())
-            except Exception:  # noqa: BLE001 - the window may be closing
+            except Exception:  # the window may be closing
                 log.debug("could not set the window title", exc_info=True)
 
     def _caller_url(self) -> str:

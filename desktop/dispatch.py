@@ -206,7 +206,7 @@ class Worker:
         while (job := self._jobs.get()) is not None:
             try:
                 job()
-            except Exception:  # noqa: BLE001 - one failed call must not stop the worker
+            except Exception:  # one failed call must not stop the worker
                 log.exception("bridge call failed")
 
     def stop(self, timeout: float = 1.0) -> None:

@@ -120,7 +120,7 @@ class QtDownloads:
         def run() -> None:
             try:
                 self._window.evaluate_js(script)
-            except Exception:  # noqa: BLE001 - the window may be closing
+            except Exception:  # the window may be closing
                 log.debug("could not tell the page about a download", exc_info=True)
 
         threading.Thread(target=run, name="lanchat-download-notice", daemon=True).start()

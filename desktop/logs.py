@@ -18,9 +18,9 @@ FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 def guard_std_streams() -> None:
     """A frozen windowed app has ``sys.stdout``/``sys.stderr`` set to None; writes must not fail."""
     if sys.stdout is None:
-        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives for the process
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # lives for the process
     if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
 
 
 def say(line: str) -> None:

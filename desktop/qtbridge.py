@@ -124,7 +124,7 @@ class Channel(QtCore.QObject):
                 self._move(url, text)
             else:
                 self.dispatcher.receive(func_name, text, value_id, url)
-        except Exception:  # noqa: BLE001 - a page's message must never take the GUI down
+        except Exception:  # a page's message must never take the GUI down
             log.exception("bridge message failed")
 
     def _deliver(self, generation: int, script: str) -> None:
@@ -238,7 +238,7 @@ class PopupHandler(QtWebEngineCore.QWebEnginePage):
         opener = str(self._opener.url().toString())
         try:
             Channel.bridge.call_from(opener, "open_external", [url.toString()])
-        except Exception:  # noqa: BLE001 - a link that cannot open is not worth a crash
+        except Exception:  # a link that cannot open is not worth a crash
             log.exception("could not hand a link to the browser")
         return False
 

@@ -471,7 +471,7 @@ class PeerBrowser:
         for listener in list(self._listeners):
             try:
                 listener(kind, peer)
-            except Exception:  # noqa: BLE001 - one bad listener must not stop discovery
+            except Exception:  # one bad listener must not stop discovery
                 log.exception("peer listener failed")
         self.wake()
 
@@ -609,7 +609,7 @@ class Discovery:
             await asyncio.sleep(self.settings.discovery_check_seconds)
             try:
                 await self._check()
-            except Exception:  # noqa: BLE001 - a hiccup must not end the watch
+            except Exception:  # a hiccup must not end the watch
                 log.exception("discovery check failed")
 
     async def _check(self) -> None:

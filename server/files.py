@@ -184,7 +184,7 @@ class FileStore:
             parser.finalize()
         except (UploadError, OSError):
             raise
-        except Exception as exc:  # noqa: BLE001 - the parser's errors are all "malformed"
+        except Exception as exc:  # the parser's errors are all "malformed"
             raise UploadError(400, f"malformed multipart upload: {exc}") from exc
         if not part.done:
             raise UploadError(400, "no complete 'file' field in the upload")

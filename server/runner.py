@@ -46,7 +46,7 @@ class Server(uvicorn.Server):
         if isinstance(room, Room):  # None when the app never started
             try:
                 await room.async_begin_shutdown(closing=self.closing_room)
-            except Exception:  # noqa: BLE001 - shutting down goes on whatever a part says
+            except Exception:  # shutting down goes on whatever a part says
                 log.exception("the room's first shutdown steps failed")
         await super().shutdown(sockets)
 
@@ -85,7 +85,7 @@ class ServerThread:
     def _run(self) -> None:
         try:
             self.server.run(sockets=[self.sock])
-        except BaseException as exc:  # noqa: BLE001 - reported by start()
+        except BaseException as exc:  # reported by start()
             self.error = exc
             log.exception("the server stopped with an error")
 

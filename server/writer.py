@@ -203,7 +203,7 @@ class Writer:
             for done, outcome in calls:
                 try:
                     done(outcome)
-                except Exception:  # noqa: BLE001 - one caller's bug must not stop the others
+                except Exception:  # one caller's bug must not stop the others
                     log.exception("a store callback failed")
         finally:
             self.batch_done()

@@ -283,8 +283,8 @@ class HostilePage:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = _answer
-            do_POST = _answer
+            do_GET = _answer  # noqa: N815 - the name http.server looks up
+            do_POST = _answer  # noqa: N815
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
