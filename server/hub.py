@@ -74,8 +74,7 @@ class ChatHub:
         # Broadcasts of one committed batch, sent together when the batch's callbacks are done:
         # 100 people joining at once cost each connection one socket write, not 100.
         self._batched: list[str] | None = None
-        store.batch_started = self._batch_started  # type: ignore[method-assign]
-        store.batch_ended = self._batch_ended  # type: ignore[method-assign]
+        store.listen(self)
         s = settings
         # Rates belong to the person and the address, not the connection: reconnecting after
         # each burst must not buy a new burst.
@@ -347,10 +346,12 @@ class ChatHub:
                 self._broadcast(outcome.payload)
         self.store.submit(event, stored)
 
-    def _batch_started(self) -> None:
+    def batch_started(self) -> None:
+        """A committed batch's results are arriving: hold its broadcasts (BatchListener)."""
         self._batched = []
 
-    def _batch_ended(self) -> None:
+    def batch_ended(self) -> None:
+        """Send what the batch broadcast, one write per socket."""
         frames, self._batched = self._batched, None
         if frames:
             self._send_all(frames)
@@ -370,7 +371,7 @@ class ChatHub:
 
     def _send_to(self, conn: Connection, frame: str, wire: bytes | None = None) -> None:
         if self._batched:  # what the batch broadcast so far goes first: order holds
-            self._batch_ended()
+            self.batch_ended()
             self._batched = []
         if not conn.offer(frame, wire):
             self._too_slow(conn)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .paths import private_file, private_folder
 from .writer import Done, Stored, WriteFailed, Writer
@@ -107,6 +107,14 @@ class History:
                 "last_write_error": self.last_write_error}
 
 
+class BatchListener(Protocol):
+    """Told when a committed batch's results start and stop arriving on the loop."""
+
+    def batch_started(self) -> None: ...
+
+    def batch_ended(self) -> None: ...
+
+
 class HistoryStore:
     """Append-only event log plus file metadata.
 
@@ -138,20 +146,23 @@ class HistoryStore:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
         self.last_write_error: str | None = None  # why the latest write failed, until one works
-        self._writer = Writer(wdb, self.last_id, self._committed)
-        self._writer.batch_done = lambda: self.batch_ended()  # type: ignore[method-assign]
+        self._listener: BatchListener | None = None
+        self._writer = Writer(wdb, self.last_id, self._committed, self._batch_ended)
+
+    def listen(self, listener: BatchListener) -> None:
+        """``listener`` hears, on the loop, when a batch's results start and stop arriving (the
+        hub sends a batch's broadcasts together)."""
+        self._listener = listener
 
     def _committed(self, last_id: int, error: str | None) -> None:
         self.last_id = max(self.last_id, last_id)
         self.last_write_error = error
-        self.batch_started()
+        if self._listener is not None:
+            self._listener.batch_started()
 
-    def batch_started(self) -> None:
-        """Runs on the loop when a batch's results arrive, before their callbacks; with
-        :meth:`batch_ended`, set by the hub to send a batch's broadcasts together."""
-
-    def batch_ended(self) -> None:
-        """Runs on the loop after a batch's callbacks."""
+    def _batch_ended(self) -> None:
+        if self._listener is not None:
+            self._listener.batch_ended()
 
     def close(self) -> None:
         """Write what is queued, then close both connections."""

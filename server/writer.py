@@ -87,14 +87,16 @@ _STOP = object()
 
 class Writer:
     """The thread that writes. ``on_committed(last_id, error)`` runs on the submitting loop (or
-    this thread, for callers without a loop) before the batch's ``done`` callbacks; ``error``
-    is why the batch failed, or None."""
+    this thread, for callers without a loop) before the batch's ``done`` callbacks, and
+    ``on_batch_done()`` after them; ``error`` is why the batch failed, or None."""
 
     def __init__(self, db: sqlite3.Connection, last_id: int,
-                 on_committed: Callable[[int, str | None], None]) -> None:
+                 on_committed: Callable[[int, str | None], None],
+                 on_batch_done: Callable[[], None] = lambda: None) -> None:
         self._db = db
         self._last_id = last_id
         self._on_committed = on_committed
+        self._on_batch_done = on_batch_done
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="lanchat-writer", daemon=True)
         self.batches = 0  # commits made (for benchmarks and tests)
@@ -206,11 +208,7 @@ class Writer:
                 except Exception:  # one caller's bug must not stop the others
                     log.exception("a store callback failed")
         finally:
-            self.batch_done()
-
-    def batch_done(self) -> None:
-        """Runs after each batch's callbacks, where they ran; replaced by whoever wants to act
-        once per batch (the hub sends a batch's broadcasts together)."""
+            self._on_batch_done()
 
     def _commit(self, appends: list[_Append]) -> list[Outcome]:
         """One transaction, one sync, for the whole batch. Few statements, each for many
