@@ -346,6 +346,9 @@ FIELD_HELP: dict[str, str] = {
                             "off when the keepalive would call the link dead",
     "leave_grace_seconds": "seconds before a person whose last connection dropped is shown as "
                            "left",
+    "presence_batch_seconds": "seconds stored join and leave lines may wait to go out together, "
+                              "so a crowd joining at once costs each socket a few writes (0: "
+                              "at once)",
     "ping_interval_seconds": "seconds between keepalive pings",
     "ping_timeout_seconds": "seconds without a pong before a link counts as dead",
     "history_page": "events in a fresh client's welcome",

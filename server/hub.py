@@ -36,6 +36,9 @@ CLOSE_TOO_SLOW = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_SHUTDOWN = 1001
 
+_PONG = '{"type":"pong"}'
+_PONG_WIRE = text_frame(_PONG)
+
 
 
 class HubFull(Exception):
@@ -55,9 +58,18 @@ class User:
     key: tuple[str, str]  # protocol.name_key(name), kept so joins do not recompute everyone's
     connections: set[Connection] = field(default_factory=set)
     leave_timer: asyncio.TimerHandle | None = None
+    # public() as JSON, made once per name: every welcome lists everyone online.
+    wire: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        self.wire = protocol.encode(self.public())
 
     def public(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name}
+
+    def set_name(self, name: str, key: tuple[str, str]) -> None:
+        self.name, self.key = name, key
+        self.wire = protocol.encode(self.public())
 
 
 class ChatHub:
@@ -74,6 +86,13 @@ class ChatHub:
         # Broadcasts of one committed batch, sent together when the batch's callbacks are done:
         # 100 people joining at once cost each connection one socket write, not 100.
         self._batched: list[str] | None = None
+        # Join and leave lines already stored, held back (up to presence_batch_seconds) so a
+        # crowd arriving at once costs each socket one write per window, not one per batch.
+        self._held: list[str] = []
+        self._held_timer: asyncio.TimerHandle | None = None
+        # Everyone online as a JSON array, and its weight against the welcome's byte budget;
+        # None once someone joins, leaves or is renamed.
+        self._users_wire: tuple[str, int] | None = None
         store.listen(self)
         s = settings
         # Rates belong to the person and the address, not the connection: reconnecting after
@@ -106,19 +125,23 @@ class ChatHub:
             name, key = self._unique_name(hello.name, user_id)
             user = User(user_id, name, key)
             self.users[user_id] = user
+            self._users_wire = None
         else:
             if user.leave_timer is not None:
                 user.leave_timer.cancel()
                 user.leave_timer = None
             if protocol.name_key(hello.name) != user.key:
-                user.name, user.key = self._unique_name(hello.name, user_id)
+                user.set_name(*self._unique_name(hello.name, user_id))
+                self._users_wire = None
         conn.user = user
         user.connections.add(conn)
         self.connections.add(conn)
         self._per_address[address] = self._per_address.get(address, 0) + 1
         self._start_sweeper()
 
-        conn.offer(self._welcome(user, hello.since, hello.name))
+        welcome = self._welcome(user, hello.since, hello.name)
+        # Straight to the socket when it has a fast lane (nothing of it is queued yet).
+        conn.offer(welcome, text_frame(welcome) if direct is not None else None)
         if is_new:
             self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
         return conn
@@ -169,10 +192,12 @@ class ChatHub:
         if user.connections or self.users.get(user.id) is not user:
             return
         del self.users[user.id]
+        self._users_wire = None
         self._emit({"type": "leave", "ts": protocol.now_iso(), "user": user.public()})
 
     def shutdown(self) -> None:
         """Close every connection cleanly (the host is stopping)."""
+        self._release_presence()  # stored lines still held go out before the close frames
         if self._sweeper is not None:
             self._sweeper.cancel()
         for conn in list(self.connections):
@@ -235,7 +260,7 @@ class ChatHub:
             elif isinstance(frame, Typing):
                 self._typing(conn)
             elif isinstance(frame, Ping):
-                conn.offer('{"type":"pong"}')
+                self._send_to(conn, _PONG, _PONG_WIRE)  # the fast lane: no task hop, no ASGI
             elif isinstance(frame, Rename):
                 self._rename(conn, frame)
         except ProtocolError as exc:
@@ -319,7 +344,8 @@ class ChatHub:
                 self._send_to(conn, protocol.encode(protocol.error_event(
                     "store_failed", f"the host could not save your new name ({outcome.detail})")))
                 return
-            user.name, user.key = name, key
+            user.set_name(name, key)
+            self._users_wire = None
             self._broadcast(outcome.payload)
         self.store.submit(event, stored)
 
@@ -337,14 +363,45 @@ class ChatHub:
     # Fan-out ------------------------------------------------------------------------------
 
     def _emit(self, event: dict[str, Any]) -> None:
-        """Store a join or leave and broadcast it once committed."""
+        """Store a join or leave and broadcast it once committed (maybe held back a little,
+        see :meth:`_hold_presence`)."""
         def stored(outcome: Stored | WriteFailed) -> None:
             if isinstance(outcome, WriteFailed):
                 log.error("%s of %s not stored: %s", event["type"], event["user"]["name"],
                           outcome.detail)
             else:
-                self._broadcast(outcome.payload)
+                self._hold_presence(outcome)
         self.store.submit(event, stored)
+
+    def _hold_presence(self, outcome: Stored) -> None:
+        """Hold a stored join or leave line for up to ``presence_batch_seconds``: the lines of a
+        crowd arriving at once then reach each socket in one write. Nothing is dropped or
+        merged, and order holds: any other broadcast sends the held lines first. While lines
+        are held, reads stop before them (:meth:`HistoryStore.hold`), so a welcome built
+        meanwhile neither carries them (the new connection gets them live) nor skips them."""
+        window = self.settings.presence_batch_seconds
+        if window <= 0:
+            self._broadcast(outcome.payload)
+            return
+        if not self._held:
+            self.store.hold(int(outcome.event["id"]))
+            self._held_timer = asyncio.get_running_loop().call_later(
+                window, self._release_presence)
+        self._held.append(outcome.payload)
+
+    def _release_presence(self) -> None:
+        """Hand the held join and leave lines to every socket and let reads see them."""
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+            self._held_timer = None
+        frames, self._held = self._held, []
+        self.store.release()
+        if not frames:
+            return
+        if self._batched is not None:
+            self._batched.extend(frames)
+        else:
+            self._send_all(frames)
 
     def batch_started(self) -> None:
         """A committed batch's results are arriving: hold its broadcasts (BatchListener)."""
@@ -357,6 +414,8 @@ class ChatHub:
             self._send_all(frames)
 
     def _broadcast(self, frame: str) -> None:
+        if self._held:  # held join and leave lines have lower ids: they go first
+            self._release_presence()
         if self._batched is not None:
             self._batched.append(frame)
         else:
@@ -393,12 +452,12 @@ class ChatHub:
     def _welcome(self, user: User, since: int | None, requested: str | None = None) -> str:
         s = self.settings
         store = self.store
-        users = [u.public() for u in self.users.values()]
+        users, weight = self._users_json()
         # The whole welcome fits in welcome_max_bytes (or holds one event): what the list of
         # people online takes (about 50 bytes a person) is not left for events.
-        budget = s.welcome_max_bytes - 1024 - sum(48 + len(u.name) * 4 for u in
-                                                  self.users.values())
-        if since is None or since > store.last_id:
+        budget = s.welcome_max_bytes - 1024 - weight
+        top = store.visible_id  # every event up to here was handed to every socket
+        if since is None or since > top:
             page = store.before(None, s.history_page, budget)
             has_more_after = False
             reset = since is not None  # the client's history is from another room or a wiped host
@@ -412,8 +471,7 @@ class ChatHub:
             "you": user.public(),
             "room": s.room,
             "room_id": store.room_id,
-            "users": users,
-            "last_id": store.last_id,
+            "last_id": top,
             "has_more_before": page.has_more if since is None or reset else page_more_before,
             "has_more_after": has_more_after,
             "reset": reset,
@@ -421,7 +479,16 @@ class ChatHub:
                        "max_upload_bytes": s.max_upload_bytes},
             **_name_change(requested, user.name),
         })
-        return head[:-1] + ',"events":' + page.json_array() + "}"
+        return head[:-1] + ',"users":' + users + ',"events":' + page.json_array() + "}"
+
+    def _users_json(self) -> tuple[str, int]:
+        """Everyone online as a JSON array, and what it counts against the welcome's budget;
+        made again only after someone joins, leaves or is renamed."""
+        if self._users_wire is None:
+            users = self.users.values()
+            self._users_wire = ("[" + ",".join(u.wire for u in users) + "]",
+                                sum(48 + len(u.name) * 4 for u in users))
+        return self._users_wire
 
     def _unique_name(self, wanted: str, user_id: str) -> tuple[str, tuple[str, str]]:
         """``wanted``, or it with a number added, so that it passes for nobody else online;

@@ -81,6 +81,9 @@ class Settings:
     # A user whose last connection drops is shown as left only after this grace, so a page
     # reload or a short Wi-Fi blip does not print leave/join lines.
     leave_grace_seconds: float = 5.0
+    # Stored join and leave lines wait up to this long to go out together, so a crowd joining
+    # at once costs each socket a few writes instead of one per committed batch (0: at once).
+    presence_batch_seconds: float = 0.05
     # Keepalive: a ping every interval; no pong within the timeout closes a half-open link.
     ping_interval_seconds: float = 10.0
     ping_timeout_seconds: float = 15.0

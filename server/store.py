@@ -120,8 +120,10 @@ class HistoryStore:
 
     Writes go through one :class:`~server.writer.Writer` thread in batches (group commit); the
     event loop reads on a connection of its own, which in WAL mode never waits for a commit.
-    Reads see only events up to :attr:`last_id`, the last id the loop has been told is
-    committed, so a page or welcome never holds an event whose broadcast is still on its way.
+    Reads see only events up to :attr:`visible_id`: the last id the loop has been told is
+    committed, or less while the hub holds back some committed events to broadcast them
+    together (:meth:`hold`). So a page or welcome never holds an event whose broadcast is still
+    on its way, and every event after it still reaches the new connection live.
     """
 
     def __init__(self, path: Path, *, synchronous: str = "FULL",
@@ -146,6 +148,7 @@ class HistoryStore:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
         self.last_write_error: str | None = None  # why the latest write failed, until one works
+        self._held_from: int | None = None  # first committed id not yet broadcast (hold())
         self._listener: BatchListener | None = None
         self._writer = Writer(wdb, self.last_id, self._committed, self._batch_ended)
 
@@ -153,6 +156,23 @@ class HistoryStore:
         """``listener`` hears, on the loop, when a batch's results start and stop arriving (the
         hub sends a batch's broadcasts together)."""
         self._listener = listener
+
+    @property
+    def visible_id(self) -> int:
+        """The newest id reads return: every event up to it has been handed to every socket."""
+        held = self._held_from
+        return self.last_id if held is None else min(self.last_id, held - 1)
+
+    def hold(self, first_id: int) -> None:
+        """Events from ``first_id`` on are committed but their broadcast is held back: reads
+        stop before them until :meth:`release` (a welcome built now must not carry them, since
+        the connection will get them live)."""
+        if self._held_from is None:
+            self._held_from = first_id
+
+    def release(self) -> None:
+        """The held events were handed to every socket: reads may return them."""
+        self._held_from = None
 
     def _committed(self, last_id: int, error: str | None) -> None:
         self.last_id = max(self.last_id, last_id)
@@ -211,14 +231,15 @@ class HistoryStore:
         ``max_bytes`` is given, no more than fit in it (always at least one)."""
         rows = self._db.execute(
             "SELECT payload FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            (since, self.last_id, limit + 1))
+            (since, self.visible_id, limit + 1))
         payloads, more = _take(rows, limit, max_bytes)
         return Page(payloads, more)
 
     def before(self, before: int | None, limit: int, max_bytes: int | None = None) -> Page:
         """The ``limit`` events just before id ``before`` (or the newest), oldest first; with
         ``max_bytes``, only the newest of them that fit in it (always at least one)."""
-        bound = self.last_id + 1 if before is None else min(before, self.last_id + 1)
+        top = self.visible_id + 1
+        bound = top if before is None else min(before, top)
         rows = self._db.execute(
             "SELECT payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", (bound, limit + 1))
         newest_first, more = _take(rows, limit, max_bytes)

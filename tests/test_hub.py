@@ -65,8 +65,13 @@ class Room:
         return cmid
 
     async def settle(self) -> None:
-        """Every queued append committed and broadcast, and the outboxes drained."""
+        """Every queued append committed and broadcast (join and leave lines are held for up
+        to presence_batch_seconds first), and the outboxes drained."""
         await self.store.async_flush()
+        deadline = asyncio.get_running_loop().time() + 5
+        while self.store.visible_id < self.store.last_id:
+            assert asyncio.get_running_loop().time() < deadline, "held lines never went out"
+            await asyncio.sleep(0.01)
         for _ in range(5):
             await asyncio.sleep(0)
 
