@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import Chatter, Host
 
 
@@ -177,3 +179,44 @@ def test_a_flood_from_one_connection_is_slowed_down(make_host) -> None:  # type:
         stored = [e for e in http.get("/api/events").json()["events"] if e["type"] == "message"]
     assert len(stored) == 10
     ada.close()
+
+
+def test_a_crowd_joining_at_once_sees_every_join_line_once_in_order(make_host) -> None:  # type: ignore[no-untyped-def]
+    """40 people say hello at once to a real host: each gets a welcome and then the live
+    events, together every stored event from the first once, in id order, with all 40 join
+    lines, though the lines go out in groups and welcomes are built while some are held."""
+    import asyncio
+    import json
+    import uuid
+
+    from websockets.asyncio.client import connect
+
+    host = make_host(history_page=1000, join_burst_per_address=1000,
+                     joins_per_second_per_address=1000.0)
+    crowd = 40
+
+    async def person(i: int, everyone: asyncio.Event, names: set[str]) -> list[dict[str, Any]]:
+        async with connect(host.ws_url, open_timeout=10) as ws:
+            await ws.send(json.dumps({"type": "hello", "name": f"p{i}",
+                                      "client_id": uuid.uuid4().hex}))
+            seen = [json.loads(await ws.recv())]
+            events = list(seen[0]["events"])
+            while {e["user"]["name"] for e in events if e["type"] == "join"} != names:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                seen.append(frame)
+                events.append(frame)
+            everyone.set()
+            return seen
+
+    async def main() -> list[list[dict[str, Any]]]:
+        everyone = asyncio.Event()
+        names = {f"p{i}" for i in range(crowd)}
+        return await asyncio.wait_for(
+            asyncio.gather(*(person(i, everyone, names) for i in range(crowd))), 30)
+
+    for welcome, *live in asyncio.run(main()):
+        ids = [e["id"] for e in welcome["events"]] + [f["id"] for f in live]
+        assert ids == list(range(1, len(ids) + 1)), welcome["you"]
+        assert welcome["last_id"] == len(welcome["events"])
+        lines = welcome["events"] + live
+        assert all(e["type"] == "join" for e in lines) and len(lines) == crowd

@@ -41,6 +41,35 @@ class FakePeer:
         return [f for f in self.frames if f.get("type") == kind]
 
 
+class FakeSocket:
+    """The fast lane's end of one peer (what :class:`server.directsend.DirectWriter` writes
+    to): counts the writes and decodes the server frames in them, in order."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self.frames: list[dict[str, Any]] = []
+
+    def usable(self) -> bool:
+        return True
+
+    def buffered(self) -> int:
+        return 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        while data:  # unmasked text frames, as a server sends them
+            length, start = data[1] & 0x7F, 2
+            if length == 126:
+                length, start = int.from_bytes(data[2:4], "big"), 4
+            elif length == 127:
+                length, start = int.from_bytes(data[2:10], "big"), 10
+            self.frames.append(json.loads(data[start:start + length]))
+            data = data[start + length:]
+
+    def abort(self) -> None:
+        pass
+
+
 class Room:
     """A hub over a real history store, and helpers to join fake peers to it."""
 
@@ -51,10 +80,12 @@ class Room:
         self.writers: list[asyncio.Task[None]] = []
 
     def join(self, name: str, peer: FakePeer | None = None, client_id: str | None = None,
-             address: str = "10.0.0.1", since: int | None = None) -> tuple[Connection, FakePeer]:
+             address: str = "10.0.0.1", since: int | None = None,
+             socket: FakeSocket | None = None) -> tuple[Connection, FakePeer]:
         peer = peer or FakePeer()
         hello = Hello(name=name, client_id=client_id or uuid.uuid4().hex, since=since)
-        conn = self.hub.connect(hello, address, peer.send, peer.close)
+        conn = self.hub.connect(hello, address, peer.send, peer.close,
+                                socket)  # type: ignore[arg-type]
         self.writers.append(asyncio.get_running_loop().create_task(conn.run_writer()))
         return conn, peer
 
@@ -174,3 +205,90 @@ def test_a_returning_client_gets_exactly_what_it_missed(tmp_path: Path, since: i
         assert [e["id"] for e in welcome["events"]] == list(range(since + 1, 6))
         assert welcome["reset"] is False
     run(tmp_path, body, messages_per_second=1000.0, message_burst=1000)
+
+
+# A crowd from one address (the fake peers all use 10.0.0.1).
+CROWD: dict[str, Any] = {"join_burst_per_address": 1000, "joins_per_second_per_address": 1000.0,
+                         "max_connections_per_address": 1000}
+
+
+def test_a_crowd_joining_one_commit_at_a_time_costs_each_socket_a_few_writes(
+        tmp_path: Path) -> None:
+    """100 people join, each join its own commit (the worst case for a slow disk): the people
+    already there get all 100 join lines, in order, in a few socket writes, not 100."""
+    async def body(room: Room) -> None:
+        sockets = [FakeSocket() for _ in range(20)]
+        for i, sock in enumerate(sockets):
+            room.join(f"there{i}", socket=sock)
+        await room.settle()
+        commits, start = room.store.commits, room.store.last_id
+        writes = [s.writes for s in sockets]
+        for i in range(100):
+            room.join(f"new{i}")
+            await room.store.async_flush()  # committed: its own batch
+        await room.settle()
+        assert room.store.commits - commits >= 100
+        for sock, before in zip(sockets, writes, strict=True):
+            lines = [f for f in sock.frames if f["type"] == "join"]
+            assert [f["user"]["name"] for f in lines[-100:]] == [f"new{i}" for i in range(100)]
+            assert [f["id"] for f in lines[-100:]] == list(range(start + 1, start + 101))
+            print(f"{sock.writes - before} writes for 100 join lines")
+            assert sock.writes - before <= 10
+    run(tmp_path, body, presence_batch_seconds=0.5, **CROWD)
+
+
+def test_welcomes_built_while_join_lines_are_held_neither_repeat_nor_skip(
+        tmp_path: Path) -> None:
+    """People keep joining (fresh and resuming) while others talk: for every one of them the
+    welcome's events and then the live ones are each stored event once, in id order, up to the
+    end; the join lines held back when a welcome was built arrive live, after it."""
+    async def body(room: Room) -> None:
+        talker, _ = room.join("Talker")
+        await room.settle()
+        peers: list[tuple[FakePeer, FakeSocket]] = []
+        for i in range(60):
+            sock = FakeSocket()
+            _conn, peer = room.join(f"p{i}", since=0 if i % 3 == 0 else None, socket=sock)
+            peers.append((peer, sock))
+            await room.store.async_flush()  # this join is stored and held when the next comes
+            if i % 10 == 9:
+                room.say(talker, f"after {i + 1}")  # a message sends held lines first
+        await room.settle()
+        last = room.store.last_id
+        assert room.store.visible_id == last
+        held_welcomes = 0
+        for peer, sock in peers:
+            welcome, *live = sock.frames
+            assert welcome["type"] == "welcome" and not peer.frames
+            ids = [e["id"] for e in welcome["events"]] + [f["id"] for f in live if "id" in f]
+            assert welcome["events"][0]["id"] == 1
+            assert ids == list(range(1, last + 1)), welcome["you"]["name"]
+            assert welcome["last_id"] == welcome["events"][-1]["id"]
+            own = [f for f in live if f["type"] == "join" and f["user"] == welcome["you"]]
+            assert len(own) == 1  # each joiner's own line comes live, once
+            held_welcomes += any(f["type"] == "join" and f["id"] <= welcome["last_id"] + 1
+                                 for f in live)
+        assert held_welcomes > 30  # most welcomes were built while lines were held
+    run(tmp_path, body, history_page=1000, presence_batch_seconds=0.5,
+        messages_per_second=1000.0, message_burst=1000, **CROWD)
+
+
+def test_join_and_leave_lines_are_stored_and_reach_people_at_once_without_holding(
+        tmp_path: Path) -> None:
+    """presence_batch_seconds=0 sends each line as its batch commits, as before."""
+    async def body(room: Room) -> None:
+        sock = FakeSocket()
+        room.join("Watcher", socket=sock)
+        await room.settle()
+        conn, _ = room.join("Ada")
+        await room.store.async_flush()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert [f["type"] for f in sock.frames[1:]] == ["join", "join"]
+        room.hub.disconnect(conn)
+        await room.store.async_flush()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert [f["type"] for f in sock.frames[1:]] == ["join", "join", "leave"]
+        assert room.store.count() == 3
+    run(tmp_path, body, presence_batch_seconds=0.0)
