@@ -48,6 +48,10 @@ RESERVED_DESCRIPTORS = 128
 # past this many refused connections at once, the rest are closed at once.
 REFUSAL_LINGER_SECONDS = 1.0
 MAX_LINGERING = 64
+# Requests (a WebSocket's handshake is one) begun in one turn of the event loop; the rest wait
+# for the next turn. A crowd connecting at once otherwise puts all its handshakes, and then all
+# its hellos, in the same turn, and every ping and message waits behind them all.
+REQUESTS_PER_TURN = 8
 
 
 def raise_open_file_limit() -> int | None:
@@ -131,6 +135,27 @@ class ConnectionGuard:
             del self._counts[key]
 
 
+class TurnBudget:
+    """How many requests may begin in the current turn of the loop. The count goes back to
+    zero at the start of the next turn (a callback queued when the first was counted)."""
+
+    def __init__(self, per_turn: int) -> None:
+        self.per_turn = per_turn
+        self.used = 0
+
+    def take(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Count one request; False when this turn has had its share (wait for the next)."""
+        if self.used == 0:
+            loop.call_soon(self._next_turn)
+        if self.used >= self.per_turn:
+            return False
+        self.used += 1
+        return True
+
+    def _next_turn(self) -> None:
+        self.used = 0
+
+
 class HostConfig(uvicorn.Config):
     """uvicorn's config, carrying one server's guard and limits to its protocol objects."""
 
@@ -140,6 +165,7 @@ class HostConfig(uvicorn.Config):
                          h11_max_incomplete_event_size=settings.max_header_bytes, **kwargs)
         self.settings = settings
         self.guard = ConnectionGuard.for_settings(settings)
+        self.turns = TurnBudget(REQUESTS_PER_TURN)
 
 
 def _reply(transport: asyncio.Transport, status: int, detail: str) -> None:
@@ -160,7 +186,9 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         host_config = cast(HostConfig, config)
         self.guard = host_config.guard
+        self.turns = host_config.turns
         self.settings = host_config.settings
+        self._waiting: bytearray | None = None  # bytes read while this request waits its turn
         self._timer: asyncio.TimerHandle | None = None
         self._timing: str = ""  # "head", "body" or "" (no timer)
         self._refused = False
@@ -181,8 +209,21 @@ class GuardedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # read and dropped, so the client's request never resets the refusal
+        if self._waiting is not None:  # earlier bytes still wait for their turn: keep order
+            self._waiting += data
+            return
+        if self.conn.their_state is h11.IDLE and not self.turns.take(self.loop):
+            self._waiting = bytearray(data)
+            self.loop.call_soon(self._take_turn)
+            return
         super().data_received(data)
         self._watch()
+
+    def _take_turn(self) -> None:
+        """A request that waited for a turn of the loop tries again (and may wait again)."""
+        data, self._waiting = self._waiting, None
+        if data is not None and self._live():
+            self.data_received(bytes(data))
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -284,3 +284,35 @@ def test_room_list_streams_are_capped(make_host) -> None:  # type: ignore[no-unt
                 return s.status_code == 200
 
         wait_until(opens, 10, what="a freed stream slot")
+
+
+def test_a_loop_turn_begins_a_few_requests_and_the_next_turn_the_next_few() -> None:
+    """The budget that keeps a crowd's handshakes from all landing in one turn of the loop."""
+    from server.connections import TurnBudget
+
+    async def main() -> list[int]:
+        budget = TurnBudget(8)
+        loop = asyncio.get_running_loop()
+        taken = []
+        for _ in range(3):
+            taken.append(sum(budget.take(loop) for _ in range(20)))
+            await asyncio.sleep(0)  # the next turn
+        return taken
+    assert asyncio.run(main()) == [8, 8, 8]
+
+
+def test_a_crowd_of_requests_at_once_all_get_answers(make_host) -> None:  # type: ignore[no-untyped-def]
+    """60 connections send their requests at once, half of them in two pieces: those beyond a
+    turn's share wait for a later turn (the pieces gathered in order), and none is lost."""
+    host: Host = make_host()
+    request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with ExitStack() as stack:
+        socks = [stack.enter_context(_open(host.port)) for _ in range(60)]
+        for i, sock in enumerate(socks):
+            sock.sendall(request[:20] if i % 2 else request)
+        for i, sock in enumerate(socks):
+            if i % 2:
+                sock.sendall(request[20:])
+        for sock in socks:
+            status, body = _read_response(sock)
+            assert status == 200 and "history" in body
