@@ -122,7 +122,7 @@ function build(item) {
   switch (item.kind) {
     case 'msg': return buildMessage(item);
     case 'upload': return buildUpload(item);
-    case 'day': return h('li', { class: 'day', role: 'separator', 'aria-label': item.label }, h('span', { text: item.label }));
+    case 'day': return h('li', { class: 'day' }, h('span', { text: item.label })); // a list holds list items only
     case 'notice': {
       const date = new Date(item.ts);
       return h('li', { class: 'notice' }, h('span', { text: item.text }), ' ',
