@@ -224,7 +224,8 @@ def test_new_messages_are_announced_politely_and_history_is_not(
 ANIMATED = """() => [...document.querySelectorAll('*')].filter((el) => {
   const s = getComputedStyle(el);
   const moving = (v) => v.split(',').some((d) => parseFloat(d) > 0);
-  return (s.animationName !== 'none' && moving(s.animationDuration)) || moving(s.transitionDuration);
+  const animated = s.animationName !== 'none' && moving(s.animationDuration);
+  return animated || moving(s.transitionDuration);
 }).map((el) => el.className || el.tagName)"""
 
 
