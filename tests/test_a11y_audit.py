@@ -98,6 +98,7 @@ SCREENS: dict[str, Opener] = {
     "address dialog": then_click(room, re.compile(r"^Room address")),
     "image dialog": then_click(room, "Open sunset.png full size"),
     "rename dialog": then_click(room, PEOPLE, "Change name", dialog="dialog.rename-dialog[open]"),
+    "notifications dialog": then_click(room, "Notifications off; change"),
 }
 
 
