@@ -101,6 +101,7 @@ def test_smoke_join_send_receive_files_and_reconnect(engine: Driver, host: Host,
     d = engine
     d.goto(host.url + "/")
     until_js(d, "return !!document.querySelector('#join-name')", what="the join prompt")
+    d.screenshot(artifact_path(f"smoke-{d.name}-join.png"))
     d.type_into("#join-name", f"Ada on {d.name}" + ENTER)
     until_js(d, ONLINE, what="the room to connect")
 
