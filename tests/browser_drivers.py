@@ -138,7 +138,7 @@ class FirefoxBidi:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         self.ids = itertools.count(1)
         try:
-            self.ws: ClientConnection = connect(self._bidi_url() + "/session", open_timeout=20,
+            self.ws: ClientConnection = connect(self._bidi_url() + "/session", open_timeout=60,
                                                 max_size=64 * 1024 * 1024).__enter__()
             self.send("session.new", capabilities={"alwaysMatch": {"acceptInsecureCerts": True}})
             self.context = self.send("browsingContext.getTree")["contexts"][0]["context"]
@@ -149,9 +149,10 @@ class FirefoxBidi:
             raise
 
     def _bidi_url(self) -> str:
-        """Firefox prints where BiDi listens on stderr; read until it does (20 s at most)."""
+        """Firefox prints where BiDi listens on stderr; read until it does (60 s at most: a
+        loaded CI machine was seen to take 20 s)."""
         assert self.proc.stderr is not None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             line = self.proc.stderr.readline().decode(errors="replace")
             if not line and self.proc.poll() is not None:
@@ -259,7 +260,7 @@ class WebKitWebDriver:
             raise
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 if self.http.get("/status").status_code == 200:
