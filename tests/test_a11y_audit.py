@@ -129,7 +129,9 @@ def test_no_serious_or_critical_axe_violations(screen: str, browser: Any,
         page.emulate_media(color_scheme=theme)
         page.set_viewport_size(SIZES[width])
         violations = audit(page)
-        counts = Counter({v["impact"]: v["count"] for v in violations})
+        counts: Counter[str] = Counter()  # elements found, by impact
+        for v in violations:
+            counts[v["impact"]] += v["count"]
         summary = ", ".join(f"{k} {counts[k]}" for k in ("critical", "serious", "moderate", "minor")
                             if counts[k]) or "none"
         print(f"\naxe: {screen} / {theme} / {width}: {summary}")

@@ -26,7 +26,7 @@ from tests.browser_drivers import (
     firefox_path,
     webkit_paths,
 )
-from tests.conftest import Chatter, Host, artifact_path, chromium_path, need_tool, wait_until
+from tests.conftest import Chatter, Host, artifact_path, need_tool, wait_until
 from tests.e2e_helpers import launch_browser, new_page
 
 pytestmark = pytest.mark.e2e
@@ -169,4 +169,3 @@ def test_a_missing_browser_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conftest, "IN_CI", False)
     with pytest.raises(pytest.skip.Exception):
         need_tool("/nonexistent/firefox-esr", "firefox-esr")
-    assert chromium_path() is None or Path(chromium_path() or "").exists()
