@@ -125,10 +125,13 @@ def test_no_serious_or_critical_axe_violations(screen: str, browser: Any,
     _, page, errors = new_page(browser)
     SCREENS[screen](page, make_host)
     blocking: list[str] = []
+    slug = re.sub(r"[^a-z]+", "-", screen.lower()).strip("-")
     for theme, width in VARIANTS:
         page.emulate_media(color_scheme=theme)
         page.set_viewport_size(SIZES[width])
         violations = audit(page)
+        if (theme, width) in (("light", "phone"), ("dark", "desktop")):
+            shot(page, f"a11y-{slug}-{width}-{theme}.png")
         counts: Counter[str] = Counter()  # elements found, by impact
         for v in violations:
             counts[v["impact"]] += v["count"]
@@ -139,8 +142,6 @@ def test_no_serious_or_critical_axe_violations(screen: str, browser: Any,
             print(f"    {v['impact']}: {v['id']} ({v['count']}): {v['help']} at {v['nodes']}")
             if v["impact"] in BLOCKING:
                 blocking.append(f"{theme}/{width} {v['id']}: {v['nodes']}")
-    slug = re.sub(r"[^a-z]+", "-", screen.lower()).strip("-")
-    shot(page, f"a11y-{slug}-desktop-dark.png")
     assert not blocking, blocking
     assert not errors.real_errors(), errors.real_errors()
 
