@@ -83,6 +83,10 @@ def next_message(chatter: Chatter, match: Callable[[dict[str, Any]], bool]) -> d
 
 TEXTS = ("return [...document.querySelectorAll('#messages .msg .msg-text')]"
          ".map((n) => n.textContent)")
+TAILS_INSIDE = """return [...document.querySelectorAll('.file-name')].every((n) => {
+  const tail = n.querySelector('.mid-cut-tail');
+  return !tail || tail.getBoundingClientRect().right <= n.getBoundingClientRect().right + 1;
+})"""
 ONLINE = "return !!document.querySelector('.conn-online')"
 FETCH_SHA256 = """
   const link = [...document.querySelectorAll('.file-card')]
@@ -154,6 +158,8 @@ def test_smoke_join_send_receive_files_and_reconnect(engine: Driver, host: Host,
     until_js(d, "const s = document.querySelector('.scroller');"
              " return s.scrollHeight - s.scrollTop - s.clientHeight < 2",
              what="the list at its end")
+    # File names keep their ends (the extension) inside their cards on a phone.
+    assert d.run(TAILS_INSIDE), "a file name's end is cut off"
     d.screenshot(artifact_path(f"smoke-{d.name}-phone.png"))
     print(f"{d.name}: phone screenshot {width} px wide")
     print(f"{d.name}: smoke took {time.monotonic() - started:.1f} s")
