@@ -24,9 +24,6 @@ the call runs. Hosting also needs the person at the screen: ``host_room`` asks a
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
-import sys
 import threading
 import time
 import types
@@ -39,6 +36,7 @@ from urllib.parse import urlsplit
 from server.settings import default_room_name
 
 from .dispatch import RateLimiter, Refusals, origin_of
+from .notify import send_notification
 from .prefs import MAX_NAME_CHARS, MAX_ROOM_CHARS, PrefsError, PrefsStore, clean_text
 from .servers import EmbeddedServer, HostingError
 
@@ -379,20 +377,6 @@ class JsApi:
 
     def __dir__(self) -> list[str]:
         return sorted(EXPOSED)
-
-
-def send_notification(title: str, body: str) -> bool:
-    """A desktop notification via ``notify-send`` on Linux; False where there is none."""
-    if not sys.platform.startswith("linux"):
-        return False
-    tool = shutil.which("notify-send")
-    if tool is None:
-        return False
-    # A list of arguments and "--": the page's text is never a shell word nor an option.
-    subprocess.Popen([tool, "--app-name", APP_TITLE, "--", title, body],
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, close_fds=True)
-    return True
 
 
 _BROWSER_LOCK = threading.Lock()

@@ -133,3 +133,20 @@ def test_long_file_names_are_cut_in_the_middle(host: Host, browser: Any, tmp_pat
         assert el.evaluate(END_VISIBLE, "b"), f"the start of {name!r} is not shown"
     shot(page, f"file-names-{viewport['width']}.png")
     assert not page.errors.real_errors(), page.errors.real_errors()
+
+
+def test_a_long_tail_gives_way_from_its_start_on_a_phone(host: Host, browser: Any,
+                                                         tmp_path: Path) -> None:
+    """The kept end of a name can itself be wider than a phone's card: its extension stays."""
+    need_tool(chromium_path(), "chromium")
+    page = open_room(browser, host, PHONE)
+    name = "meeting notes from chromium-browser.bin"
+    path = tmp_path / name
+    path.write_bytes(b"x" * 2048)
+    page.locator('.composer input[type="file"]').set_input_files(str(path))
+    el = page.locator('.msg.own[data-status="delivered"] .file-name').last
+    expect(el).to_have_text(name)
+    assert el.evaluate(END_VISIBLE, ".bin"), f"the extension of {name!r} is cut off"
+    assert el.evaluate(END_VISIBLE, "m"), f"the start of {name!r} is not shown"
+    el.scroll_into_view_if_needed()
+    shot(page, "file-name-long-tail-phone.png")

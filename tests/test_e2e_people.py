@@ -148,7 +148,7 @@ def test_a_taken_name_is_said_and_a_name_can_be_changed(host: Host, browser: Any
     expect(other.locator("#messages .notice").last).to_contain_text("You are now Ana B.")
     say(other, "new name, same me")
     expect(ana.locator("#messages .msg:not(.own) .msg-author").last).to_have_text("Ana B.")
-    other.get_by_role("button", name="people online").click()
+    other.get_by_role("button", name="online; show who").click()
     people = other.locator("dialog[open] .people")
     expect(people).to_contain_text("Ana B. (you)")
     shot(other, f"people-after-rename-{viewport['width']}.png")

@@ -24,7 +24,10 @@ export function mountComposer(form, { limitBytes, placeholder }) {
 
   function grow() {
     text.style.height = 'auto';
-    text.style.height = `${Math.min(text.scrollHeight, MAX_HEIGHT_PX)}px`;
+    // scrollHeight leaves out the borders, which a border-box height includes: without them
+    // Firefox sees 2 px of overflow and shows a scrollbar in a one-line box.
+    const borders = text.offsetHeight - text.clientHeight;
+    text.style.height = `${Math.min(text.scrollHeight + borders, MAX_HEIGHT_PX)}px`;
   }
 
   function check() {

@@ -23,6 +23,7 @@ const PATHS = {
   copy: ['M9 9h11v11H9z', 'M5 15H4V4h11v1'],
   plus: ['M12 5v14', 'M5 12h14'],
   arrow: ['M5 12h14', 'M13 6l6 6-6 6'],
+  bell: ['M6 16V11a6 6 0 0 1 12 0v5l2 2H4z', 'M10 20a2 2 0 0 0 4 0'],
 };
 
 /** An inline SVG icon; decorative (aria-hidden) because its button carries the label. */

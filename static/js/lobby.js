@@ -179,7 +179,7 @@ export function mountLobby(root, info = null) {
   const addressSection = h('section', { class: 'card', 'aria-labelledby': 'address-title' });
   const hostingSection = h('section', { class: 'card hosting-card' });
   root.replaceChildren(h('div', { class: 'lobby' },
-    h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
+    h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('h1', { class: 'brand-name', text: 'LAN Chat' })),
       h('p', { class: 'muted', text: 'Chat and share files with people on your network. No internet needed.' })),
     hostingSection,
     h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));

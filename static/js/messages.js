@@ -122,7 +122,7 @@ function build(item) {
   switch (item.kind) {
     case 'msg': return buildMessage(item);
     case 'upload': return buildUpload(item);
-    case 'day': return h('li', { class: 'day', role: 'separator', 'aria-label': item.label }, h('span', { text: item.label }));
+    case 'day': return h('li', { class: 'day' }, h('span', { text: item.label })); // a list holds list items only
     case 'notice': {
       const date = new Date(item.ts);
       return h('li', { class: 'notice' }, h('span', { text: item.text }), ' ',
@@ -165,6 +165,9 @@ export function mountMessageList(scroller, pill) {
   });
   // A late thumbnail must not push the newest message out of view.
   list.addEventListener('load', () => { if (stuck) toBottom(); }, true);
+  // Nor a smaller list: a phone's keyboard opening, a rotation, a narrower window.
+  const resizes = new ResizeObserver(() => { if (stuck) toBottom(); });
+  resizes.observe(scroller);
 
   let quietTimer = 0;
   function render(items, { forceBottom = false, prepend = false, newFromOthers = false, quiet = prepend } = {}) {
@@ -224,6 +227,7 @@ export function mountMessageList(scroller, pill) {
 
   function stop() {
     clearTimeout(quietTimer);
+    resizes.disconnect();
     history.stop();
   }
 

@@ -4,7 +4,6 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
-import { plural } from './util.js';
 import { offlineNote } from './offline.js';
 import * as desktop from './desktop.js';
 
@@ -28,7 +27,7 @@ export function mountHeader(header, { onBack, onPeople, onAddress }) {
   const conn = h('p', { class: 'conn' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }));
   const count = h('span', { class: 'chip-count' });
   const people = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onPeople() },
-    icon('users'), count, h('span', { class: 'chip-label', text: 'online' }));
+    icon('users'), count, ' ', h('span', { class: 'chip-label', text: 'online' }));
   const addrText = h('span', { class: 'chip-label addr' });
   const addr = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onAddress() }, icon('qr'), addrText);
   header.replaceChildren(back, h('div', { class: 'room-title' }, name, conn), h('div', { class: 'header-actions' }, people, addr));
@@ -49,7 +48,7 @@ export function mountHeader(header, { onBack, onPeople, onAddress }) {
       conn.className = `conn conn-${state}`;
       conn.lastChild.textContent = STATE_TEXT[state] ?? '';
       count.textContent = String(n);
-      people.setAttribute('aria-label', `${plural(n, 'person', 'people')} online; show who`);
+      people.setAttribute('aria-label', `${n} online; show who is here`); // starts with what it shows
       addrText.textContent = address;
       addr.setAttribute('aria-label', `Room address ${address}; show the QR code to join from a phone`);
     },

@@ -22,6 +22,7 @@ import { mountOutbox } from './outbox.js';
 import { mountUploads } from './uploads.js';
 import { mountTyping } from './typing.js';
 import { mountTitle, isAway } from './title.js';
+import { mountNotifier } from './notify.js';
 import { roomItems } from './room-items.js';
 import { uuid, mergeEvents, refusalText } from './util.js';
 
@@ -83,6 +84,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const composer = mountComposer(form, { limitBytes: limits.max_message_bytes, placeholder: `Message ${roomName}` });
   const typing = mountTyping(typingLine);
   const title = mountTitle(roomName);
+  const notifier = mountNotifier();
+  if (!desktop.inDesktopWindow()) header.querySelector('.header-actions')?.append(notifier.button);
   const outbox = mountOutbox({
     send: (f) => conn.send(f),
     ready: () => welcomed && conn.state === 'online',
@@ -259,6 +262,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       if (isAway()) {
         title.bump();
         desktop.notify(`${ev.user.name} in ${roomName}`, ev.text || ev.file?.name || '');
+        notifier.message(ev, me?.id, roomName);
       }
       if (!list.isStuck()) announce(`New message from ${ev.user.name}`);
     }
@@ -328,7 +332,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     cancelAnimationFrame(frame);
     saveNow();
     closedView?.stop();
-    for (const part of [outbox, uploads, renamer, typing, title, dialogs, bannerPart, head, list, invite, nameNotice, composer]) part.stop();
+    for (const part of [outbox, uploads, renamer, typing, title, notifier, dialogs, bannerPart, head, list, invite, nameNotice, composer]) part.stop();
   }
 
   return { stop };

@@ -62,6 +62,9 @@ export function hasJoined(roomId) { return read(`lanchat.joined.${roomId}`, fals
 export function markJoined(roomId) { write(`lanchat.joined.${roomId}`, true); }
 export function forgetJoined(roomId) { remove(`lanchat.joined.${roomId}`); }
 
+export function notifyLevel() { return read('lanchat.notify', 'off'); }
+export function setNotifyLevel(level) { write('lanchat.notify', level); }
+
 export function me() { return read('lanchat.me'); }
 export function setMe(user) { write('lanchat.me', user); }
 
