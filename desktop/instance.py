@@ -81,9 +81,10 @@ class PrimaryInstance:
         self._pending: list[str | None] = []
         self._mutex = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self._stopped = False
         self._publish(self._listener.getsockname()[1])
-        threading.Thread(target=self._serve, name="lanchat-instance", daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, name="lanchat-instance",
+                                        daemon=True)
+        self._thread.start()
 
     def _publish(self, port: int) -> None:
         path = self._folder / ADDRESS_FILE
@@ -146,8 +147,13 @@ class PrimaryInstance:
             log.exception("could not act on another launch's request")
 
     def stop(self) -> None:
-        self._stopped = True
+        """Stop answering and give the lock up (the next launch becomes the one app)."""
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone may not
+        except OSError:
+            pass
         self._listener.close()
+        self._thread.join(2)
         (self._folder / ADDRESS_FILE).unlink(missing_ok=True)
         self._lock_file.close()
 

@@ -115,3 +115,63 @@ def test_a_damaged_history_shows_an_error_dialog_naming_the_log(tmp_path: Path,
         assert app.proc.wait(20) == 1, app.output()
     finally:
         app.stop()
+
+
+# The hand-over itself, without a window --------------------------------------------------------
+
+def test_one_claim_per_user_folder_and_later_launches_reach_its_holder(tmp_path: Path) -> None:
+    from desktop.instance import ADDRESS_FILE, claim, hand_over
+
+    first = claim(tmp_path)
+    assert first is not None
+    try:
+        assert claim(tmp_path) is None  # the lock is held: a second launch cannot claim
+        assert (tmp_path / ADDRESS_FILE).stat().st_mode & 0o077 == 0  # the key is private
+        got: list[str | None] = []
+        assert hand_over(tmp_path, "http://127.0.0.1:9/", timeout=5)  # before a window exists
+        first.set_handler(got.append)  # ...is replayed once it does
+        assert hand_over(tmp_path, None, timeout=5)
+        wait_until(lambda: got == ["http://127.0.0.1:9/", None], timeout=5,
+                   what="both requests")
+    finally:
+        first.stop()
+    again = claim(tmp_path)  # released: the next launch is the one app
+    assert again is not None
+    again.stop()
+
+
+def test_a_request_without_the_key_or_for_a_non_web_address_is_refused(tmp_path: Path) -> None:
+    import json
+    import socket
+
+    from desktop.instance import ADDRESS_FILE, claim, hand_over
+
+    first = claim(tmp_path)
+    assert first is not None
+    got: list[str | None] = []
+    first.set_handler(got.append)
+    try:
+        port = json.loads((tmp_path / ADDRESS_FILE).read_text())["port"]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.recv(100)  # the challenge
+            conn.sendall(json.dumps({"request": '{"join": null}', "proof": "0" * 64}).encode()
+                         + b"\n")
+            assert conn.recv(100) == b"", "a wrong proof was answered"
+        assert not hand_over(tmp_path, "file:///etc/passwd", timeout=1)
+        assert not hand_over(tmp_path, "javascript:alert(1)", timeout=1)
+        assert hand_over(tmp_path, None, timeout=5)  # the listener survived all that
+        wait_until(lambda: got == [None], timeout=5, what="the good request")
+    finally:
+        first.stop()
+
+
+@pytest.mark.parametrize(("platform", "kind"), [("linux", "qt"), ("win32", "win32"),
+                                                ("darwin", "osascript")])
+def test_each_system_has_its_error_dialog(platform: str, kind: str) -> None:
+    from desktop.crash import CrashReporter, dialog_kind, message_text
+
+    assert dialog_kind(platform) == kind
+    assert CrashReporter(None, platform).kind == kind
+    text = message_text("LAN Chat hit an unexpected error.", ValueError("bad thing"),
+                        Path("/somewhere/lanchat.log"))
+    assert "ValueError: bad thing" in text and "/somewhere/lanchat.log" in text
