@@ -52,8 +52,10 @@ COMMON_EXCLUDES = [
     "pytest", "_pytest", "pluggy", "hypothesis", "playwright", "psutil", "mypy", "ruff",
     "IPython", "matplotlib", "numpy", "PIL", "PySide2", "PySide6", "PyQt5", "setuptools", "pip",
     "tests",
-    # uvicorn's optional extras the app never uses: YAML log configs and --reload.
-    "yaml", "watchfiles",
+    # uvicorn's optional extras the app never uses: YAML log configs and --reload; and
+    # websockets' optional router, whose werkzeug would bring cryptography (14 MB) along.
+    "yaml", "watchfiles", "werkzeug", "websockets.asyncio.router", "websockets.sync.router",
+    "websockets.trio.router",
 ]
 
 
