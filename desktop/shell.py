@@ -270,15 +270,34 @@ class Launch:
     instance: PrimaryInstance | None = None
 
 
-def bring_forward(window: Any, shown: threading.Event, join: str | None) -> None:
+def forward_function(window: Any) -> Callable[[], None]:
+    """How to bring the window to the front from any thread: on Qt a queued call to the GUI
+    thread that keeps a maximized window maximized, elsewhere pywebview's ``restore``."""
+    if sys.platform.startswith("linux"):
+        from .qtbridge import Raiser
+        raiser = Raiser(window)  # made here, on the GUI thread, before the loop starts
+
+        def ask_gui_thread() -> None:
+            raiser.request.emit()  # this closure keeps the Raiser (and its QObject) alive
+
+        return ask_gui_thread
+
+    def restore_and_show() -> None:
+        window.restore()
+        window.show()
+
+    return restore_and_show
+
+
+def bring_forward(window: Any, forward: Callable[[], None], shown: threading.Event,
+                  join: str | None) -> None:
     """Another launch asked: show the window in front, and open ``join`` in it if given."""
     if not shown.wait(30):
         log.warning("the window never showed; ignoring another launch's request")
         return
     if join is not None:
         window.load_url(join)
-    window.restore()
-    window.show()
+    forward()
     log.info("window brought forward%s", f" to open {join}" if join else "")
 
 
@@ -314,7 +333,9 @@ def run_window(launch: Launch) -> int:
     life = WindowLife(window, bridge, launch.launched_at)
     watch_failures(launch, life)
     if launch.instance is not None:
-        launch.instance.set_handler(lambda join: bring_forward(window, life.shown, join))
+        forward = forward_function(window)
+        launch.instance.set_handler(lambda join: bring_forward(window, forward, life.shown,
+                                                               join))
     signals = SignalWatcher(life.close_window).start()
     say(f"LAN Chat: window open on {url}")
     try:
