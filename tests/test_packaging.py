@@ -4,7 +4,9 @@ Once per session, ``build_scripts/build.py`` (what ``make build`` runs) builds t
 (one folder, Qt WebEngine inside) and the one-file headless host from this checkout into a
 temporary folder outside the source tree. The tests then start those executables as processes:
 ``--version``; ``--headless`` with a real WebSocket chat and a file round trip; the window under
-a virtual X screen, screenshotted (test-artifacts/packaging-lobby.png) and closed.
+a virtual X screen, screenshotted (test-artifacts/packaging-lobby.png) and closed; the sizes
+against their limits; build_scripts/smoke.py (what CI runs on Windows and macOS); and, as root,
+the .deb the same build made: installed with apt-get, used from the PATH, removed.
 
 Every run uses --no-discovery and talks to 127.0.0.1 only; every process is stopped by its PID.
 """
