@@ -120,6 +120,8 @@ def open_window(args: argparse.Namespace, settings: Settings, prefs: PrefsStore,
     if problem is not None:
         log.warning("%s: serving headless instead of opening a window", problem)
         server.stop()
+        if instance is not None:  # a windowless run is not the one app a later launch finds
+            instance.stop()
         return serve_headless(settings, problem)
     reporter = CrashReporter(log_path).install()
     download_dir = args.download_dir.expanduser().resolve() if args.download_dir else None

@@ -147,7 +147,10 @@ class PrimaryInstance:
             log.exception("could not act on another launch's request")
 
     def stop(self) -> None:
-        """Stop answering and give the lock up (the next launch becomes the one app)."""
+        """Stop answering and give the lock up (the next launch becomes the one app); a
+        second call does nothing."""
+        if self._lock_file.closed:
+            return
         try:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone may not
         except OSError:

@@ -304,6 +304,33 @@ def check_the_lobby_window(app: Process, window: AppWindow, xvfb: Xvfb) -> None:
     assert "Traceback" not in log, log
 
 
+def test_a_second_double_click_brings_the_built_app_forward_instead_of_a_second_copy(
+        build: Build, run: Run, xvfb: Xvfb) -> None:
+    need_window_tools()
+    devtools_port = free_port()
+    first = run(build.app, display=xvfb.display, devtools_port=devtools_port)
+    window = AppWindow(first.proc, xvfb.display, devtools_port, first.port,
+                       first.home / "state" / "LANChat" / "log" / "lanchat.log", first.started)
+    try:
+        window.wait_loaded(timeout=60)
+        # The same user (the same home folders) double-clicks again.
+        env = app_env(first.home, xvfb.display, None)
+        t0 = time.monotonic()
+        second = subprocess.run([str(build.app), "--no-discovery", "--port", str(free_port())],
+                                env=env, capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+        print(f"\nsecond launch of the built app exited {second.returncode} after {took:.2f} s")
+        assert second.returncode == 0, second.stdout + second.stderr
+        wait_until(lambda: "window brought forward" in first.log(), timeout=15,
+                   what="the running app to come forward")
+        assert first.proc.poll() is None
+        took_to_close = window.close(timeout=15)
+        assert first.proc.returncode == 0, first.output()
+        print(f"first app closed {took_to_close:.2f} s after being asked")
+    finally:
+        window.stop_driving()
+
+
 def strings_in(code: types.CodeType) -> Iterator[str]:
     """Every string constant in a module's code, nested functions and classes included."""
     for const in code.co_consts:
