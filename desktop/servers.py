@@ -133,7 +133,7 @@ class EmbeddedServer:
             on_failure(exc)
             return
         self._lock.release()
-        log.info("lobby server on %s (loopback only)", self.origin)
+        log.info("lobby server on %s (loopback only), started on a thread", self.origin)
 
     def host(self, room: str, password: str | None = None, host_name: str | None = None) -> None:
         """Replace the running server by one hosting ``room`` on the LAN.
