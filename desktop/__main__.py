@@ -21,6 +21,8 @@ from server.config import ConfigError, add_host_options, resolve
 from server.settings import Settings
 
 from .bridge import safe_external_url
+from .crash import CrashReporter
+from .instance import PrimaryInstance
 from .logs import guard_std_streams, say, setup_logging
 from .prefs import PrefsStore
 
@@ -66,18 +68,69 @@ def main(argv: list[str] | None = None) -> int:
     from .headless import serve_headless
     if args.headless:
         return serve_headless(settings, "headless mode")
-
-    from .shell import display_problem, run_window
-    problem = display_problem()
-    if problem is not None:
-        log.warning("%s: serving headless instead of opening a window", problem)
-        return serve_headless(settings, problem)
+    instance, handed_over = claim_or_hand_over(args.join)
+    if handed_over is not None:
+        return handed_over
     try:
-        download_dir = args.download_dir.expanduser().resolve() if args.download_dir else None
-        return run_window(settings, args.join, prefs, launched_at, download_dir)
+        return open_window(args, settings, prefs, launched_at, log_path, instance)
+    finally:
+        if instance is not None:
+            instance.stop()
+
+
+def claim_or_hand_over(join: str | None) -> tuple[PrimaryInstance | None, int | None]:
+    """Become the one running app, or pass ``join`` (or "come forward") to the running one
+    and return the exit code. The lock lives in the config folder, so one per user."""
+    from .instance import claim, hand_over
+
+    folder = paths.user_config_dir()
+    try:
+        instance = claim(folder)
+    except OSError as exc:  # an unwritable config folder must not stop the app
+        log.warning("cannot take the one-app lock in %s: %s", folder, exc)
+        return None, None
+    if instance is not None:
+        return instance, None
+    if hand_over(folder, join):
+        log.info("LAN Chat already runs: handed %s over to it", join or "the launch")
+        say("LAN Chat is already running: its window was brought forward.")
+        return None, 0
+    say("LAN Chat: another copy holds the lock but does not answer; close it and try again.")
+    log.error("another copy holds the one-app lock but did not answer")
+    return None, 1
+
+
+def open_window(args: argparse.Namespace, settings: Settings, prefs: PrefsStore,
+                launched_at: float, log_path: Path | None,
+                instance: PrimaryInstance | None) -> int:
+    """Start the lobby server, and while it starts, open the window on it (or serve headless
+    when no window can open). Unexpected errors from here on show a dialog."""
+    from .headless import serve_headless
+    from .servers import EmbeddedServer
+    from .shell import Launch, LobbyWatch, display_problem, run_window
+
+    watch = LobbyWatch()
+    try:
+        server = EmbeddedServer(settings).start_lobby_soon(watch.failed)
     except OSError as exc:
         say(f"LAN Chat: cannot start: {exc}")
         log.exception("cannot start")
+        return 2
+    problem = display_problem()
+    if problem is not None:
+        log.warning("%s: serving headless instead of opening a window", problem)
+        server.stop()
+        if instance is not None:  # a windowless run is not the one app a later launch finds
+            instance.stop()
+        return serve_headless(settings, problem)
+    reporter = CrashReporter(log_path).install()
+    download_dir = args.download_dir.expanduser().resolve() if args.download_dir else None
+    try:
+        return run_window(Launch(server, watch, prefs, launched_at, args.join, download_dir,
+                                 reporter, instance))
+    except OSError as exc:
+        log.exception("cannot start")
+        reporter.show("LAN Chat cannot start.", exc)
         return 2
 
 

@@ -252,3 +252,31 @@ def install(bridge: Bridge) -> None:
     # setattr: the attributes are nested classes, which mypy would not let us reassign.
     setattr(backend.BrowserView, "JSBridge", Channel)  # noqa: B010
     setattr(backend.BrowserView, "NavigationHandler", PopupHandler)  # noqa: B010
+
+
+class Raiser(QtCore.QObject):
+    """Brings the main window to the front, on the GUI thread, when another launch asks.
+
+    pywebview's ``restore()`` would also un-maximize a maximized window; this keeps its state
+    and only clears "minimized". Make it on the GUI thread; ``request`` may be emitted from
+    any thread.
+    """
+
+    request = QtCore.pyqtSignal()
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self._window = window
+        self.request.connect(self._bring_forward,  # type: ignore[call-arg]
+                             QtCore.Qt.ConnectionType.QueuedConnection)
+
+    @QtCore.pyqtSlot()
+    def _bring_forward(self) -> None:
+        native = getattr(self._window, "native", None)
+        if native is None:
+            return
+        state = native.windowState() & ~QtCore.Qt.WindowState.WindowMinimized
+        native.setWindowState(state | QtCore.Qt.WindowState.WindowActive)
+        native.show()
+        native.raise_()
+        native.activateWindow()

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from server.runner import ServerThread
+from server.listen import bind_socket
 from server.settings import Settings
 
 from .rooms import RoomPasswordError, prepare_room
+
+if TYPE_CHECKING:  # server.runner imports uvicorn and FastAPI: only when a server starts
+    from server.runner import ServerThread
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 EVERY_INTERFACE = "0.0.0.0"
+LISTEN_BACKLOG = 128
 
 
 class HostingError(RuntimeError):
@@ -29,15 +36,30 @@ class HostingError(RuntimeError):
         self.detail = detail
 
 
-def start_server(settings: Settings, fallback_to_free_port: bool = True) -> ServerThread:
-    """Start a ServerThread; if the port is taken (and a fallback is allowed) take a free one."""
+def bind_with_fallback(settings: Settings, fallback_to_free_port: bool = True) -> socket.socket:
+    """Bind ``settings.host``/``settings.port``; if the port is taken (and a fallback is
+    allowed), a free one."""
     try:
-        thread = ServerThread(settings)
+        return bind_socket(settings.host, settings.port)
     except OSError as exc:
         if not fallback_to_free_port or exc.errno != errno.EADDRINUSE or settings.port == 0:
             raise
         log.info("port %d is busy on %s; using a free port", settings.port, settings.host)
-        thread = ServerThread(settings.with_(port=0))
+        return bind_socket(settings.host, 0)
+
+
+def start_server(settings: Settings, fallback_to_free_port: bool = True,
+                 sock: socket.socket | None = None) -> ServerThread:
+    """Start a ServerThread on ``sock`` (else a socket bound here, see bind_with_fallback)."""
+    from server.runner import ServerThread
+
+    if sock is None:
+        sock = bind_with_fallback(settings, fallback_to_free_port)
+    try:
+        thread = ServerThread(settings.with_(port=sock.getsockname()[1]), sock)
+    except BaseException:
+        sock.close()
+        raise
     try:
         return thread.start()
     except RuntimeError:
@@ -83,6 +105,35 @@ class EmbeddedServer:
             self._base = self._base.with_(port=self._thread.port)
         log.info("lobby server on %s (loopback only)", self.origin)
         return self
+
+    def start_lobby_soon(self, on_failure: Callable[[BaseException], None]) -> EmbeddedServer:
+        """Listen on loopback now and start the lobby's server on a thread; returns at once.
+
+        The window can open on :attr:`origin` meanwhile: its first request waits in the
+        socket's backlog until the server accepts it. Importing the web framework and opening
+        the room's history (about half a second) thus overlap Qt's and Chromium's start.
+        ``on_failure`` is called (on that thread) if the server cannot start.
+        """
+        settings = self._base.with_(host=LOOPBACK, hosting=False)
+        sock = bind_with_fallback(settings)
+        sock.listen(LISTEN_BACKLOG)
+        self._base = self._base.with_(port=sock.getsockname()[1])
+        self._lock.acquire()  # released by the thread once its server runs (or failed)
+        threading.Thread(target=self._start_lobby_on, args=(settings, sock, on_failure),
+                         name="lanchat-lobby-start", daemon=True).start()
+        return self
+
+    def _start_lobby_on(self, settings: Settings, sock: socket.socket,
+                        on_failure: Callable[[BaseException], None]) -> None:
+        try:
+            self._thread = start_server(settings.with_(port=self._base.port), sock=sock)
+        except BaseException as exc:  # reported to the person, not lost
+            log.exception("the lobby's server did not start")
+            self._lock.release()
+            on_failure(exc)
+            return
+        self._lock.release()
+        log.info("lobby server on %s (loopback only), started on a thread", self.origin)
 
     def host(self, room: str, password: str | None = None, host_name: str | None = None) -> None:
         """Replace the running server by one hosting ``room`` on the LAN.

@@ -10,14 +10,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from server import paths
-from server.settings import Settings
 
 from .bridge import APP_TITLE, EXPOSED, Bridge, JsApi
+from .crash import CrashReporter
 from .downloads import QtDownloads, default_download_dir
+from .instance import PrimaryInstance
 from .logs import say
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
@@ -179,6 +181,9 @@ class WindowLife:
         self._watchdog = threading.Lock()
         self._watchdog_started = False
         self.closing = threading.Event()
+        self.shown = threading.Event()
+        self.failed = False
+        window.events.shown += self.shown.set
         window.events.loaded += self.on_loaded
         window.events.closed += self.on_closed
 
@@ -228,28 +233,118 @@ def shut_down(server: EmbeddedServer, signals: SignalWatcher) -> None:
         log.warning("threads still running at exit: %s", left)
 
 
-def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
-               launched_at: float, download_dir: Path | None = None) -> int:
-    """Serve the lobby on loopback, open the window on it, and clean up when it closes."""
+class LobbyWatch:
+    """What became of the lobby server's start, which runs while the window opens: a failure
+    is kept until the window can show it (:meth:`on_failure`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._handler: Callable[[BaseException], None] | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._error, handler = exc, self._handler
+        if handler is not None:
+            handler(exc)
+
+    def on_failure(self, handler: Callable[[BaseException], None]) -> None:
+        with self._lock:
+            self._handler, error = handler, self._error
+        if error is not None:
+            handler(error)
+
+
+@dataclass
+class Launch:
+    """What :func:`run_window` is given: the lobby server (already starting, see
+    EmbeddedServer.start_lobby_soon) and the parts that outlive one window."""
+
+    server: EmbeddedServer
+    watch: LobbyWatch
+    prefs: PrefsStore
+    launched_at: float
+    start_url: str | None = None
+    download_dir: Path | None = None
+    reporter: CrashReporter | None = None
+    instance: PrimaryInstance | None = None
+
+
+def forward_function(window: Any) -> Callable[[], None]:
+    """How to bring the window to the front from any thread: on Qt a queued call to the GUI
+    thread that keeps a maximized window maximized, elsewhere pywebview's ``restore``."""
+    if sys.platform.startswith("linux"):
+        from .qtbridge import Raiser
+        raiser = Raiser(window)  # made here, on the GUI thread, before the loop starts
+
+        def ask_gui_thread() -> None:
+            raiser.request.emit()  # this closure keeps the Raiser (and its QObject) alive
+
+        return ask_gui_thread
+
+    def restore_and_show() -> None:
+        window.restore()
+        window.show()
+
+    return restore_and_show
+
+
+def bring_forward(window: Any, forward: Callable[[], None], shown: threading.Event,
+                  join: str | None) -> None:
+    """Another launch asked: show the window in front, and open ``join`` in it if given."""
+    if not shown.wait(30):
+        log.warning("the window never showed; ignoring another launch's request")
+        return
+    if join is not None:
+        window.load_url(join)
+    forward()
+    log.info("window brought forward%s", f" to open {join}" if join else "")
+
+
+def watch_failures(launch: Launch, life: WindowLife) -> None:
+    """If the lobby server fails to start, say so in a dialog, then close the window."""
+
+    def failed(exc: BaseException) -> None:
+        life.failed = True
+        life.shown.wait(30)
+        if launch.reporter is None:
+            life.close_window()
+            return
+        launch.reporter.show("LAN Chat could not start its local server, so the window has "
+                             "nothing to show.", exc, then=life.close_window)
+
+    launch.watch.on_failure(failed)
+
+
+def run_window(launch: Launch) -> int:
+    """Open the window on the lobby (served on loopback) and clean up when it closes."""
     import webview
 
     prepare_qt_environment()
-    server = EmbeddedServer(settings).start_lobby()
-    bridge = Bridge(server, prefs)
-    url = start_url or f"{server.origin}/#lobby"
+    server = launch.server
+    bridge = Bridge(server, launch.prefs)
+    url = launch.start_url or f"{server.origin}/#lobby"
     try:
         window = create_main_window(webview, bridge, url)
     except BaseException:
         server.stop()
         raise
-    set_up_downloads(webview, window, download_dir)
-    life = WindowLife(window, bridge, launched_at)
+    set_up_downloads(webview, window, launch.download_dir)
+    life = WindowLife(window, bridge, launch.launched_at)
+    watch_failures(launch, life)
+    if launch.instance is not None:
+        forward = forward_function(window)
+        launch.instance.set_handler(lambda join: bring_forward(window, forward, life.shown,
+                                                               join))
     signals = SignalWatcher(life.close_window).start()
     say(f"LAN Chat: window open on {url}")
+    # With "lobby server on" and "first page loaded", the start-up's profile in the log.
+    log.info("window made %.2f s after launch; starting the GUI loop",
+             time.monotonic() - launch.launched_at)
     try:
         start_gui(webview)
     finally:
         life.closing.set()
         life.start_watchdog()
         shut_down(server, signals)
-    return 0
+    return 1 if life.failed else 0

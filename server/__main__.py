@@ -10,7 +10,8 @@ from pathlib import Path
 
 from . import __version__, netinfo
 from .config import ConfigError, add_host_options, resolve
-from .runner import Server, bind_socket, uvicorn_config
+from .listen import bind_socket
+from .runner import Server, uvicorn_config
 from .settings import Settings
 from .store import StoreError, check_data_dir
 

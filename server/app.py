@@ -32,7 +32,11 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         room = Room(settings)
-        await room.async_start()
+        try:
+            await room.async_start()
+        except Exception as exc:  # uvicorn logs it and exits with 3: keep why, for the caller
+            app.state.startup_error = exc
+            raise
         app.state.room = room
         try:
             yield

@@ -11,22 +11,11 @@ import uvicorn
 
 from .app import create_app
 from .connections import HostConfig
+from .listen import bind_socket
 from .room import Room
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind before starting uvicorn, so a free port (0) is ours without a race."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
 
 
 class Server(uvicorn.Server):
@@ -74,8 +63,10 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
 class ServerThread:
     """A host on a background thread: ``start()`` returns once it answers, ``stop()`` joins it."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.sock = bind_socket(settings.host, settings.port)
+    def __init__(self, settings: Settings, sock: socket.socket | None = None) -> None:
+        """``sock``: a socket already bound (and perhaps listening) to serve on, else one is
+        bound here to ``settings.host``/``settings.port``."""
+        self.sock = sock if sock is not None else bind_socket(settings.host, settings.port)
         self.port: int = self.sock.getsockname()[1]
         self.settings = settings.with_(port=self.port)
         self.server = Server(uvicorn_config(self.settings))
@@ -98,7 +89,10 @@ class ServerThread:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the LAN Chat server did not start: {self.error!r}")
+                # The room's own error (a damaged history, say) rather than uvicorn's exit 3.
+                cause = getattr(self.app.state, "startup_error", None)
+                why = str(cause) if cause is not None else repr(self.error)
+                raise RuntimeError(f"the LAN Chat server did not start: {why}") from cause
             time.sleep(0.01)
         return self
 

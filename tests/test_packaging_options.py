@@ -116,3 +116,111 @@ def test_no_test_hook_ships_in_the_app(build: ModuleType, tmp_path: Path) -> Non
         text = path.read_text(encoding="utf-8")
         for hook in ("LANCHAT_TEST_CONTROL", "testcontrol", "TEST ONLY"):
             assert hook not in text, f"{path.relative_to(ROOT)} mentions {hook}"
+
+
+# Each system's plan, checked on this machine ------------------------------------------------
+
+SYSTEMS = ["linux", "win32", "darwin"]
+
+
+@pytest.mark.parametrize("platform", SYSTEMS)
+def test_each_system_gets_its_own_window_toolkit_icon_and_products(
+        build: ModuleType, tmp_path: Path, platform: str) -> None:
+    opts = build.app_options(tmp_path / "dist", tmp_path / "work", icons(tmp_path), False,
+                             platform=platform)
+    excluded = {o.split("=", 1)[1] for o in opts if o.startswith("--exclude-module=")}
+    where = build.products(tmp_path / "dist", platform)
+    if platform == "linux":  # Qt WebEngine inside; no executable icon (the menu entry has it)
+        assert "PyQt6" not in excluded and {"pythonnet", "objc"} <= excluded
+        assert not [o for o in opts if o.startswith(("--icon", "--version-file"))]
+        assert where["app"] == tmp_path / "dist" / "LANChat" / "LANChat"
+        assert where["host"] == tmp_path / "dist" / "lanchat-host"
+    elif platform == "win32":  # Edge WebView2 through pythonnet: no Qt at all
+        assert {"PyQt6", "qtpy", "webview.platforms.qt"} <= excluded
+        assert "pythonnet" not in excluded and "clr" not in excluded
+        assert f"--icon={tmp_path / 'lanchat.ico'}" in opts
+        assert any(o.startswith("--version-file=") for o in opts)
+        assert where["app"] == tmp_path / "dist" / "LANChat" / "LANChat.exe"
+        assert where["host"] == tmp_path / "dist" / "lanchat-host.exe"
+    else:  # WKWebView through pyobjc, in an .app bundle
+        assert {"PyQt6", "qtpy"} <= excluded and "objc" not in excluded
+        assert f"--icon={tmp_path / 'lanchat.icns'}" in opts
+        assert where["app_dir"] == tmp_path / "dist" / "LANChat.app"
+        assert where["app"] == where["app_dir"] / "Contents" / "MacOS" / "LANChat"
+    assert {"yaml", "watchfiles", "tests", "pytest"} <= excluded
+
+
+@pytest.mark.parametrize(("platform", "name"), [
+    ("linux", f"lanchat_{__version__}_amd64.deb"),
+    ("win32", f"LANChat-{__version__}-windows-amd64.zip"),
+    ("darwin", f"LANChat-{__version__}-macos-amd64.dmg"),
+])
+def test_each_system_is_packaged_as_its_people_install_software(
+        build: ModuleType, platform: str, name: str) -> None:
+    assert build.package_name(platform, arch="amd64") == name
+
+
+def test_the_windows_zip_holds_the_app_folder_and_the_host(build: ModuleType,
+                                                           tmp_path: Path) -> None:
+    """The Windows packaging step is plain Python: run it here on a stand-in build."""
+    import zipfile
+
+    dist = tmp_path / "dist"
+    (dist / "LANChat" / "_internal").mkdir(parents=True)
+    (dist / "LANChat" / "LANChat.exe").write_bytes(b"MZ app")
+    (dist / "LANChat" / "_internal" / "python311.dll").write_bytes(b"MZ dll")
+    (dist / "lanchat-host.exe").write_bytes(b"MZ host")
+    out = build.package(dist, tmp_path / "work", platform="win32")
+    assert out.parent == dist and out.name.endswith(".zip")
+    top = f"LANChat-{__version__}"
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        assert {f"{top}/LANChat/LANChat.exe", f"{top}/LANChat/_internal/python311.dll",
+                f"{top}/lanchat-host.exe"} <= names
+        assert z.read(f"{top}/lanchat-host.exe") == b"MZ host"
+
+
+def test_the_linux_cuts_leave_out_unused_files_and_only_their_orphaned_libraries(
+        build: ModuleType, tmp_path: Path) -> None:
+    """A cut removes what its globs match, then the bundled libraries only those files
+    linked to; a library something else still links to, or that nothing links to (it may be
+    opened with dlopen), stays."""
+    internal = tmp_path / "LANChat" / "_internal"
+    plugin_dir = internal / "PyQt6" / "Qt6" / "plugins" / "platformthemes"
+    plugin_dir.mkdir(parents=True)
+    lib = Path(sys.executable).resolve()  # any real ELF file stands in for the libraries
+    needed = build.needed_libraries(lib)
+    shared = next(iter(needed), None)
+    if shared is None:
+        pytest.skip("this Python links to no shared library")
+    import shutil
+    shutil.copy2(lib, plugin_dir / "libqgtk3.so")
+    (internal / shared).write_bytes((Path("/lib/x86_64-linux-gnu") / shared).read_bytes()
+                                    if (Path("/lib/x86_64-linux-gnu") / shared).exists()
+                                    else b"\x7fELF stand-in")
+    (internal / "libdlopened.so").write_bytes(b"\x7fELF stand-in")
+    saved = build.apply_cut(internal, ["PyQt6/Qt6/plugins/platformthemes/libqgtk3.so"])
+    assert not (plugin_dir / "libqgtk3.so").exists()
+    assert not (internal / shared).exists(), "the orphaned library stayed"
+    assert (internal / "libdlopened.so").exists()
+    assert saved > 0
+
+
+def test_the_ci_workflow_builds_on_windows_and_macos_with_the_build_scripts_only() -> None:
+    """Every platform-specific step is in build.py (checked above); the workflow's own steps
+    are the same commands on every runner, and the build README points at it."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "build.yml").read_text())
+    job = workflow["jobs"]["build"]
+    assert set(job["strategy"]["matrix"]["os"]) == {"windows-latest", "macos-latest"}
+    commands = [step["run"] for step in job["steps"] if "run" in step]
+    assert "python build_scripts/build.py" in commands
+    assert "python build_scripts/smoke.py" in commands
+    assert all(c.startswith("python ") for c in commands), commands
+    assert not any("if" in step for step in job["steps"]), "a step only for one system"
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith(
+        "actions/upload-artifact"))
+    assert "dist/*.zip" in upload["with"]["path"] and "dist/*.dmg" in upload["with"]["path"]
+    readme = (ROOT / "build_scripts" / "README.md").read_text()
+    assert ".github/workflows/build.yml" in readme

@@ -44,7 +44,8 @@ MB = 1024 * 1024
 HOST_CODE = """
 import dataclasses, json, sys
 from pathlib import Path
-from server.runner import Server, bind_socket, uvicorn_config
+from server.listen import bind_socket
+from server.runner import Server, uvicorn_config
 from server.settings import Settings
 known = {f.name for f in dataclasses.fields(Settings)}
 over = {k: v for k, v in json.loads(sys.argv[1]).items() if k in known}
