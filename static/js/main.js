@@ -19,7 +19,7 @@ async function fetchRoomInfo() {
   const timer = setTimeout(() => ctl.abort(), 5000);
   try {
     const res = await fetch('/api/room', { signal: ctl.signal, cache: 'no-store' });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    if (!res.ok) throw Object.assign(new Error('status'), { status: res.status }); // never shown
     return await res.json();
   } finally {
     clearTimeout(timer);
@@ -59,7 +59,7 @@ function showJoin(info, error = '') {
 function showUnreachable() {
   const retry = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => boot() }, icon('retry'), h('span', { text: t('unreachable.retry') }));
   app.replaceChildren(h('main', { class: 'center-page' }, h('div', { class: 'card join-card', role: 'alert' },
-    h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
+    h('div', { class: 'brand' }, icon('chat'), h('span', { text: t('app.name') })),
     h('h1', { text: t('unreachable.title') }),
     h('p', { text: t('unreachable.body') }),
     retry)));
