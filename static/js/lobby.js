@@ -31,6 +31,21 @@ function roomRow(peer) {
       icon('arrow', 'room-row-go flip-rtl')));
 }
 
+const HINT_KEYS = new Map([['off', 'lobby.hintOff'], ['broken', 'lobby.hintBroken'], ['no_lan', 'lobby.hintNoLan'],
+  ['unreachable', 'lobby.hintUnreachable'], ['none_found', 'lobby.hintNoneFound']]);
+
+/** What the host says about its discovery, in the person's language: by `hint_codes`, and the
+ *  host's English sentence only for a code this page does not know (or an older host). */
+function hintTexts(status) {
+  const texts = Array.isArray(status?.hints) ? status.hints : [];
+  const codes = Array.isArray(status?.hint_codes) ? status.hint_codes : [];
+  const unreachable = Array.isArray(status?.unreachable) ? status.unreachable.length : 0;
+  return texts.map((text, i) => {
+    const key = HINT_KEYS.get(codes[i]);
+    return key ? t(key, { count: unreachable }) : text;
+  }).filter((text) => typeof text === 'string' && text);
+}
+
 function mountNearby(section) {
   const list = h('ul', { class: 'room-list', 'aria-label': t('lobby.roomsLabel') });
   const lookingText = h('span', { text: t('lobby.looking') });
@@ -52,8 +67,8 @@ function mountNearby(section) {
   setTimeout(() => { helpDue = true; updateHelp(); }, HELP_AFTER_MS);
 
   function show(peers, status) {
-    const hints = Array.isArray(status?.hints) ? status.hints.filter((t) => typeof t === 'string') : [];
-    hostHints.replaceChildren(...hints.map((t) => h('li', { text: t })));
+    const hints = hintTexts(status);
+    hostHints.replaceChildren(...hints.map((text) => h('li', { text })));
     hostHints.hidden = hints.length === 0;
     hasHints = hints.length > 0;
     // With discovery off there is nothing to look for: say so instead of a pulsing promise.
