@@ -23,6 +23,7 @@ from server.settings import Settings
 from .bridge import safe_external_url
 from .logs import guard_std_streams, say, setup_logging
 from .prefs import PrefsStore
+from .words import words
 
 log = logging.getLogger("desktop")
 
@@ -65,18 +66,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from .headless import serve_headless
     if args.headless:
-        return serve_headless(settings, "headless mode")
+        return serve_headless(settings, "headless")
 
     from .shell import display_problem, run_window
     problem = display_problem()
     if problem is not None:
-        log.warning("%s: serving headless instead of opening a window", problem)
+        log.warning("%s: serving headless instead of opening a window", words(problem, "en"))
         return serve_headless(settings, problem)
     try:
         download_dir = args.download_dir.expanduser().resolve() if args.download_dir else None
         return run_window(settings, args.join, prefs, launched_at, download_dir)
     except OSError as exc:
-        say(f"LAN Chat: cannot start: {exc}")
+        say(f"LAN Chat: {words('cannot_start', error=exc)}")
         log.exception("cannot start")
         return 2
 

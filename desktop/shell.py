@@ -22,6 +22,7 @@ from .logs import say
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
 from .useragent import desktop_user_agent
+from .words import words
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +30,21 @@ FORCE_EXIT_AFTER = 3.0  # seconds after the window closed; the last resort if so
 
 
 def display_problem() -> str | None:
-    """Why a window cannot open here, or None when it can (as far as can be told upfront)."""
+    """Why a window cannot open here, as a key of ``words`` ("no_display", "no_gui"), or None
+    when it can (as far as can be told upfront)."""
     if sys.platform.startswith("linux"):
         has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
         offscreen = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen",
                                                                             "minimal")
         if not has_display and not offscreen:
-            return "no display found"
+            return "no_display"
     try:
         import webview  # noqa: F401
         if sys.platform.startswith("linux"):
             from PyQt6 import QtWebEngineWidgets  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import failure means no window
         log.info("no GUI backend: %r", exc)
-        return "no GUI toolkit found (install LAN Chat's desktop extra: pywebview with Qt)"
+        return "no_gui"
     return None
 
 
@@ -245,7 +247,7 @@ def run_window(settings: Settings, start_url: str | None, prefs: PrefsStore,
     set_up_downloads(webview, window, download_dir)
     life = WindowLife(window, bridge, launched_at)
     signals = SignalWatcher(life.close_window).start()
-    say(f"LAN Chat: window open on {url}")
+    say(f"LAN Chat: {words('window_open', url=url)}")
     try:
         start_gui(webview)
     finally:

@@ -675,7 +675,8 @@ class Discovery:
             **hints_fields(self._hints(unreachable, browsing_for)),
         }
 
-    def _hints(self, unreachable: list[dict[str, Any]], browsing_for: float) -> list[tuple[str, str]]:
+    def _hints(self, unreachable: list[dict[str, Any]],
+               browsing_for: float) -> list[tuple[str, str]]:
         """(code, sentence) pairs: the lobby words each code in its own language."""
         hints: list[tuple[str, str]] = []
         if self.errors:

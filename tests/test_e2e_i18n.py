@@ -67,7 +67,8 @@ def test_lobby_in_japanese_from_the_browser_language(make_host: Any, browser: An
         # The host's own hint, by its code, in Japanese rather than the host's English.
         expect(page.locator(".host-hints")).to_have_text(
             "このホストではルームの検出がオフになっています。参加するにはルームのアドレスを入力してください。")
-        expect(page.get_by_text("LAN Chat のデスクトップアプリが必要です", exact=False)).to_be_visible()
+        expect(page.get_by_text("LAN Chat のデスクトップアプリが必要です",
+                                exact=False)).to_be_visible()
         expect(page.locator("#language-picker")).to_have_value("ja")
         if name == "desktop":
             # A mistyped address is refused in Japanese, the example kept as written.
@@ -102,11 +103,13 @@ def test_join_prompt_in_arabic_mirrors_right_to_left(make_host: Any, browser: An
         assert direction == "rtl"
         # Mirrored: the brand starts at the right, the picker ends at the left; labels hug the
         # right edge of their fields; the Join arrow points left.
-        card, brand, picker = box(page, ".join-card"), box(page, ".join-card .brand"), box(page, "#language-picker")
+        card, brand = box(page, ".join-card"), box(page, ".join-card .brand")
+        picker = box(page, "#language-picker")
         assert brand["x"] > picker["x"], (brand, picker)
         assert abs((brand["x"] + brand["width"]) - (card["x"] + card["width"])) < 40
         label, field = text_box(page, "label[for=join-name]"), box(page, "#join-name")
-        assert abs((label["x"] + label["width"]) - (field["x"] + field["width"])) < 4, (label, field)
+        label_end, field_end = label["x"] + label["width"], field["x"] + field["width"]
+        assert abs(label_end - field_end) < 4, (label, field)
         assert label["x"] > field["x"] + 20
         arrow = page.locator(".join-card button[type=submit] .flip-rtl")
         assert "matrix(-1" in arrow.evaluate("el => getComputedStyle(el).transform")
@@ -114,7 +117,8 @@ def test_join_prompt_in_arabic_mirrors_right_to_left(make_host: Any, browser: An
         page.locator("#join-name").fill("ليلى")
         page.locator("#join-password").fill("wrong")
         page.locator("#join-password").press("Enter")
-        expect(page.locator("#join-error")).to_have_text("كلمة المرور خاطئة. اطلبها من المضيف ثم حاول مجددًا.")
+        expect(page.locator("#join-error")).to_have_text(
+            "كلمة المرور خاطئة. اطلبها من المضيف ثم حاول مجددًا.")
         shot(page, f"i18n-join-ar-{name}.png")
         assert not errors.real_errors(), errors.real_errors()
         if name == "360":

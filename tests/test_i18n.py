@@ -71,7 +71,8 @@ def placeholder_problems(langs: dict[str, dict[str, Any]]) -> list[str]:
         for key, value in strings.items():
             want = placeholders(english.get(key, ""))
             if isinstance(english.get(key), dict) != isinstance(value, dict):
-                problems.append(f"{code}: {key} must {'' if isinstance(english.get(key), dict) else 'not '}have plural forms")
+                plural = isinstance(english.get(key), dict)
+                problems.append(f"{code}: {key} must {'' if plural else 'not '}have plural forms")
                 continue
             forms = value.items() if isinstance(value, dict) else [("", value)]
             for form, text in forms:
@@ -80,7 +81,8 @@ def placeholder_problems(langs: dict[str, dict[str, Any]]) -> list[str]:
                 if have - want:
                     problems.append(f"{code}: {key} {form} adds {sorted(have - want)}")
                 if want - have - allowed_missing:
-                    problems.append(f"{code}: {key} {form} drops {sorted(want - have - allowed_missing)}")
+                    dropped = sorted(want - have - allowed_missing)
+                    problems.append(f"{code}: {key} {form} drops {dropped}")
     return problems
 
 
@@ -193,7 +195,8 @@ def bypasses(source: str) -> list[str]:
         line = source.count("\n", 0, offset) + 1
         if re.search(r"\b(console\.\w+|from)\(?\s*$", before):
             continue
-        shown = SHOWN.search(before) and LETTER.search(text) and not re.fullmatch(r"[a-z][\w.-]*", text)
+        key_like = re.fullmatch(r"[a-z][\w.-]*", text)
+        shown = SHOWN.search(before) and LETTER.search(text) and not key_like
         if shown or SENTENCE.search(text):
             found.append(f"{line}: {text!r}")
     return found
