@@ -59,11 +59,19 @@ export function chosenLanguage() {
   return matchLanguage(navigator.languages?.length ? navigator.languages : [navigator.language]);
 }
 
+const LOAD_WITHIN_MS = 5000; // a host that vanished must not hold the page's start forever
+
 async function load(code) {
-  const res = await fetch(`/i18n/${code}.json`);
-  if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  const data = await res.json();
-  return data && typeof data === 'object' ? data : {};
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), LOAD_WITHIN_MS);
+  try {
+    const res = await fetch(`/i18n/${code}.json`, { signal: ctl.signal });
+    if (!res.ok) throw new Error(String(res.status));
+    const data = await res.json();
+    return data && typeof data === 'object' ? data : {};
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Load the chosen language (and English for anything it lacks); set <html lang dir>. */
