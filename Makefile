@@ -9,7 +9,8 @@ APT_PACKAGES = chromium xvfb xauth xdotool x11-utils imagemagick iproute2 curl b
                libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
                libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-image0 libxcb-render-util0 \
                libegl1 libgl1 libnss3 libxcomposite1 libxdamage1 libxtst6 libasound2 fonts-dejavu-core \
-               firefox-esr webkit2gtk-driver
+               firefox-esr webkit2gtk-driver \
+               fonts-noto-core fonts-noto-cjk
 # node and npm, for the npm packages the browser tests load into pages (tests/package.json).
 # Installed only when there is no npm at all: a node from elsewhere often bundles its own npm and
 # conflicts with Debian's npm package.

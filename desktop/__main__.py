@@ -25,6 +25,7 @@ from .crash import CrashReporter
 from .instance import PrimaryInstance
 from .logs import guard_std_streams, say, setup_logging
 from .prefs import PrefsStore
+from .words import words
 
 log = logging.getLogger("desktop")
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .headless import serve_headless
     if args.headless:
-        return serve_headless(settings, "headless mode")
+        return serve_headless(settings, "headless")
     instance, handed_over = claim_or_hand_over(args.join)
     if handed_over is not None:
         return handed_over
@@ -113,12 +114,12 @@ def open_window(args: argparse.Namespace, settings: Settings, prefs: PrefsStore,
     try:
         server = EmbeddedServer(settings).start_lobby_soon(watch.failed)
     except OSError as exc:
-        say(f"LAN Chat: cannot start: {exc}")
+        say(f"LAN Chat: {words('cannot_start', error=exc)}")
         log.exception("cannot start")
         return 2
     problem = display_problem()
     if problem is not None:
-        log.warning("%s: serving headless instead of opening a window", problem)
+        log.warning("%s: serving headless instead of opening a window", words(problem, "en"))
         server.stop()
         if instance is not None:  # a windowless run is not the one app a later launch finds
             instance.stop()

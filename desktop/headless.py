@@ -16,12 +16,16 @@ from server.settings import Settings
 
 from .logs import say
 from .servers import EVERY_INTERFACE, start_server
+from .words import words
 
 log = logging.getLogger(__name__)
 
 
 def serve_headless(settings: Settings, reason: str) -> int:
-    """Host ``settings.room`` on every interface until a signal; returns the exit code."""
+    """Host ``settings.room`` on every interface until a signal; returns the exit code.
+
+    ``reason`` is a key of ``words`` (why there is no window): the printed line says it in the
+    system's language, the log in English."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -33,16 +37,15 @@ def serve_headless(settings: Settings, reason: str) -> int:
         try:
             thread = start_server(settings.with_(host=EVERY_INTERFACE, hosting=True))
         except OSError as exc:
-            say(f"LAN Chat: cannot listen on port {settings.port}: {exc.strerror or exc}. "
-                "Pick another --port.")
+            error = exc.strerror or exc
+            say(f"LAN Chat: {words('cannot_listen', port=settings.port, error=error)}")
             log.error("cannot listen on port %d: %s", settings.port, exc)
             return 2
         url = f"http://127.0.0.1:{thread.port}/"
-        log.info("%s; hosting %r headless", reason, thread.settings.room)
+        log.info("%s; hosting %r headless", words(reason, "en"), thread.settings.room)
         for lan_url in netinfo.room_urls(EVERY_INTERFACE, thread.port):
             log.info("reachable on the LAN at %s", lan_url)
-        say(f"LAN Chat: {reason}; serving the UI at {url} — open it in a browser "
-            "(Ctrl+C to stop)")
+        say(f"LAN Chat: {words('serving', reason=words(reason), url=url)}")
         try:
             while not stop.wait(0.5):
                 if not thread.thread.is_alive():

@@ -24,6 +24,7 @@ from .logs import say
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
 from .useragent import desktop_user_agent
+from .words import words
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +32,21 @@ FORCE_EXIT_AFTER = 3.0  # seconds after the window closed; the last resort if so
 
 
 def display_problem() -> str | None:
-    """Why a window cannot open here, or None when it can (as far as can be told upfront)."""
+    """Why a window cannot open here, as a key of ``words`` ("no_display", "no_gui"), or None
+    when it can (as far as can be told upfront)."""
     if sys.platform.startswith("linux"):
         has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
         offscreen = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen",
                                                                             "minimal")
         if not has_display and not offscreen:
-            return "no display found"
+            return "no_display"
     try:
         import webview  # noqa: F401
         if sys.platform.startswith("linux"):
             from PyQt6 import QtWebEngineWidgets  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import failure means no window
         log.info("no GUI backend: %r", exc)
-        return "no GUI toolkit found (install LAN Chat's desktop extra: pywebview with Qt)"
+        return "no_gui"
     return None
 
 
@@ -337,7 +339,7 @@ def run_window(launch: Launch) -> int:
         launch.instance.set_handler(lambda join: bring_forward(window, forward, life.shown,
                                                                join))
     signals = SignalWatcher(life.close_window).start()
-    say(f"LAN Chat: window open on {url}")
+    say(f"LAN Chat: {words('window_open', url=url)}")
     # With "lobby server on" and "first page loaded", the start-up's profile in the log.
     log.info("window made %.2f s after launch; starting the GUI loop",
              time.monotonic() - launch.launched_at)

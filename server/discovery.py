@@ -672,25 +672,27 @@ class Discovery:
             "rooms_heard": advertised_rooms,
             "unreachable": unreachable,
             "errors": list(self.errors),
-            "hints": self._hints(unreachable, browsing_for),
+            **hints_fields(self._hints(unreachable, browsing_for)),
         }
 
-    def _hints(self, unreachable: list[dict[str, Any]], browsing_for: float) -> list[str]:
-        hints: list[str] = []
+    def _hints(self, unreachable: list[dict[str, Any]],
+               browsing_for: float) -> list[tuple[str, str]]:
+        """(code, sentence) pairs: the lobby words each code in its own language."""
+        hints: list[tuple[str, str]] = []
         if self.errors:
-            hints.append("Room discovery is not working on this computer (see errors). "
-                         "You can still join a room by typing its address.")
+            hints.append(("broken", "Room discovery is not working on this computer (see errors). "
+                          "You can still join a room by typing its address."))
         if not self._lan and self._interfaces() is None:
-            hints.append("This computer has no LAN connection. Connect to the same Wi-Fi or "
-                         "wired network as the others, then wait a few seconds.")
+            hints.append(("no_lan", "This computer has no LAN connection. Connect to the same "
+                          "Wi-Fi or wired network as the others, then wait a few seconds."))
         if unreachable:
-            hints.append(f"{len(unreachable)} room(s) were found but do not answer: a firewall "
-                         "on their computer may block LAN Chat's port.")
+            hints.append(("unreachable", f"{len(unreachable)} room(s) were found but do not "
+                          "answer: a firewall on their computer may block LAN Chat's port."))
         if self.browser is not None and not self.peers() and browsing_for > 5 and not unreachable:
-            hints.append("No rooms found yet. If someone is hosting, the network may block "
-                         "multicast (mDNS, UDP port 5353), for example guest Wi-Fi with client "
-                         "isolation, or a firewall. Ask the host for the room's address (or "
-                         "QR code) and type it in.")
+            hints.append(("none_found", "No rooms found yet. If someone is hosting, the network "
+                          "may block multicast (mDNS, UDP port 5353), for example guest Wi-Fi "
+                          "with client isolation, or a firewall. Ask the host for the room's "
+                          "address (or QR code) and type it in."))
         return hints
 
     def _error(self, message: str) -> None:
@@ -705,4 +707,11 @@ def disabled_status() -> dict[str, Any]:
             "browsing": False, "advertising": False,
             "advertised_as": None, "advertised_addresses": [], "rooms_heard": 0,
             "unreachable": [], "errors": [],
-            "hints": ["Room discovery is turned off on this host. Type a room's address to join."]}
+            **hints_fields([("off", "Room discovery is turned off on this host. "
+                                     "Type a room's address to join.")])}
+
+
+def hints_fields(hints: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """``hints`` (English sentences, as before) and ``hint_codes`` (the same, one code each, for
+    a UI that says them in the person's language)."""
+    return {"hints": [text for _, text in hints], "hint_codes": [code for code, _ in hints]}

@@ -8,8 +8,10 @@
 // Network first, always: when the host answers, its files are used (and kept); the copy is used
 // only when it does not. The chat itself (/api/, /ws) is never touched here.
 
-const CACHE = 'lanchat-shell-v1';
-const SHELL = ['/', '/css/app.css', '/js/main.js', '/icon.svg'];
+const CACHE = 'lanchat-shell-v2';
+// The language a page uses is kept when it loads it (network first, below); English is always
+// kept, as every other language falls back to it.
+const SHELL = ['/', '/css/app.css', '/css/i18n.css', '/js/main.js', '/js/i18n.js', '/i18n/en.json', '/icon.svg'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -211,6 +211,9 @@ def test_closing_the_window_stops_everything_within_2_seconds(launch) -> None:
 def test_no_display_serves_headless_and_prints_the_url(tmp_path: Path) -> None:
     port = free_port()
     env = app_env(tmp_path, display=None, devtools_port=None)
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):  # the English line, whatever the machine
+        env.pop(name, None)
+    env["LANG"] = "C.UTF-8"
     proc = subprocess.Popen([sys.executable, "-m", "desktop", "--no-discovery", "--port",
                              str(port), "--data-dir", str(tmp_path / "data")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

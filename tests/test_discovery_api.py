@@ -45,6 +45,7 @@ def test_peers_when_discovery_is_off_says_so(tmp_path: Path) -> None:
     status = body["status"]
     assert status["enabled"] is False and status["browsing"] is False
     assert status["hints"] and "turned off" in status["hints"][0]
+    assert status["hint_codes"] == ["off"]  # one code per hint: the lobby says it in its language
 
 
 def test_two_hosts_list_each_other_count_users_and_drop_a_host_that_quits(

@@ -4,34 +4,34 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
-import { formatSize, timeLabel } from './util.js';
+import { formatSize, formatTime, t } from './i18n.js';
 import * as desktop from './desktop.js';
 
 const CHECK_BACK_MS = 5000;
 
 /** "Maya closed the room at 08:50" from a `closing` event. */
 export function closedText(frame, roomName) {
-  const at = timeLabel(new Date(typeof frame.ts === 'string' ? frame.ts : Date.now()));
+  const time = formatTime(new Date(typeof frame.ts === 'string' ? frame.ts : Date.now()));
   const by = typeof frame.by === 'string' && frame.by.trim() ? frame.by.trim() : '';
-  return by ? `${by} closed the room at ${at}` : `The host closed “${roomName}” at ${at}`;
+  return by ? t('closed.by', { name: by, time }) : t('closed.byHost', { room: roomName, time });
 }
 
 function lineOf(ev) {
   const when = typeof ev.ts === 'string' ? ev.ts.replace('T', ' ').slice(0, 16) : '';
-  const who = ev.user?.name ?? 'Someone';
-  if (ev.type === 'join') return `[${when} UTC] ${who} joined`;
-  if (ev.type === 'leave') return `[${when} UTC] ${who} left`;
+  const name = ev.user?.name ?? t('people.someone');
+  if (ev.type === 'join') return `[${when} UTC] ${t('save.joined', { name })}`;
+  if (ev.type === 'leave') return `[${when} UTC] ${t('save.left', { name })}`;
   if (ev.type !== 'message') return null;
   const parts = [];
   if (ev.text) parts.push(ev.text);
-  if (ev.file) parts.push(`(shared ${ev.file.name}, ${formatSize(ev.file.size)})`);
-  return `[${when} UTC] ${who}: ${parts.join(' ')}`;
+  if (ev.file) parts.push(t('save.file', { file: ev.file.name, size: formatSize(ev.file.size) }));
+  return `[${when} UTC] ${name}: ${parts.join(' ')}`;
 }
 
 /** The loaded history as plain text: what "Save conversation" downloads. */
 export function conversationText(roomName, events, closedLine) {
   const lines = events.map(lineOf).filter((line) => line !== null);
-  return [`${roomName}`, `Saved from LAN Chat on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+  return [`${roomName}`, t('save.header', { when: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC` }),
     '', ...lines, '', closedLine, ''].join('\n');
 }
 
@@ -50,11 +50,11 @@ function fileNameFor(roomName) {
 export function mountClosed(banner, frame, { roomName, roomId, events, form, onReopen }) {
   const line = closedText(frame, roomName);
 
-  const save = h('button', { type: 'button', class: 'btn btn-quiet' }, icon('download'), h('span', { text: 'Save conversation' }));
-  const back = h('button', { type: 'button', class: 'btn btn-quiet', hidden: true }, icon('back'), h('span', { text: 'Back to the lobby' }));
+  const save = h('button', { type: 'button', class: 'btn btn-quiet' }, icon('download'), h('span', { text: t('closed.save') }));
+  const back = h('button', { type: 'button', class: 'btn btn-quiet', hidden: true }, icon('back', 'flip-rtl'), h('span', { text: t('closed.back') }));
   const closed = h('div', { class: 'closed-banner', role: 'status' },
     h('p', { class: 'closed-text' }, icon('alert'), h('span', { text: line })),
-    h('p', { class: 'muted', text: 'The conversation stays here to read. Nothing you type can reach the room now.' }),
+    h('p', { class: 'muted', text: t('closed.note') }),
     h('div', { class: 'closed-actions' }, save, back));
   banner.hidden = true;
   banner.after(closed);
@@ -62,7 +62,7 @@ export function mountClosed(banner, frame, { roomName, roomId, events, form, onR
   controls.forEach((el) => { el.disabled = true; });
   const textarea = form?.querySelector('textarea');
   const placeholder = textarea?.placeholder;
-  if (textarea) textarea.placeholder = 'This room is closed';
+  if (textarea) textarea.placeholder = t('closed.placeholder');
   form?.classList.add('is-closed');
 
   function onSave() {

@@ -3,6 +3,8 @@
 
 import { backoffDelay } from './util.js';
 import { CLOSE, ERROR, REFUSALS, retryAfterSeconds } from './codes.js';
+import { refusalReason } from './errors.js';
+import { t } from './i18n.js';
 
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 8000;
@@ -92,7 +94,7 @@ export class Connection extends EventTarget {
         if (this.ws !== ws || this.state === 'online') return;
         ws.onclose = null;
         try { ws.close(); } catch { /* never opened */ }
-        this.closed(ws, 0, 'the host did not answer');
+        this.closed(ws, 0, t('connection.noAnswer'));
       }, ms);
     };
     giveUpAfter(OPEN_WITHIN_MS);
@@ -131,7 +133,8 @@ export class Connection extends EventTarget {
     if (this.stopped) return;
     if (REFUSALS.has(code)) {
       this.stopped = true;
-      this.setState('refused', { code, reason: reason || REFUSALS.get(code) });
+      // The host's reason is English: the code says it in the person's language.
+      this.setState('refused', { code, reason: refusalReason(code) });
       return;
     }
     // 4429: the host is full, or we joined too often: wait longer, and at least as long as
@@ -165,7 +168,7 @@ export class Connection extends EventTarget {
         if (this.ws !== ws) return;
         ws.onclose = null;
         try { ws.close(CLOSE.NO_PONG, 'no pong'); } catch { /* already gone */ }
-        this.closed(ws, 0, 'the host stopped answering');
+        this.closed(ws, 0, t('connection.stoppedAnswering'));
       }, PONG_WITHIN_MS);
     }, PING_EVERY_MS);
   }

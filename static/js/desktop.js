@@ -1,6 +1,8 @@
 // The desktop app's bridge (pywebview's window.pywebview.api), and what a plain browser does
 // instead. Every other module asks here; in a browser each call quietly does the fallback.
 
+import { t } from './i18n.js';
+
 let ready = null;
 
 function bridge() {
@@ -54,14 +56,14 @@ export function setPrefs(prefs) { return call('set_prefs', prefs); }
 /** Ask the desktop to host a room; resolves to the new room's URL, or throws with a reason. */
 export async function hostRoom(room, name, password = '') {
   const api = await bridge();
-  if (!api) throw new Error('Hosting a room needs the LAN Chat desktop app.');
+  if (!api) throw new Error(t('desktop.needsApp'));
   let result;
   try {
     result = await api.host_room(password ? { room, name, password } : { room, name });
   } catch (err) {
     throw new Error(err?.message ?? String(err));
   }
-  if (!result?.url) throw new Error(result?.error || 'The desktop app did not start the room.');
+  if (!result?.url) throw new Error(result?.error || t('desktop.notStarted'));
   return result.url;
 }
 

@@ -2,6 +2,7 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 
 let counter = 0;
 
@@ -10,7 +11,7 @@ export function openDialog(title, body, className = '') {
   const opener = document.activeElement;
   counter += 1;
   const titleId = `dialog-title-${counter}`;
-  const close = h('button', { type: 'button', class: 'icon-btn dialog-close', 'aria-label': 'Close' }, icon('close'));
+  const close = h('button', { type: 'button', class: 'icon-btn dialog-close', 'aria-label': t('dialog.close') }, icon('close'));
   const dialog = h('dialog', { class: `dialog ${className}`.trim(), 'aria-labelledby': titleId },
     h('div', { class: 'dialog-head' }, h('h2', { id: titleId, text: title }), close),
     h('div', { class: 'dialog-body' }, body));
@@ -35,7 +36,7 @@ export function openDialog(title, body, className = '') {
 export function copyField(value, label) {
   const input = h('input', { type: 'text', readOnly: true, value, class: 'copy-input', 'aria-label': label });
   const status = h('span', { class: 'copy-status', role: 'status' });
-  const button = h('button', { type: 'button', class: 'btn btn-quiet' }, icon('copy'), h('span', { text: 'Copy' }));
+  const button = h('button', { type: 'button', class: 'btn btn-quiet' }, icon('copy'), h('span', { text: t('copy.button') }));
   button.addEventListener('click', async () => {
     input.focus();
     input.select();
@@ -48,7 +49,7 @@ export function copyField(value, label) {
         ok = document.execCommand('copy');
       }
     } catch { ok = false; }
-    status.textContent = ok ? 'Copied' : 'Press Ctrl+C to copy';
+    status.textContent = ok ? t('copy.done') : t('copy.manual');
   });
   return h('div', { class: 'copy-field' }, input, button, status);
 }

@@ -3,6 +3,8 @@
 // and a pill offers "Jump to latest" whenever the view is far from the newest message (or says
 // "New messages" when something arrived meanwhile).
 
+import { t } from './i18n.js';
+
 const NEAR_BOTTOM_PX = 64;
 const PREFETCH_SCREENS = 1.5; // ask for the page before when this close to the top
 const FAR_SCREENS = 1; // "Jump to latest" once the newest message is more than a screen away
@@ -23,7 +25,7 @@ export function mountHistoryScroll(scroller, list, pill, { onNearTop, onJump }) 
     if (gap < NEAR_BOTTOM_PX) fresh = false;
     const far = gap > scroller.clientHeight * FAR_SCREENS;
     pill.hidden = !fresh && !far;
-    const text = fresh ? 'New messages' : 'Jump to latest';
+    const text = fresh ? t('history.newMessages') : t('history.jumpToLatest');
     if (label.textContent !== text) label.textContent = text;
   }
 

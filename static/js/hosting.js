@@ -4,6 +4,7 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import * as desktop from './desktop.js';
+import { t } from './i18n.js';
 
 function lanAddress(info) {
   const urls = Array.isArray(info?.urls) ? info.urls : [];
@@ -17,31 +18,30 @@ export function mountHostingCard(section, info) {
   const title = h('h2', { id: 'hosting-title' });
   const where = h('p', { class: 'muted' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
-  const open = h('a', { class: 'btn btn-primary', href: '/' }, icon('arrow'), h('span', { text: 'Open' }));
-  const stopButton = h('button', { type: 'button', class: 'btn', hidden: true }, icon('close'), h('span', { text: 'Stop hosting' }));
+  const open = h('a', { class: 'btn btn-primary', href: '/' }, icon('arrow', 'flip-rtl'), h('span', { text: t('hosting.open') }));
+  const stopButton = h('button', { type: 'button', class: 'btn', hidden: true }, icon('close'), h('span', { text: t('hosting.stop') }));
   section.hidden = true;
   section.setAttribute('aria-labelledby', 'hosting-title');
   section.append(title, where, h('div', { class: 'hosting-actions' }, open, stopButton), problem);
 
   function show(room, mine) {
     section.hidden = false;
-    title.textContent = mine ? `You are hosting “${room}”` : `“${room}” is hosted on this computer`;
+    title.textContent = mine ? t('hosting.mine', { room }) : t('hosting.here', { room });
     const address = lanAddress(info);
-    where.textContent = mine
-      ? `${address ? `People on your network join at ${address}. ` : ''}Hosting another room stops this one.`
-      : (address ? `People on your network join at ${address}.` : '');
+    const joinAt = address ? t('hosting.joinAt', { address }) : '';
+    where.textContent = mine ? [joinAt, t('hosting.anotherStops')].filter(Boolean).join(' ') : joinAt;
   }
 
   async function onStop() {
     stopButton.disabled = true;
-    stopButton.lastChild.textContent = 'Stopping…';
+    stopButton.lastChild.textContent = t('hosting.stopping');
     const answer = await desktop.stopHosting();
     if (stopped) return;
     if (answer?.error || !answer) {
-      problem.textContent = `Could not stop hosting: ${answer?.error ?? 'the desktop app did not answer'}`;
+      problem.textContent = answer?.error ? t('hosting.stopFailed', { reason: answer.error }) : t('hosting.noAnswer');
       problem.hidden = false;
       stopButton.disabled = false;
-      stopButton.lastChild.textContent = 'Stop hosting';
+      stopButton.lastChild.textContent = t('hosting.stop');
       return;
     }
     window.location.reload(); // the lobby's server is back on loopback, at the same address

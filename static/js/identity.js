@@ -7,10 +7,11 @@ import { icon } from './icons.js';
 import { openDialog } from './dialogs.js';
 import { ERROR } from './codes.js';
 import { MAX_NAME_CHARS } from './join.js';
+import { errorText } from './errors.js';
+import { t } from './i18n.js';
 
 const ANSWER_WITHIN_MS = 10000;
 const RENAME_ERRORS = new Set([ERROR.NAME_TAKEN, ERROR.BAD_NAME, ERROR.SAME_NAME, ERROR.RATE_LIMITED]);
-const NOT_CONNECTED = 'Not connected to the room; try again once it is back.';
 
 /**
  * Mount the "name was taken" notice in `el`. `onRename()` opens the dialog. Returns
@@ -25,13 +26,13 @@ export function mountNameNotice(el, { onRename }) {
   const text = h('span', { class: 'name-notice-text' });
   const onClose = () => { dismissed = current; el.hidden = true; };
   el.replaceChildren(icon('alert'), text,
-    h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => onRename() }),
-    h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Dismiss', title: 'Dismiss', onclick: onClose }, icon('close')));
+    h('button', { type: 'button', class: 'link-btn', text: t('name.change'), onclick: () => onRename() }),
+    h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('name.dismiss'), title: t('name.dismiss'), onclick: onClose }, icon('close')));
   return {
     show(requested, given) {
       current = JSON.stringify([requested, given]);
       if (current === dismissed) return;
-      text.textContent = `“${requested}” is taken in this room, so the others see you as “${given}”.`;
+      text.textContent = t('name.taken', { requested, given });
       el.hidden = false;
     },
     hide() { el.hidden = true; },
@@ -49,11 +50,11 @@ export function openRenameDialog(current, submit) {
     autocomplete: 'nickname', autocapitalize: 'words', spellcheck: false, enterKeyHint: 'done',
   });
   const problem = h('p', { class: 'form-error', role: 'alert', id: 'rename-error', hidden: true });
-  const save = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Change name' });
+  const save = h('button', { type: 'submit', class: 'btn btn-primary', text: t('name.change') });
   const form = h('form', { class: 'stack rename-form' },
-    h('label', { for: 'rename-name', text: 'Your name in this room' }), input,
-    h('p', { class: 'hint', text: 'Everyone in the room sees the change.' }), problem, save);
-  const dialog = openDialog('Change your name', form, 'rename-dialog');
+    h('label', { for: 'rename-name', text: t('name.label') }), input,
+    h('p', { class: 'hint', text: t('name.hint') }), problem, save);
+  const dialog = openDialog(t('name.dialogTitle'), form, 'rename-dialog');
   input.select();
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -64,7 +65,7 @@ export function openRenameDialog(current, submit) {
       input.setAttribute('aria-describedby', 'rename-error');
       input.focus();
     };
-    if (!name) { say('Type the name the others will see.'); return; }
+    if (!name) { say(t('form.typeName')); return; }
     if (name === current) { dialog.close(); return; }
     save.disabled = true;
     const refusal = await submit(name);
@@ -78,11 +79,9 @@ export function openRenameDialog(current, submit) {
 /** A rename refusal from the host, in words a person can act on. */
 export function renameRefusal(code, detail) {
   switch (code) {
-    case ERROR.NAME_TAKEN: return 'Someone here already has that name. Pick another one.';
-    case ERROR.BAD_NAME: return `That name cannot be used: ${detail}.`;
-    case ERROR.RATE_LIMITED: return 'Too many changes at once; try again in a moment.';
+    case ERROR.RATE_LIMITED: return t('name.tooFast');
     case ERROR.SAME_NAME: return null;
-    default: return detail || `The room refused (${code}).`;
+    default: return errorText(code, detail);
   }
 }
 
@@ -96,10 +95,10 @@ export function mountRenamer(send) {
   let pending = null;
   return {
     ask(name) {
-      if (!send({ type: 'rename', name })) return Promise.resolve(NOT_CONNECTED);
+      if (!send({ type: 'rename', name })) return Promise.resolve(t('name.notConnected'));
       pending?.done('');
       return new Promise((resolve) => {
-        const timer = setTimeout(() => done('No answer from the room; try again.'), ANSWER_WITHIN_MS);
+        const timer = setTimeout(() => done(t('name.noAnswer')), ANSWER_WITHIN_MS);
         const done = (result) => {
           clearTimeout(timer);
           if (pending?.done === done) pending = null;

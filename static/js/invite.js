@@ -5,6 +5,7 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { copyField } from './dialogs.js';
+import { t } from './i18n.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
@@ -29,20 +30,20 @@ export function mountInvite(parent, { onRename }) {
     const { lan, best } = reachableUrls(info);
     const who = h('p', { class: 'invite-me' },
       h('span', { class: 'avatar', 'aria-hidden': 'true', text: (me.name.trim()[0] ?? '?').toUpperCase() }),
-      h('span', {}, h('span', { class: 'muted', text: 'You are in the room as ' }), h('strong', { text: me.name })),
-      h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => onRename() }));
+      h('span', { class: 'muted', text: t('invite.youAre', { name: me.name }) }),
+      h('button', { type: 'button', class: 'link-btn', text: t('name.change'), onclick: () => onRename() }));
     const lock = info.password
-      ? h('p', { class: 'invite-lock' }, icon('lock'), h('span', { text: 'People need the room’s password to join: tell it to them yourself.' }))
-      : h('p', { class: 'invite-lock' }, icon('users'), h('span', { text: 'No password: anyone on this network with the address can join.' }));
+      ? h('p', { class: 'invite-lock' }, icon('lock'), h('span', { text: t('invite.lock') }))
+      : h('p', { class: 'invite-lock' }, icon('users'), h('span', { text: t('invite.open') }));
     section.replaceChildren(
-      h('h2', { id: 'invite-title', text: `Invite people to ${info.room}` }),
+      h('h2', { id: 'invite-title', text: t('invite.title', { room: info.room }) }),
       h('div', { class: 'invite-body' },
-        h('div', { class: 'qr-box' }, h('img', { class: 'qr', src: `/api/qr.svg?text=${encodeURIComponent(best)}`, alt: `QR code for ${best}`, width: 160, height: 160 })),
+        h('div', { class: 'qr-box' }, h('img', { class: 'qr', src: `/api/qr.svg?text=${encodeURIComponent(best)}`, alt: t('invite.qr', { address: best }), width: 160, height: 160 })),
         h('div', { class: 'invite-how' },
-          h('p', { text: 'Nobody else is here yet. Scan the code with a phone, or open the address in a browser.' }),
-          copyField(best, `Room address ${best}`),
+          h('p', { text: t('invite.how') }),
+          copyField(best, t('invite.addressLabel', { address: best })),
           lock)),
-      lan.length ? null : h('p', { class: 'warning', text: 'This room only listens on this computer, so other devices cannot reach it. Host it on your network to share it.' }),
+      lan.length ? null : h('p', { class: 'warning', text: t('invite.loopbackOnly') }),
       who);
   }
 

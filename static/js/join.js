@@ -2,7 +2,7 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
-import { plural } from './util.js';
+import { languagePicker, t } from './i18n.js';
 import * as desktop from './desktop.js';
 
 export const MAX_NAME_CHARS = 32;
@@ -15,12 +15,12 @@ export async function logIn(password) {
       body: JSON.stringify({ password }), credentials: 'same-origin',
     });
     if (res.ok) return null;
-    const detail = await res.json().then((b) => b?.detail, () => '');
-    if (res.status === 401) return 'Wrong password. Ask the host for it and try again.';
-    if (res.status === 429) return `Too many wrong tries: ${detail || 'wait a little and try again'}.`;
-    return detail ? `The room refused: ${detail}.` : `The room refused (HTTP ${res.status}).`;
+    // The host's detail is English; the status says enough to tell it in the person's words.
+    if (res.status === 401) return t('join.wrongPassword');
+    if (res.status === 429) return t('join.tooManyTries');
+    return t('join.refusedStatus', { status: String(res.status) });
   } catch {
-    return 'Could not reach the room. Check that you are still on its network.';
+    return t('join.unreachable');
   }
 }
 
@@ -35,17 +35,17 @@ export function mountJoin(root, info, { name = '', error = '', onJoin }) {
     : null;
   const problem = h('p', { class: 'form-error', role: 'alert', id: 'join-error', text: error, hidden: !error });
   if (error) nameInput.setAttribute('aria-describedby', 'join-error');
-  const users = !Number.isInteger(info.users) ? '' : info.users === 0 ? 'Nobody here yet' : `${plural(info.users, 'person', 'people')} here now`;
-  const machine = info.machine ? `Hosted on ${info.machine}` : '';
+  const users = !Number.isInteger(info.users) ? '' : info.users === 0 ? t('join.nobody') : t('join.peopleHere', { count: info.users });
+  const machine = info.machine ? t('join.hostedOn', { machine: info.machine }) : '';
   const form = h('form', { class: 'card join-card', 'aria-labelledby': 'join-title' },
-    h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
+    h('div', { class: 'join-top' }, h('div', { class: 'brand' }, icon('chat'), h('span', { text: t('app.name') })), languagePicker()),
     h('h1', { id: 'join-title', text: info.room }),
     h('p', { class: 'muted', text: [machine, users].filter(Boolean).join(' · ') }),
-    h('label', { for: 'join-name', text: 'Your name' }),
+    h('label', { for: 'join-name', text: t('form.yourName') }),
     nameInput,
-    password ? [h('label', { for: 'join-password', text: 'Room password' }), password] : null,
+    password ? [h('label', { for: 'join-password', text: t('join.password') }), password] : null,
     problem,
-    h('button', { type: 'submit', class: 'btn btn-primary btn-wide' }, h('span', { text: 'Join' }), icon('arrow')));
+    h('button', { type: 'submit', class: 'btn btn-primary btn-wide' }, h('span', { text: t('form.join') }), icon('arrow', 'flip-rtl')));
   const say = (text, field) => {
     problem.textContent = text;
     problem.hidden = !text;
@@ -56,12 +56,12 @@ export function mountJoin(root, info, { name = '', error = '', onJoin }) {
     event.preventDefault();
     const value = nameInput.value.trim().replace(/\s+/g, ' ');
     if (!value) {
-      say('Type the name the others will see.', nameInput);
+      say(t('form.typeName'), nameInput);
       return;
     }
     if (password) {
       if (!password.value) {
-        say('This room needs its password.', password);
+        say(t('join.needsPassword'), password);
         return;
       }
       submit.disabled = true;
@@ -76,7 +76,7 @@ export function mountJoin(root, info, { name = '', error = '', onJoin }) {
     onJoin(value);
   });
   root.replaceChildren(h('main', { class: 'center-page' }, form));
-  document.title = `${info.room} · LAN Chat`;
+  document.title = t('app.titleRoom', { room: info.room });
   nameInput.focus();
   if (nameInput.value) nameInput.select();
   // The desktop remembers the name beyond the window's private storage.

@@ -2,7 +2,8 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
-import { parseAddress, plural, safeHref } from './util.js';
+import { parseAddress, safeHref } from './util.js';
+import { formatNumber, languagePicker, t } from './i18n.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { MAX_NAME_CHARS, logIn } from './join.js';
@@ -12,9 +13,12 @@ const HELP_AFTER_MS = 6000;
 
 function roomRow(peer) {
   const href = safeHref(peer.url);
-  const people = Number.isInteger(peer.users) ? plural(peer.users, 'person', 'people') : '';
-  const where = peer.self ? 'this computer' : peer.machine || peer.host || '';
-  const label = `${peer.name}${where ? `, on ${where}` : ''}${people ? `, ${people}` : ''}${peer.password ? ', password needed' : ''}`;
+  const where = peer.self ? t('lobby.thisComputer') : peer.machine || peer.host || '';
+  // One sentence per case, so each language orders its own words.
+  const parts = [where ? t('lobby.rowWhere', { room: peer.name, where }) : peer.name];
+  if (Number.isInteger(peer.users)) parts.push(t('lobby.rowPeople', { count: peer.users }));
+  if (peer.password) parts.push(t('lobby.rowPassword'));
+  const label = parts.join(t('lobby.rowSeparator'));
   return h('li', {},
     h('a', { class: 'room-row', href: href ?? '#', 'aria-label': label, dataset: { url: href ?? '' } },
       h('span', { class: 'room-row-icon', 'aria-hidden': 'true' }, icon('chat')),
@@ -22,25 +26,40 @@ function roomRow(peer) {
         h('span', { class: 'room-row-name', text: peer.name }),
         h('span', { class: 'room-row-host', text: peer.self ? `${where} · ${peer.host}:${peer.port}` : [where, peer.host !== where ? peer.host : ''].filter(Boolean).join(' · ') })),
       h('span', { class: 'room-row-meta' },
-        peer.password ? h('span', { class: 'lock', title: 'Password needed' }, icon('lock')) : null,
-        h('span', { class: 'room-row-users' }, icon('users'), h('span', { text: Number.isInteger(peer.users) ? String(peer.users) : '–' }))),
-      icon('arrow', 'room-row-go')));
+        peer.password ? h('span', { class: 'lock', title: t('lobby.passwordNeeded') }, icon('lock')) : null,
+        h('span', { class: 'room-row-users' }, icon('users'), h('span', { text: Number.isInteger(peer.users) ? formatNumber(peer.users) : '–' }))),
+      icon('arrow', 'room-row-go flip-rtl')));
+}
+
+const HINT_KEYS = new Map([['off', 'lobby.hintOff'], ['broken', 'lobby.hintBroken'], ['no_lan', 'lobby.hintNoLan'],
+  ['unreachable', 'lobby.hintUnreachable'], ['none_found', 'lobby.hintNoneFound']]);
+
+/** What the host says about its discovery, in the person's language: by `hint_codes`, and the
+ *  host's English sentence only for a code this page does not know (or an older host). */
+function hintTexts(status) {
+  const texts = Array.isArray(status?.hints) ? status.hints : [];
+  const codes = Array.isArray(status?.hint_codes) ? status.hint_codes : [];
+  const unreachable = Array.isArray(status?.unreachable) ? status.unreachable.length : 0;
+  return texts.map((text, i) => {
+    const key = HINT_KEYS.get(codes[i]);
+    return key ? t(key, { count: unreachable }) : text;
+  }).filter((text) => typeof text === 'string' && text);
 }
 
 function mountNearby(section) {
-  const list = h('ul', { class: 'room-list', 'aria-label': 'Rooms on your network' });
-  const lookingText = h('span', { text: 'Looking for rooms on your network…' });
+  const list = h('ul', { class: 'room-list', 'aria-label': t('lobby.roomsLabel') });
+  const lookingText = h('span', { text: t('lobby.looking') });
   const looking = h('p', { class: 'looking' }, h('span', { class: 'pulse', 'aria-hidden': 'true' }), lookingText);
   const empty = h('div', { class: 'empty', role: 'status' }, looking);
   const help = h('div', { class: 'help', hidden: true },
-    h('p', { text: 'No rooms found yet. Rooms appear here on their own when someone on your network hosts one. If you expect one:' }),
+    h('p', { text: t('lobby.helpIntro') }),
     h('ul', {},
-      h('li', { text: 'Check that you are on the same Wi-Fi or wired network as the host. Guest networks often keep devices apart.' }),
-      h('li', { text: 'Some routers and office networks block the discovery traffic (multicast). Ask the host for the room’s address and use “Join by address”.' }),
-      h('li', { text: 'A firewall on the host’s computer may block LAN Chat. Allow it on private networks.' })));
+      h('li', { text: t('lobby.helpNetwork') }),
+      h('li', { text: t('lobby.helpMulticast') }),
+      h('li', { text: t('lobby.helpFirewall') })));
   const hostHints = h('ul', { class: 'host-hints', hidden: true });
   empty.append(hostHints, help);
-  section.append(h('h2', { id: 'nearby-title', text: 'Rooms nearby' }), list, empty);
+  section.append(h('h2', { id: 'nearby-title', text: t('lobby.nearbyTitle') }), list, empty);
   let helpDue = false;
   let hasHints = false;
   // Our general advice after a while, unless the host already said what is wrong.
@@ -48,14 +67,14 @@ function mountNearby(section) {
   setTimeout(() => { helpDue = true; updateHelp(); }, HELP_AFTER_MS);
 
   function show(peers, status) {
-    const hints = Array.isArray(status?.hints) ? status.hints.filter((t) => typeof t === 'string') : [];
-    hostHints.replaceChildren(...hints.map((t) => h('li', { text: t })));
+    const hints = hintTexts(status);
+    hostHints.replaceChildren(...hints.map((text) => h('li', { text })));
     hostHints.hidden = hints.length === 0;
     hasHints = hints.length > 0;
     // With discovery off there is nothing to look for: say so instead of a pulsing promise.
     const off = status?.enabled === false;
     looking.classList.toggle('off', off);
-    lookingText.textContent = off ? 'Not looking for rooms' : 'Looking for rooms on your network…';
+    lookingText.textContent = off ? t('lobby.notLooking') : t('lobby.looking');
     updateHelp();
     const rows = [...peers].filter((p) => p && p.name && p.url)
       .sort((a, b) => a.name.localeCompare(b.name) || String(a.host).localeCompare(String(b.host)));
@@ -89,30 +108,30 @@ function mountNearby(section) {
 
 function mountHost(section, name, defaultRoom = '') {
   const nameInput = h('input', { id: 'host-name', type: 'text', value: name, required: true, maxLength: MAX_NAME_CHARS, autocomplete: 'nickname' });
-  const roomInput = h('input', { id: 'host-room', type: 'text', value: name ? `${name}'s room` : defaultRoom, required: true, maxLength: 64 });
+  const roomInput = h('input', { id: 'host-room', type: 'text', value: name ? t('lobby.defaultRoom', { name }) : defaultRoom, required: true, maxLength: 64 });
   const passwordInput = h('input', { id: 'host-password', type: 'password', maxLength: 128, autocomplete: 'new-password', 'aria-describedby': 'host-password-hint' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus'), h('span', { text: 'Host a room' }));
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus'), h('span', { text: t('lobby.hostSubmit') }));
   let roomEdited = false;
   roomInput.addEventListener('input', () => { roomEdited = true; });
   nameInput.addEventListener('input', () => {
-    if (!roomEdited) roomInput.value = nameInput.value.trim() ? `${nameInput.value.trim()}'s room` : defaultRoom;
+    if (!roomEdited) roomInput.value = nameInput.value.trim() ? t('lobby.defaultRoom', { name: nameInput.value.trim() }) : defaultRoom;
   });
   const form = h('form', { class: 'stack', 'aria-labelledby': 'host-title' },
-    h('label', { for: 'host-name', text: 'Your name' }), nameInput,
-    h('label', { for: 'host-room', text: 'Room name' }), roomInput,
-    h('label', { for: 'host-password', text: 'Password (optional)' }), passwordInput,
-    h('p', { id: 'host-password-hint', class: 'muted', text: 'With a password, only people you tell it to can read or join.' }),
+    h('label', { for: 'host-name', text: t('form.yourName') }), nameInput,
+    h('label', { for: 'host-room', text: t('lobby.roomName') }), roomInput,
+    h('label', { for: 'host-password', text: t('lobby.passwordOptional') }), passwordInput,
+    h('p', { id: 'host-password-hint', class: 'muted', text: t('lobby.passwordHint') }),
     problem, submit);
-  const browserNote = h('p', { class: 'muted', hidden: true, text: 'Hosting a room needs the LAN Chat desktop app. From this browser you can join rooms that others host.' });
-  section.append(h('h2', { id: 'host-title', text: 'Host a room' }), form, browserNote);
+  const browserNote = h('p', { class: 'muted', hidden: true, text: t('lobby.browserNote') });
+  section.append(h('h2', { id: 'host-title', text: t('lobby.hostTitle') }), form, browserNote);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const person = nameInput.value.trim();
     const room = roomInput.value.trim();
     if (!person || !room) {
-      problem.textContent = !person ? 'Type your name.' : 'Give the room a name.';
+      problem.textContent = !person ? t('lobby.typeName') : t('lobby.typeRoom');
       problem.hidden = false;
       (person ? roomInput : nameInput).focus();
       return;
@@ -120,7 +139,7 @@ function mountHost(section, name, defaultRoom = '') {
     problem.hidden = true;
     submit.disabled = true;
     // The desktop app asks in a window of its own before it opens this computer to the LAN.
-    submit.lastChild.textContent = 'Confirm in the dialog…';
+    submit.lastChild.textContent = t('lobby.confirmInDialog');
     store.setName(person);
     try {
       const password = passwordInput.value;
@@ -133,10 +152,10 @@ function mountHost(section, name, defaultRoom = '') {
       }
       window.location.href = url;
     } catch (err) {
-      problem.textContent = `Could not start the room: ${err?.message ?? err}`;
+      problem.textContent = t('lobby.hostFailed', { reason: err?.message ?? String(err) });
       problem.hidden = false;
       submit.disabled = false;
-      submit.lastChild.textContent = 'Host a room';
+      submit.lastChild.textContent = t('lobby.hostSubmit');
     }
   });
 
@@ -152,16 +171,16 @@ function mountJoinByAddress(section) {
   const input = h('input', { id: 'join-address', type: 'text', placeholder: '192.168.1.20:8765', autocomplete: 'url', inputMode: 'url', spellcheck: false, 'aria-describedby': 'address-hint' });
   const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const form = h('form', { class: 'stack', 'aria-labelledby': 'address-title' },
-    h('label', { for: 'join-address', text: 'Room address' }),
-    h('div', { class: 'inline-field' }, input, h('button', { type: 'submit', class: 'btn' }, h('span', { text: 'Join' }))),
-    h('p', { class: 'hint', id: 'address-hint', text: 'An address like 192.168.1.20:8765, a full link, or the host’s computer name.' }),
+    h('label', { for: 'join-address', text: t('lobby.addressLabel') }),
+    h('div', { class: 'inline-field' }, input, h('button', { type: 'submit', class: 'btn' }, h('span', { text: t('form.join') }))),
+    h('p', { class: 'hint', id: 'address-hint', text: t('lobby.addressHint', { example: '192.168.1.20:8765' }) }),
     problem);
-  section.append(h('h2', { id: 'address-title', text: 'Join by address' }), form);
+  section.append(h('h2', { id: 'address-title', text: t('lobby.addressTitle') }), form);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const url = parseAddress(input.value);
     if (!url) {
-      problem.textContent = 'That does not look like an address. Try something like 192.168.1.20:8765.';
+      problem.textContent = t('lobby.badAddress', { example: '192.168.1.20:8765' });
       problem.hidden = false;
       input.focus();
       return;
@@ -179,12 +198,12 @@ export function mountLobby(root, info = null) {
   const addressSection = h('section', { class: 'card', 'aria-labelledby': 'address-title' });
   const hostingSection = h('section', { class: 'card hosting-card' });
   root.replaceChildren(h('div', { class: 'lobby' },
-    h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('h1', { class: 'brand-name', text: 'LAN Chat' })),
-      h('p', { class: 'muted', text: 'Chat and share files with people on your network. No internet needed.' })),
+    h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('h1', { class: 'brand-name', text: t('app.name') })),
+      h('p', { class: 'muted', text: t('lobby.tagline') }), languagePicker()),
     hostingSection,
     h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));
   mountHostingCard(hostingSection, info);
-  document.title = 'LAN Chat';
+  document.title = t('app.name');
   mountNearby(nearby);
   // Until a name is typed, suggest the room name this computer's host would use.
   const host = mountHost(hostSection, name, typeof info?.room === 'string' ? info.room : '');

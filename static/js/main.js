@@ -9,6 +9,7 @@ import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { mountDownloadNotices } from './notice.js';
 import { keepAppOffline } from './offline.js';
+import { initI18n, t } from './i18n.js';
 
 const app = document.getElementById('app');
 let room = null;
@@ -18,7 +19,7 @@ async function fetchRoomInfo() {
   const timer = setTimeout(() => ctl.abort(), 5000);
   try {
     const res = await fetch('/api/room', { signal: ctl.signal, cache: 'no-store' });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    if (!res.ok) throw Object.assign(new Error('status'), { status: res.status }); // never shown
     return await res.json();
   } finally {
     clearTimeout(timer);
@@ -36,7 +37,7 @@ function showRoom(info, name) {
       // Ask again: the room may have changed (a password set, a new name).
       let fresh = info;
       try { fresh = await fetchRoomInfo(); } catch { /* keep what we had */ }
-      showJoin(fresh, `The room did not let you in: ${reason}`);
+      showJoin(fresh, t('join.refused', { reason }));
     },
   });
   room = current;
@@ -56,11 +57,11 @@ function showJoin(info, error = '') {
 }
 
 function showUnreachable() {
-  const retry = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => boot() }, icon('retry'), h('span', { text: 'Try again' }));
+  const retry = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => boot() }, icon('retry'), h('span', { text: t('unreachable.retry') }));
   app.replaceChildren(h('main', { class: 'center-page' }, h('div', { class: 'card join-card', role: 'alert' },
-    h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
-    h('h1', { text: 'Can’t reach this room' }),
-    h('p', { text: 'The host may have closed the room, or this device left the network. Trying again every few seconds.' }),
+    h('div', { class: 'brand' }, icon('chat'), h('span', { text: t('app.name') })),
+    h('h1', { text: t('unreachable.title') }),
+    h('p', { text: t('unreachable.body') }),
     retry)));
   setTimeout(() => { if (!room && app.contains(retry)) boot(); }, 5000);
 }
@@ -100,6 +101,8 @@ async function boot() {
 }
 
 window.addEventListener('hashchange', () => window.location.reload());
+// The words come first: everything mounted after this speaks the person's language.
+await initI18n();
 mountDownloadNotices(document.body);
 boot();
 keepAppOffline();

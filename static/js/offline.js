@@ -4,6 +4,7 @@
 // serve the page without the host, so the page warns before a reload and says why.
 
 import * as desktop from './desktop.js';
+import { t } from './i18n.js';
 
 /** Register the service worker where browsers allow one; quietly nothing elsewhere. */
 export async function keepAppOffline() {
@@ -28,8 +29,8 @@ export function reloadIsSafe() {
 /** What the "Reconnecting…" banner adds, so people neither lose hope nor the page. */
 export function offlineNote() {
   return reloadIsSafe()
-    ? 'Messages you write are kept and go out when the host is back.'
-    : 'Don’t reload this page: messages you write are kept and go out when the host is back.';
+    ? t('offline.kept')
+    : t('offline.dontReload');
 }
 
 /**

@@ -1,16 +1,18 @@
 // Join, leave and rename lines. A burst of comings and goings (a flaky phone, someone
 // reloading) becomes one quiet line per burst instead of a wall of "joined / left".
 
+import { formatList, t } from './i18n.js';
+
 /** Presence events closer together than this belong to one burst. */
 export const BURST_GAP_MS = 10 * 60 * 1000;
 
 const MAX_NAMES = 3;
 
+/** Up to MAX_NAMES names joined the language's way; past that, the first ones and "N others". */
 function nameList(names) {
-  if (names.length === 1) return names[0];
-  if (names.length <= MAX_NAMES) return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+  if (names.length <= MAX_NAMES) return formatList(names);
   const others = names.length - (MAX_NAMES - 1);
-  return `${names.slice(0, MAX_NAMES - 1).join(', ')} and ${others} others`;
+  return formatList([...names.slice(0, MAX_NAMES - 1), t('presence.others', { count: others })]);
 }
 
 /** What a run of join/leave events amounts to, per person, in one line. */
@@ -21,26 +23,26 @@ export function burstText(run, meId) {
     const mine = meId !== undefined && id === meId;
     const person = people.get(id) ?? { first: ev.type, mine };
     person.last = ev.type;
-    person.name = mine ? 'You' : ev.user?.name ?? 'Someone';
+    person.name = mine ? t('people.you') : ev.user?.name ?? t('people.someone');
     people.set(id, person);
   }
-  const verbs = new Map([['joined', []], ['joined and left', []], ['left', []], ['left and came back', []]]);
+  const verbs = new Map([['presence.joined', []], ['presence.joinedLeft', []], ['presence.left', []], ['presence.leftBack', []]]);
   for (const p of people.values()) {
     const verb = p.first === 'join'
-      ? (p.last === 'join' ? 'joined' : 'joined and left')
-      : (p.last === 'leave' ? 'left' : 'left and came back');
+      ? (p.last === 'join' ? 'presence.joined' : 'presence.joinedLeft')
+      : (p.last === 'leave' ? 'presence.left' : 'presence.leftBack');
     // "You" leads its list, so a sentence never reads "Ada and You".
     if (p.mine) verbs.get(verb).unshift(p.name);
     else verbs.get(verb).push(p.name);
   }
   return [...verbs].filter(([, names]) => names.length)
-    .map(([verb, names]) => `${nameList(names)} ${verb}`).join(' · ');
+    .map(([verb, names]) => t(verb, { names: nameList(names), count: names.length })).join(' · ');
 }
 
 export function renameText(ev, meId) {
-  const name = ev.user?.name ?? 'Someone';
-  if (meId !== undefined && ev.user?.id === meId) return `You are now ${name}`;
-  return `${ev.old_name || 'Someone'} is now ${name}`;
+  const name = ev.user?.name ?? t('people.someone');
+  if (meId !== undefined && ev.user?.id === meId) return t('presence.youRenamed', { name });
+  return t('presence.renamed', { old: ev.old_name || t('people.someone'), name });
 }
 
 export function isPresence(ev) { return ev.type === 'join' || ev.type === 'leave'; }

@@ -5,18 +5,15 @@
 
 import { UploadFailed, uploadFile } from './upload.js';
 import { backoffDelay } from './util.js';
+import { uploadRefusal } from './errors.js';
+import { t } from './i18n.js';
 
 const RETRY_CAP_MS = 5000;
 
-function detailOf(body) {
-  return typeof body?.detail === 'string' ? body.detail : '';
-}
-
-function refusal(status, body) {
-  const detail = detailOf(body);
-  if (status === 413) return new UploadFailed('too_large', `Too large: ${detail || 'over the room’s limit'}.`);
-  if (status === 507) return new UploadFailed('disk_full', `The host has no room for it: ${detail || 'disk full'}.`);
-  return new UploadFailed('refused', detail ? `Upload refused: ${detail}.` : 'The host refused the upload.');
+/** The host's answer as an UploadFailed; its English detail stays out of the person's view. */
+function refusal(status) {
+  const kind = status === 413 ? 'too_large' : status === 507 ? 'disk_full' : 'refused';
+  return new UploadFailed(kind, uploadRefusal(status));
 }
 
 /** One PATCH of bytes from `offset`; resolves {status, body}; rejects on a broken link. */
@@ -31,7 +28,7 @@ function sendPiece(url, offset, blob, onLoaded, track) {
       resolve({ status: xhr.status, body });
     });
     xhr.addEventListener('error', () => reject(new Error('link')));
-    xhr.addEventListener('abort', () => reject(new UploadFailed('cancelled', 'Upload cancelled.')));
+    xhr.addEventListener('abort', () => reject(new UploadFailed('cancelled', t('upload.cancelled'))));
     xhr.open('PATCH', url);
     xhr.setRequestHeader('Upload-Offset', String(offset));
     xhr.send(blob);
@@ -58,7 +55,7 @@ export function uploadResumable(file, onProgress, onPause = () => {}) {
   let upUrl = null;
   const track = (xhr) => { current = xhr; };
   const checkCancel = () => {
-    if (cancelled) throw new UploadFailed('cancelled', 'Upload cancelled.');
+    if (cancelled) throw new UploadFailed('cancelled', t('upload.cancelled'));
   };
   const wait = (ms) => new Promise((resolve) => { const t = setTimeout(resolve, ms); wake = () => { clearTimeout(t); resolve(); }; });
 
@@ -70,11 +67,11 @@ export function uploadResumable(file, onProgress, onPause = () => {}) {
         body: JSON.stringify({ name: file.name, size: file.size }),
       });
     } catch {
-      throw new UploadFailed('disconnected', 'Disconnected from the host before the upload started.');
+      throw new UploadFailed('disconnected', t('upload.disconnectedBefore'));
     }
     if (res.status === 404 || res.status === 405) return null; // an older host
     const body = await res.json().catch(() => null);
-    if (res.status !== 201 || typeof body?.url !== 'string') throw refusal(res.status, body);
+    if (res.status !== 201 || typeof body?.url !== 'string') throw refusal(res.status);
     return body;
   }
 
@@ -111,9 +108,9 @@ export function uploadResumable(file, onProgress, onPause = () => {}) {
         await wait(300);
         continue;
       }
-      if (answer && answer.status < 500 && answer.status !== 0) throw refusal(answer.status, answer.body);
+      if (answer && answer.status < 500 && answer.status !== 0) throw refusal(answer.status);
       // The link broke or the host is restarting: wait for it, then ask where to go on from.
-      onPause('The host went away during the upload. It goes on from where it stopped when the host is back.');
+      onPause(t('upload.paused'));
       for (;;) {
         await wait(backoffDelay(attempt, Math.random, RETRY_CAP_MS));
         attempt += 1;
@@ -123,7 +120,7 @@ export function uploadResumable(file, onProgress, onPause = () => {}) {
           onProgress(file.size ? offset / file.size : 1);
           break;
         } catch (err) {
-          if (err.status === 404 || err.status === 403) throw refusal(err.status, err.body);
+          if (err.status === 404 || err.status === 403) throw refusal(err.status);
         }
       }
     }

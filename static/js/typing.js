@@ -1,9 +1,17 @@
 // The "Maya is typing…" line: each typing ping shows its sender for a few seconds; a message
 // from them, or the time running out, takes them off again.
 
-import { typingLabel } from './util.js';
+import { formatList, t } from './i18n.js';
 
 const TYPING_SHOWN_MS = 4500;
+
+/** "Maya is typing…", two names, or "Several people…" past that: one sentence per case. */
+export function typingLabel(names) {
+  if (names.length === 0) return '';
+  if (names.length === 1) return t('typing.one', { name: names[0] });
+  if (names.length === 2) return t('typing.two', { names: formatList(names) });
+  return t('typing.many');
+}
 
 /** Owns the line `el`. Returns { typed(user), done(userId), stop() }. */
 export function mountTyping(el) {
