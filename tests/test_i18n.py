@@ -21,7 +21,7 @@ JS = STATIC / "js"
 # the keys and helpers already here (i18n.js, errors.js). The scan skips them and says so.
 NOT_YET_CONVERTED = (
     "codes.js", "composer.js", "icons.js", "messages.js", "notice.js", "outbox.js",
-    "room-dialogs.js", "room-header.js", "room-items.js", "room.js", "storage.js",
+    "notify.js", "room-dialogs.js", "room-header.js", "room-items.js", "room.js", "storage.js",
     "title.js", "uploads.js", "util.js",
 )
 # Forms in which a language may spell the number out ("شخصان", two people) instead of {count}.
