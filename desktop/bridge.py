@@ -155,7 +155,8 @@ class Bridge:
     def host_room(self, request: object) -> dict[str, Any]:
         """Host ``{room, name, password?}`` on the LAN from this machine; returns
         ``{"url": ...}`` for the page to load (same origin, now reachable from the LAN): it
-        signs this window in as the room's admin on the way in. Own pages only. The password stays in memory; the host keeps only its hash."""
+        signs this window in as the room's admin on the way in. Own pages only. The password
+        stays in memory; the host keeps only its hash."""
         if not self._on_own_page():
             return {"error": "only this app's own pages may host a room"}
         if not isinstance(request, Mapping):
