@@ -142,6 +142,12 @@ class Bridge:
             return {"error": "only this app's own pages may change its preferences"}
         if not isinstance(changes, Mapping):
             return {"error": "preferences must be an object"}
+        entry = f"{self._server.origin}/api/admin/enter"
+        last = changes.get("last_room")
+        if isinstance(last, str) and last.startswith(entry):
+            # The address host_room gave carries the room's admin key: remember the room
+            # itself (what the room page compares with), and keep the key off the disk.
+            changes = {**changes, "last_room": f"{self._server.origin}/"}
         try:
             return {"prefs": self._prefs.update(changes).public()}
         except PrefsError as exc:
@@ -152,8 +158,9 @@ class Bridge:
 
     def host_room(self, request: object) -> dict[str, Any]:
         """Host ``{room, name, password?}`` on the LAN from this machine; returns
-        ``{"url": ...}`` for the page to load (same origin, now reachable from the LAN).
-        Own pages only. The password stays in memory; the host keeps only its hash."""
+        ``{"url": ...}`` for the page to load (same origin, now reachable from the LAN): it
+        signs this window in as the room's admin on the way in. Own pages only. The password
+        stays in memory; the host keeps only its hash."""
         if not self._on_own_page():
             return {"error": "only this app's own pages may host a room"}
         if not isinstance(request, Mapping):
@@ -184,7 +191,7 @@ class Bridge:
             self._unread = 0
             self._page_room = room
         self._apply_title()
-        return {"url": url, "room": room}
+        return {"url": self._server.admin_url, "room": room}
 
     def _ask_person(self, room: str, with_password: bool) -> str | None:
         """None if the person agreed to host ``room``, else why not (one question at a time)."""
