@@ -34,7 +34,9 @@ async def login(request: Request, room: RoomDep,
         if not right:
             return JSONResponse({"detail": "wrong password"}, status_code=401)
     response = JSONResponse({"ok": True})
+    # Secure over TLS, so the browser never sends the session over plain HTTP. The desktop
+    # window signs in to its own room over loopback (plain) and keeps a plain cookie there.
     response.set_cookie(SESSION_COOKIE, gate.new_token(), httponly=True, samesite="strict",
-                        max_age=30 * 24 * 3600, path="/")
+                        max_age=30 * 24 * 3600, path="/", secure=request.url.scheme == "https")
     return response
 
