@@ -298,15 +298,17 @@ _SAFE_TARGET = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,1000}")
 _SAFE_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
 
-def is_loopback(host: str) -> bool:
-    """The peer is this machine (its traffic never reaches a wire anyone can tap)."""
+def is_window_address(sockname: Any) -> bool:
+    """The connection was made to 127.0.0.1 or ::1, the address the desktop window loads its
+    own server from. No packet from another machine can arrive at it (the kernel drops
+    loopback destinations from a wire), so what is said on it stays on this machine."""
     try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
+        ip = ipaddress.ip_address(str(sockname[0]))
+    except (ValueError, TypeError, IndexError):
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_loopback
+    return str(ip) in ("127.0.0.1", "::1")
 
 
 class TlsOrPlainProtocol(asyncio.Protocol):
@@ -314,9 +316,9 @@ class TlsOrPlainProtocol(asyncio.Protocol):
 
     A TLS ClientHello starts with 0x16, an HTTP request with a letter. TLS: an asyncio
     SSLProtocol is put between the socket and :class:`GuardedH11Protocol`, and fed the bytes
-    already read (``loop.start_tls`` cannot take them). Plain HTTP from this machine (the
-    desktop window, which loads its own server from loopback) is served as it is: nothing
-    of it is on a wire. Plain HTTP from anywhere else gets only a redirect to the same
+    already read (``loop.start_tls`` cannot take them). Plain HTTP to 127.0.0.1 or ::1 (the
+    desktop window, which loads its own server from there) is served as it is: nothing of
+    it is on a wire. Plain HTTP to any other address gets only a redirect to the same
     address over https (307 for GET and HEAD, 403 for anything else), never a page of the
     room, so a link typed without "https://" still ends up encrypted.
 
@@ -361,7 +363,7 @@ class TlsOrPlainProtocol(asyncio.Protocol):
         self._decided = True
         if data[:1] == bytes([TLS_RECORD_HANDSHAKE]):
             self._begin_tls(transport, data)
-        elif is_loopback(self._peer):
+        elif is_window_address(transport.get_extra_info("sockname")):
             self._hand_over(transport)
             self.inner.connection_made(transport)
             self.inner.data_received(data)

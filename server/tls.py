@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 CERT_FILE = "tls-cert.pem"
 KEY_FILE = "tls-key.pem"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 VALID_DAYS = 10 * 365  # the identity must outlive the room: pins break when it changes
 SAFETY_GROUPS = 4  # groups of four digits: 16 digits, about 53 bits of the fingerprint
 
@@ -45,9 +44,22 @@ class TlsError(Exception):
         self.detail = detail
 
 
+def listens_on_loopback(host: str) -> bool:
+    """The host answers this machine only: what it says never crosses a wire."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def tls_wanted(settings: Settings) -> bool:
-    """TLS unless turned off, or the host answers this machine only (nothing on the wire)."""
-    return settings.tls and settings.host not in LOOPBACK_HOSTS
+    """TLS unless turned off, or the host answers this machine only (nothing on the wire)
+    and was given no certificate of its own (one given means: serve it, wherever)."""
+    if not settings.tls:
+        return False
+    return settings.tls_cert_file is not None or not listens_on_loopback(settings.host)
 
 
 def fingerprint(der: bytes) -> str:

@@ -178,12 +178,20 @@ export function mountLobby(root, info = null) {
   const hostSection = h('section', { class: 'card', 'aria-labelledby': 'host-title' });
   const addressSection = h('section', { class: 'card', 'aria-labelledby': 'address-title' });
   const hostingSection = h('section', { class: 'card hosting-card' });
+  // Filled when the window refused a room's certificate (desktop/pinning.py says when).
+  const refusal = h('section', { class: 'card refusal', role: 'alert', hidden: true });
   root.replaceChildren(h('div', { class: 'lobby' },
     h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('span', { text: 'LAN Chat' })),
       h('p', { class: 'muted', text: 'Chat and share files with people on your network. No internet needed.' })),
+    refusal,
     hostingSection,
     h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));
   mountHostingCard(hostingSection, info);
+  desktop.takeRefusal().then((text) => {
+    if (!text) return;
+    refusal.replaceChildren(h('h2', { text: 'Room not opened: its certificate did not match' }), h('p', { text }));
+    refusal.hidden = false;
+  });
   document.title = 'LAN Chat';
   mountNearby(nearby);
   // Until a name is typed, suggest the room name this computer's host would use.
