@@ -5,6 +5,7 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { copyField } from './dialogs.js';
+import { safetyNote } from './safety.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
@@ -42,6 +43,7 @@ export function mountInvite(parent, { onRename }) {
           h('p', { text: 'Nobody else is here yet. Scan the code with a phone, or open the address in a browser.' }),
           copyField(best, `Room address ${best}`),
           lock)),
+      safetyNote(info, 'host'),
       lan.length ? null : h('p', { class: 'warning', text: 'This room only listens on this computer, so other devices cannot reach it. Host it on your network to share it.' }),
       who);
   }
@@ -55,7 +57,7 @@ export function mountInvite(parent, { onRename }) {
         shown = '';
         return;
       }
-      const key = JSON.stringify([info.room, info.password, info.urls, me.name]);
+      const key = JSON.stringify([info.room, info.password, info.urls, info.safety_code, me.name]);
       if (key !== shown) {
         shown = key;
         build(info, me);
