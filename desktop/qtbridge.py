@@ -239,7 +239,7 @@ class Channel(QtCore.QObject):
         (it may ask the host for its room id, and the person), then accept or refuse."""
         kept = QtWebEngineCore.QWebEngineCertificateError(error)  # outlives this signal
         chain = kept.certificateChain()
-        der = bytes(chain[0].toDer()) if chain else b""
+        der = chain[0].toDer().data() if chain else b""
         url = str(kept.url().toString())
         kept.defer()
         self._pending.add(kept)

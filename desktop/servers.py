@@ -12,6 +12,7 @@ import threading
 
 from server.runner import ServerThread
 from server.settings import Settings
+from server.tls import TlsError
 
 from .rooms import RoomPasswordError, prepare_room
 
@@ -105,6 +106,10 @@ class EmbeddedServer:
                 raise HostingError("the app is closing")
             try:
                 self._replace(settings)
+            except TlsError as exc:  # the room's certificate cannot be made or read
+                log.exception("could not host %r", room)
+                self._replace(self._lobby_settings())
+                raise HostingError(exc.detail) from exc
             except (OSError, RuntimeError) as exc:
                 log.exception("could not host %r", room)
                 self._replace(self._lobby_settings())

@@ -25,6 +25,7 @@ import http
 import ipaddress
 import json
 import logging
+import math
 import re
 import ssl
 from asyncio import sslproto
@@ -383,9 +384,12 @@ class TlsOrPlainProtocol(asyncio.Protocol):
 
     def _begin_tls(self, transport: asyncio.Transport, hello: bytes) -> None:
         assert self.config.tls is not None
+        handshake = self.loop.create_future()
+        # A failed handshake (a scanner, a client that refused the certificate) is no news.
+        handshake.add_done_callback(lambda f: f.cancelled() or f.exception())
         tls = sslproto.SSLProtocol(
-            self.loop, self.inner, self.config.tls, None, server_side=True,
-            ssl_handshake_timeout=self.config.settings.header_timeout_seconds)
+            self.loop, self.inner, self.config.tls, handshake, server_side=True,
+            ssl_handshake_timeout=max(1, math.ceil(self.config.settings.header_timeout_seconds)))
         self._hand_over(transport)
         transport.set_protocol(tls)
         tls.connection_made(transport)

@@ -144,8 +144,9 @@ def make_self_signed(cert_file: Path, key_file: Path) -> None:
 
     names, addresses = _names()
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"LAN Chat on {names[-1]}"[:64])])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    common_name = f"LAN Chat on {names[-1]}"[:64]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in dict.fromkeys(addresses)]
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)

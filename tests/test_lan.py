@@ -160,6 +160,11 @@ class Lan:
 
 @pytest.fixture
 def lan(tmp_path: Path) -> Iterator[Lan]:
+    yield from lan_setup(tmp_path)
+
+
+def lan_setup(tmp_path: Path) -> Iterator[Lan]:
+    """The body of the ``lan`` fixture, for other LAN test modules' fixtures to reuse."""
     def cannot(reason: str) -> None:
         if IN_CI:
             pytest.fail(f"the LAN test must run in CI but cannot: {reason}")

@@ -16,13 +16,14 @@ import os
 import secrets
 import shutil
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import need_tool, wait_until
-from tests.test_lan import PORT, Lan, Proc, lan  # noqa: F401 - the fixture is used by name
+from tests.test_lan import PORT, Lan, Proc, lan_setup
 
 pytestmark = pytest.mark.lan
 
@@ -92,7 +93,12 @@ def found_pieces(capture: bytes, blob: bytes) -> int:
 
 
 @pytest.fixture
-def sniffing_lan(lan: Lan) -> Lan:  # noqa: F811 - the fixture imported above
+def lan(tmp_path: Path) -> Iterator[Lan]:
+    yield from lan_setup(tmp_path)
+
+
+@pytest.fixture
+def sniffing_lan(lan: Lan) -> Lan:
     need_tool(tcpdump_path(), "tcpdump")
     return lan
 
@@ -117,7 +123,7 @@ def test_without_tls_the_same_sniffer_reads_everything(sniffing_lan: Lan,
 
 
 def test_fingerprint_is_one_in_txt_api_and_certificate_and_survives_restart(
-        lan: Lan, tmp_path: Path) -> None:  # noqa: F811
+        lan: Lan, tmp_path: Path) -> None:
     (tmp_path / "password.txt").write_text("pw\n")
     (tmp_path / "password.txt").chmod(0o600)
     (tmp_path / "f.bin").write_bytes(b"x" * 1000)
