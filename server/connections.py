@@ -366,6 +366,7 @@ class TlsOrPlainProtocol(asyncio.Protocol):
             self._begin_tls(transport, data)
         elif is_window_address(transport.get_extra_info("sockname")):
             self._hand_over(transport)
+            transport.set_protocol(self.inner)
             self.inner.connection_made(transport)
             self.inner.data_received(data)
         else:
