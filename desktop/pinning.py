@@ -179,11 +179,7 @@ class Pinning:
         fp, address = fingerprint(der), f"{host}:{port}"
         peer = discovered_at(self.peers(), host, port)
         if peer is not None:
-            room_id, name = str(peer.get("id") or ""), str(peer.get("name") or "")[:100]
-            if peer["fingerprint"] == fp:
-                return Verdict("accept", room_id=room_id, room=name)
-            return Verdict("refuse", refusal_text(address, str(peer["fingerprint"]), fp,
-                                                  "announced", name), room_id, name)
+            return self._judge_announced(peer, fp, address, url)
         try:
             room = self.fetch(host, port, fp)
         except (OSError, ValueError, ssl.SSLError) as exc:
@@ -198,6 +194,24 @@ class Pinning:
             return Verdict("refuse", refusal_text(address, known, fp, "remembered", name),
                            room_id, name)
         return Verdict("ask", first_visit_text(name, address, fp), room_id, name)
+
+
+    def _judge_announced(self, peer: dict[str, Any], fp: str, address: str,
+                         url: str) -> Verdict:
+        """A room picked from the lobby: its certificate must be the one announced, and, for a
+        room joined before, the one remembered (an announcement is easy to forge on a LAN; a
+        pin made earlier is not). Accepted, it is remembered too."""
+        room_id, name = str(peer.get("id") or ""), str(peer.get("name") or "")[:100]
+        if peer["fingerprint"] != fp:
+            return Verdict("refuse", refusal_text(address, str(peer["fingerprint"]), fp,
+                                                  "announced", name), room_id, name)
+        known = self.pins.get(room_id) if room_id else None
+        if known is not None and known != fp:
+            return Verdict("refuse", refusal_text(address, known, fp, "remembered", name),
+                           room_id, name)
+        if room_id and known is None:
+            self.pins.remember(room_id, fp, name, url)
+        return Verdict("accept", room_id=room_id, room=name)
 
 
 def refusal_text(address: str, expected: str, got: str, how: str, room: str = "") -> str:
