@@ -295,6 +295,17 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
 
 
 TLS_RECORD_HANDSHAKE = 0x16  # the first byte of every TLS ClientHello
+
+
+def ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
+    """The TLS layer that fits the running loop: uvloop's own (in C) under uvloop, asyncio's
+    otherwise. Both take the same arguments and the same already-read bytes."""
+    try:
+        import uvloop
+        import uvloop.loop
+    except ImportError:
+        return sslproto.SSLProtocol
+    return uvloop.loop.SSLProtocol if isinstance(loop, uvloop.Loop) else sslproto.SSLProtocol
 _SAFE_TARGET = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,1000}")
 _SAFE_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
@@ -388,7 +399,7 @@ class TlsOrPlainProtocol(asyncio.Protocol):
         handshake = self.loop.create_future()
         # A failed handshake (a scanner, a client that refused the certificate) is no news.
         handshake.add_done_callback(lambda f: f.cancelled() or f.exception())
-        tls = sslproto.SSLProtocol(
+        tls = ssl_protocol_class(self.loop)(
             self.loop, self.inner, self.config.tls, handshake, server_side=True,
             ssl_handshake_timeout=max(1, math.ceil(self.config.settings.header_timeout_seconds)))
         self._hand_over(transport)
