@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,14 @@ def test_chromium_chats_and_shares_a_file_over_https(tls_host, browser, tmp_path
     join_with_password(ada, https, "Ada")
     cookie = next(c for c in ada_ctx.cookies() if c["name"] == "lanchat_session")
     assert cookie["secure"] is True and cookie["httpOnly"] is True
+
+    # "Join from another device" gives the https address and the code to compare.
+    ada.get_by_role("button", name=re.compile("^Room address")).click()
+    dialog = ada.locator("dialog[open]")
+    expect(dialog.locator(".safety-code")).to_have_text(info["safety_code"])
+    expect(dialog.locator("input").first).to_have_value(https)
+    shot(ada, "tls-address-dialog.png")
+    ada.keyboard.press("Escape")
 
     _, bob, bob_errors = new_page(browser, ignore_https_errors=True, viewport=PHONE)
     join_with_password(bob, https, "Bob")
