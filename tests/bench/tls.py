@@ -92,7 +92,7 @@ def curl(args: list[str]) -> str:
 
 def upload(base: str, path: Path) -> tuple[str, float]:
     t0 = time.perf_counter()
-    out = curl(["-k", "-X", "POST", "--data-binary", f"@{path}", "-H",
+    out = curl(["-k", "-X", "POST", "-T", str(path), "-H",
                 "content-type: application/octet-stream", f"{base}/api/files?name=big.bin"])
     return json.loads(out)["id"], time.perf_counter() - t0
 
