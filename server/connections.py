@@ -306,6 +306,8 @@ def ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
     except ImportError:
         return sslproto.SSLProtocol
     return uvloop.loop.SSLProtocol if isinstance(loop, uvloop.Loop) else sslproto.SSLProtocol
+
+
 _SAFE_TARGET = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,1000}")
 _SAFE_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
@@ -326,9 +328,10 @@ def is_window_address(sockname: Any) -> bool:
 class TlsOrPlainProtocol(asyncio.Protocol):
     """Serves TLS and plain HTTP on one port, by the connection's first byte.
 
-    A TLS ClientHello starts with 0x16, an HTTP request with a letter. TLS: an asyncio
-    SSLProtocol is put between the socket and :class:`GuardedH11Protocol`, and fed the bytes
-    already read (``loop.start_tls`` cannot take them). Plain HTTP to 127.0.0.1 or ::1 (the
+    A TLS ClientHello starts with 0x16, an HTTP request with a letter. TLS: the loop's TLS
+    protocol (:func:`ssl_protocol_class`) is put between the socket and
+    :class:`GuardedH11Protocol`, and fed the bytes already read (``loop.start_tls`` cannot
+    take them). Plain HTTP to 127.0.0.1 or ::1 (the
     desktop window, which loads its own server from there) is served as it is: nothing of
     it is on a wire. Plain HTTP to any other address gets only a redirect to the same
     address over https (307 for GET and HEAD, 403 for anything else), never a page of the
