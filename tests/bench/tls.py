@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import socket
 import ssl
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from server.tls import make_self_signed
 
-from .common import Child, percentile, python
+from .common import Child, cpu_seconds, percentile, python
 
 ADDRESS = "127.0.0.2"
 
@@ -97,12 +98,18 @@ def upload(base: str, path: Path) -> tuple[str, float]:
     return json.loads(out)["id"], time.perf_counter() - t0
 
 
-def download_mb_s(url: str, size: int) -> float:
+def download(url: str, size: int, host: Child) -> tuple[float, float, float]:
+    """MB/s, and CPU seconds per GB of the host and of curl: CPU time is what the load of
+    other work on a shared machine changes least."""
+    host_cpu, client = cpu_seconds(host.ps), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     got = int(curl(["-k", "-o", "/dev/null", "-w", "%{size_download}", url]))
     elapsed = time.perf_counter() - t0
     assert got == size, f"downloaded {got} of {size} bytes"
-    return size / elapsed / 1e6
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime + after.ru_stime) - (client.ru_utime + client.ru_stime)
+    gb = size / 1e9
+    return size / elapsed / 1e6, (cpu_seconds(host.ps) - host_cpu) / gb, client_cpu / gb
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                 row = handshakes(port, args.handshakes, label == "tls")
                 file_id, up = upload(base, big)
                 row["upload_mb_s"] = size / up / 1e6
-                speeds = sorted(download_mb_s(f"{base}/api/files/{file_id}", size)
-                                for _ in range(args.runs))
+                runs = [download(f"{base}/api/files/{file_id}", size, child)
+                        for _ in range(args.runs)]
+                speeds = sorted(r[0] for r in runs)
                 row["download_mb_s_median"] = speeds[len(speeds) // 2]
                 row["download_mb_s_runs"] = speeds  # type: ignore[assignment]
+                row["host_cpu_s_per_gb"] = sorted(r[1] for r in runs)[len(runs) // 2]
+                row["curl_cpu_s_per_gb"] = sorted(r[2] for r in runs)[len(runs) // 2]
                 results[label] = row
             finally:
                 child.stop()
@@ -151,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['connect_ms_p95']:.2f}), health request {row['request_ms_median']:.2f} ms "
               f"(p95 {row['request_ms_p95']:.2f}), upload {row['upload_mb_s']:.0f} MB/s, "
               f"download {row['download_mb_s_median']:.0f} MB/s "
-              f"(runs: {', '.join(f'{s:.0f}' for s in row['download_mb_s_runs'])})")
+              f"(runs: {', '.join(f'{s:.0f}' for s in row['download_mb_s_runs'])}), CPU per GB: "
+              f"host {row['host_cpu_s_per_gb']:.2f} s, curl {row['curl_cpu_s_per_gb']:.2f} s")
     return 0
 
 
