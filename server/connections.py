@@ -305,7 +305,9 @@ def ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
         import uvloop.loop
     except ImportError:
         return sslproto.SSLProtocol
-    return uvloop.loop.SSLProtocol if isinstance(loop, uvloop.Loop) else sslproto.SSLProtocol
+    if isinstance(loop, uvloop.Loop):
+        return uvloop.loop.SSLProtocol  # type: ignore[attr-defined]  # not in its stubs
+    return sslproto.SSLProtocol
 
 
 _SAFE_TARGET = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,1000}")
