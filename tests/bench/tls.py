@@ -10,8 +10,11 @@ once as a raw body; then:
   (median MB/s; ``-k`` for the self-signed certificate). Client and host share the machine's
   cores, so both ends' encryption is in the number.
 
-``python -m tests.bench.tls [--file-mb 1000] [--runs 3] [--handshakes 200]``: prints, asserts
-nothing. Loopback only.
+- memory: ``--clients`` WebSockets joined at once (``ws://`` or ``wss://``), the host's RSS
+  growth per connection.
+
+``python -m tests.bench.tls [--file-mb 1000] [--runs 3] [--handshakes 200] [--clients 1000]``:
+prints, asserts nothing. Loopback only.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ ADDRESS = "127.0.0.2"
 
 
 def start_host(data: Path, *extra: str) -> tuple[Child, int]:
+    many = ["max_open_connections_per_address=20000", "max_connections_per_address=20000",
+            "join_burst_per_address=100000", "joins_per_second_per_address=10000",
+            "max_total_upload_bytes=" + str(10**12)]
     child = Child([python(), "-m", "server", "--host", ADDRESS, "--port", "0", "--data-dir",
                    str(data), "--no-discovery", "--room", "bench", "--log-level", "warning",
-                   "--max-upload-mb", "100000", "--set", "max_total_upload_bytes=" + str(10**12),
+                   "--max-upload-mb", "100000", *[a for m in many for a in ("--set", m)],
                    *extra])
     line = child.read_line("LAN Chat is serving on ", timeout=60)
     port = int(line.rstrip("/").rsplit(":", 1)[1])
@@ -86,6 +92,35 @@ def handshakes(port: int, count: int, tls: bool) -> dict[str, float]:
             "request_ms_p95": percentile(requests, 95)}
 
 
+def memory_per_client(port: int, tls: bool, clients: int, host: Child) -> float:
+    """KiB of host RSS per joined WebSocket, ``clients`` of them open at once."""
+    import asyncio
+    import uuid
+
+    import websockets
+
+    async def go() -> float:
+        url = f"{'wss' if tls else 'ws'}://{ADDRESS}:{port}/ws"
+        context = client_context() if tls else None
+        base = host.ps.memory_info().rss
+        sockets = []
+        try:
+            for i in range(clients):
+                ws = await websockets.connect(url, ssl=context, max_queue=4)
+                await ws.send(json.dumps({"type": "hello", "name": f"m{i}", "since": None,
+                                          "client_id": str(uuid.uuid4())}))
+                sockets.append(ws)
+            for ws in sockets:
+                while json.loads(await ws.recv())["type"] != "welcome":
+                    pass
+            return (host.ps.memory_info().rss - base) / clients / 1024
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+    return asyncio.run(go())
+
+
 def curl(args: list[str]) -> str:
     return subprocess.run(["curl", "-sS", "--noproxy", "*", *args], check=True,
                           capture_output=True, text=True, timeout=600).stdout
@@ -117,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--file-mb", type=int, default=1000)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--handshakes", type=int, default=200)
+    p.add_argument("--clients", type=int, default=1000)
     args = p.parse_args(argv)
     if shutil.which("curl") is None:
         print("curl is not installed", file=sys.stderr)
@@ -141,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                 scheme = "https" if label == "tls" else "http"
                 base = f"{scheme}://{ADDRESS}:{port}"
                 row = handshakes(port, args.handshakes, label == "tls")
+                row["kib_per_client"] = memory_per_client(port, label == "tls", args.clients,
+                                                          child)
                 file_id, up = upload(base, big)
                 row["upload_mb_s"] = size / up / 1e6
                 runs = [download(f"{base}/api/files/{file_id}", size, child)
@@ -162,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
               f"(p95 {row['request_ms_p95']:.2f}), upload {row['upload_mb_s']:.0f} MB/s, "
               f"download {row['download_mb_s_median']:.0f} MB/s "
               f"(runs: {', '.join(f'{s:.0f}' for s in row['download_mb_s_runs'])}), CPU per GB: "
-              f"host {row['host_cpu_s_per_gb']:.2f} s, curl {row['curl_cpu_s_per_gb']:.2f} s")
+              f"host {row['host_cpu_s_per_gb']:.2f} s, curl {row['curl_cpu_s_per_gb']:.2f} s; "
+              f"{row['kib_per_client']:.0f} KiB of host memory per WebSocket "
+              f"({args.clients} open)")
     return 0
 
 
