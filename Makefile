@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Debian packages the real-window, browser and network-namespace tests use (and binutils,
 # whose readelf and strip the build uses to leave out unused libraries and debug symbols).
-APT_PACKAGES = chromium xvfb xauth xdotool x11-utils imagemagick iproute2 curl binutils \
+APT_PACKAGES = chromium xvfb xauth xdotool x11-utils imagemagick iproute2 curl binutils tcpdump \
                libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
                libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-image0 libxcb-render-util0 \
                libegl1 libgl1 libnss3 libxcomposite1 libxdamage1 libxtst6 libasound2 fonts-dejavu-core \

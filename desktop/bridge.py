@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 APP_TITLE = "LAN Chat"
 EXPOSED: frozenset[str] = frozenset(
     {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external", "lobby_url",
-     "hosting_state", "stop_hosting"})
+     "hosting_state", "stop_hosting", "take_refusal"})
 MAX_URL_CHARS = 2048
 MAX_NOTIFY_TITLE = 100
 MAX_NOTIFY_BODY = 300
@@ -109,6 +109,7 @@ class Bridge:
         self._last_notify = 0.0
         self._opens = RateLimiter(OPENS_PER_SECOND, OPEN_BURST)
         self._refusals = Refusals()  # a page's flood of links must not flood the log
+        self._refusal: str | None = None  # why the window last refused a room's certificate
 
     def attach(self, window: WindowLike) -> None:
         """The window exists now (it needs this bridge to be created, hence two steps)."""
@@ -286,7 +287,22 @@ class Bridge:
         self._apply_title()
         return {"hosting": False, "url": self.lobby_url()}
 
+    def take_refusal(self) -> dict[str, Any]:
+        """``{"text": ...}``: why the window just refused to open a room (its certificate did
+        not match), once, for the lobby to show; ``{}`` when there is nothing to say. Own
+        pages only: a remote page must not learn, nor fake, what the app refused."""
+        if not self._on_own_page():
+            return {}
+        with self._lock:
+            text, self._refusal = self._refusal, None
+        return {"text": text} if text else {}
+
     # Inside the app -----------------------------------------------------------------------
+
+    def set_refusal(self, text: str) -> None:
+        """Keep the words of a refusal for the lobby (desktop/qtbridge.py, on the GUI thread)."""
+        with self._lock:
+            self._refusal = text[:2000] or None
 
     def owns(self, url: str) -> bool:
         """``url`` is a page of this machine's own server."""

@@ -43,7 +43,7 @@ def serve_headless(settings: Settings, reason: str) -> int:
             return 2
         url = f"http://127.0.0.1:{thread.port}/"
         log.info("%s; hosting %r headless", words(reason, "en"), thread.settings.room)
-        for lan_url in netinfo.room_urls(EVERY_INTERFACE, thread.port):
+        for lan_url in netinfo.room_urls(EVERY_INTERFACE, thread.port, tls=thread.tls):
             log.info("reachable on the LAN at %s", lan_url)
         say(f"LAN Chat: {words('serving', reason=words(reason), url=url)}")
         try:

@@ -26,8 +26,11 @@ from typing import Any
 
 from PyQt6 import QtCore, QtWebEngineCore, QtWidgets
 
+from server.tls import fingerprint
+
 from .bridge import EXPOSED, Bridge
 from .dispatch import Call, Dispatcher, RateLimiter, origin_of
+from .pinning import Pinning, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ MAX_COORDINATE = 100_000
 CONFIRM_TIMEOUT = 600.0  # seconds: a question left unanswered this long counts as "no"
 CONFIRM_TITLE = "LAN Chat: host a room?"
 HOST_BUTTON = "&Host on my network"
+JOIN_TITLE = "LAN Chat: compare the safety code"
+JOIN_BUTTON = "&Join"
 
 
 def alert_text(param: str | None) -> str:
@@ -66,6 +71,8 @@ class Relay(QtCore.QObject):
     reply = QtCore.pyqtSignal(int, str)
     ask = QtCore.pyqtSignal(str, bool, object)
     dismiss = QtCore.pyqtSignal(object)
+    ask_join = QtCore.pyqtSignal(str, object)
+    decide = QtCore.pyqtSignal(object, object)
 
 
 class Channel(QtCore.QObject):
@@ -73,6 +80,7 @@ class Channel(QtCore.QObject):
     signal of its own: see :class:`Relay`)."""
 
     bridge: Bridge  # set by install(): the app has one window, hence one bridge
+    pinning: Pinning | None = None  # set by install(): which certificates the window accepts
 
     def __init__(self, view: Any) -> None:
         super().__init__()
@@ -87,6 +95,10 @@ class Channel(QtCore.QObject):
         self._relay.reply.connect(self._deliver)
         self._relay.ask.connect(self._show_question)
         self._relay.dismiss.connect(self._close_question)
+        self._relay.ask_join.connect(self._show_join_question)
+        self._relay.decide.connect(self._apply_verdict)
+        self._pending: set[QtWebEngineCore.QWebEngineCertificateError] = set()
+        self._refused = 0
         self.bridge.set_confirm(self.confirm)
         # The view's page exists once BrowserView's constructor is done: watch it from the loop.
         QtCore.QTimer.singleShot(0, self._watch_page)
@@ -104,6 +116,7 @@ class Channel(QtCore.QObject):
         page = self._view.webview.page()
         page.loadStarted.connect(self.dispatcher.pages.load_started)
         page.loadFinished.connect(lambda _ok: self.dispatcher.pages.load_finished())
+        page.certificateError.connect(self._certificate_error)
 
     def _page_url(self) -> str:
         return str(self._view.webview.page().url().toString())
@@ -219,6 +232,80 @@ class Channel(QtCore.QObject):
             answer.box.reject()
 
 
+    # Certificates: pinned, never silently accepted (desktop/pinning.py says why here) ------
+
+    def _certificate_error(self, error: QtWebEngineCore.QWebEngineCertificateError) -> None:
+        """The engine met a certificate it does not trust: hold the load, judge it on a worker
+        (it may ask the host for its room id, and the person), then accept or refuse."""
+        kept = QtWebEngineCore.QWebEngineCertificateError(error)  # outlives this signal
+        chain = kept.certificateChain()
+        der = chain[0].toDer().data() if chain else b""
+        url = str(kept.url().toString())
+        kept.defer()
+        self._pending.add(kept)
+        threading.Thread(target=self._judge, args=(kept, url, der, kept.isMainFrame()),
+                         name="lanchat-certificate", daemon=True).start()
+
+    def _judge(self, error: object, url: str, der: bytes, main_frame: bool) -> None:
+        verdict = Verdict("refuse", "LAN Chat could not check this room's certificate.")
+        try:
+            if self.pinning is not None:
+                verdict = self.pinning.judge(url, der)
+            if verdict.action == "ask":
+                verdict = self._ask_first_visit(verdict, url, der) if main_frame else Verdict(
+                    "refuse")  # a first visit is agreed to by opening the room itself
+        except Exception:  # a failure to check is a refusal, never an acceptance
+            log.exception("checking a certificate failed")
+        if verdict.action != "accept":
+            log.warning("refused the certificate of %s: %s", url, verdict.text or "-")
+        self._relay.decide.emit(error, (verdict, main_frame))
+
+    def _ask_first_visit(self, verdict: Verdict, url: str, der: bytes) -> Verdict:
+        answer = Answer()
+        self._relay.ask_join.emit(verdict.text, answer)
+        if not answer.done.wait(CONFIRM_TIMEOUT):
+            self._relay.dismiss.emit(answer)
+        if not answer.yes:
+            return Verdict("refuse", f"You did not join “{verdict.room}”.")
+        assert self.pinning is not None
+        self.pinning.pins.remember(verdict.room_id, fingerprint(der), verdict.room, url)
+        return Verdict("accept")
+
+    def _apply_verdict(self, error: QtWebEngineCore.QWebEngineCertificateError,
+                       outcome: tuple[Verdict, bool]) -> None:
+        verdict, main_frame = outcome
+        self._pending.discard(error)
+        if verdict.action == "accept":
+            error.acceptCertificate()
+            return
+        error.rejectCertificate()
+        if main_frame:  # instead of the engine's error page: the lobby, saying why
+            self.bridge.set_refusal(verdict.text)
+            # A new address each time: the window may show the lobby already, and loading the
+            # same address with a #fragment would only scroll it, not load it afresh.
+            self._refused += 1
+            origin, _, fragment = self.bridge.lobby_url().partition("#")
+            self._view.webview.load(QtCore.QUrl(f"{origin}?refused={self._refused}#{fragment}"))
+
+    def _show_join_question(self, text: str, answer: Answer) -> None:
+        box = self._box(QtWidgets.QMessageBox.Icon.Question, JOIN_TITLE, text)
+        join = box.addButton(JOIN_BUTTON, QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        answer.box = box
+
+        def finished(_result: int) -> None:
+            answer.yes = box.clickedButton() is join
+            self._open_boxes.discard(box)
+            answer.done.set()
+
+        box.finished.connect(finished)
+        box.open()
+        box.raise_()
+        box.activateWindow()
+
+
 class PopupHandler(QtWebEngineCore.QWebEnginePage):
     """Where a page's ``window.open`` and ``target=_blank`` links go instead of a new window.
 
@@ -243,12 +330,13 @@ class PopupHandler(QtWebEngineCore.QWebEnginePage):
         return False
 
 
-def install(bridge: Bridge) -> None:
+def install(bridge: Bridge, pinning: Pinning | None = None) -> None:
     """Make pywebview's Qt windows use :class:`Channel` and :class:`PopupHandler` for
-    ``bridge``; call before the window is created."""
+    ``bridge``, and ``pinning`` for certificates; call before the window is created."""
     from webview.platforms import qt as backend
 
     Channel.bridge = bridge
+    Channel.pinning = pinning
     # setattr: the attributes are nested classes, which mypy would not let us reassign.
     setattr(backend.BrowserView, "JSBridge", Channel)  # noqa: B010
     setattr(backend.BrowserView, "NavigationHandler", PopupHandler)  # noqa: B010

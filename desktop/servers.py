@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from server.listen import bind_socket
 from server.settings import Settings
+from server.tls import TlsError
 
 from .rooms import RoomPasswordError, prepare_room
 
@@ -172,6 +173,10 @@ class EmbeddedServer:
             try:
                 self._replace(settings)
                 self._admin_key = key
+            except TlsError as exc:  # the room's certificate cannot be made or read
+                log.exception("could not host %r", room)
+                self._replace(self._lobby_settings())
+                raise HostingError(exc.detail) from exc
             except (OSError, RuntimeError) as exc:
                 log.exception("could not host %r", room)
                 self._replace(self._lobby_settings())

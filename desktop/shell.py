@@ -21,6 +21,7 @@ from .crash import CrashReporter
 from .downloads import QtDownloads, default_download_dir
 from .instance import PrimaryInstance
 from .logs import say
+from .pinning import Pinning, PinStore, own_peers
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
 from .useragent import desktop_user_agent
@@ -127,7 +128,7 @@ def force_exit_later(delay: float) -> None:
     threading.Thread(target=watchdog, name="lanchat-watchdog", daemon=True).start()
 
 
-def protect_bridge(bridge: Bridge, window: Any) -> None:
+def protect_bridge(bridge: Bridge, window: Any, pinning: Pinning | None = None) -> None:
     """Put our dispatcher in front of pywebview's (desktop/dispatch.py says why).
 
     With Qt (Linux) our own web-channel object replaces pywebview's; it also asks the person
@@ -136,7 +137,7 @@ def protect_bridge(bridge: Bridge, window: Any) -> None:
     """
     if sys.platform.startswith("linux"):
         from .qtbridge import install
-        install(bridge)
+        install(bridge, pinning)
         return
     from .dispatch import guard_pywebview_dispatch
     guard_pywebview_dispatch(EXPOSED)
@@ -145,14 +146,16 @@ def protect_bridge(bridge: Bridge, window: Any) -> None:
         "network can reach LAN Chat on this computer until you close the app.")))
 
 
-def create_main_window(webview: Any, bridge: Bridge, url: str) -> Any:
-    """The one window, with the bridge attached and guarded before any page can call it."""
+def create_main_window(webview: Any, bridge: Bridge, url: str,
+                       pinning: Pinning | None = None) -> Any:
+    """The one window, with the bridge attached and guarded before any page can call it, and
+    rooms' certificates judged by ``pinning`` (desktop/pinning.py)."""
     window = webview.create_window(APP_TITLE, url, js_api=JsApi(bridge), width=1100, height=760,
                                    min_size=(360, 480), text_select=True)
     if window is None:  # pywebview returns None only when it cannot make a window at all
         raise RuntimeError("pywebview could not create a window")
     bridge.attach(window)
-    protect_bridge(bridge, window)
+    protect_bridge(bridge, window, pinning)
     return window
 
 
@@ -326,8 +329,9 @@ def run_window(launch: Launch) -> int:
     server = launch.server
     bridge = Bridge(server, launch.prefs)
     url = launch.start_url or f"{server.origin}/#lobby"
+    pinning = Pinning(PinStore(paths.user_config_dir()), lambda: own_peers(server.origin))
     try:
-        window = create_main_window(webview, bridge, url)
+        window = create_main_window(webview, bridge, url, pinning)
     except BaseException:
         server.stop()
         raise

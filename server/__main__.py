@@ -14,6 +14,7 @@ from .listen import bind_socket
 from .runner import Server, uvicorn_config
 from .settings import Settings
 from .store import StoreError, check_data_dir
+from .tls import TlsError, load_identity
 
 
 def headless_defaults() -> Settings:
@@ -73,12 +74,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"LAN Chat: {exc.detail}", file=sys.stderr)
         sock.close()
         return 2
+    try:
+        config = uvicorn_config(settings)
+        identity = load_identity(settings)
+    except TlsError as exc:
+        print(f"LAN Chat: {exc.detail}", file=sys.stderr)
+        sock.close()
+        return 2
     log = logging.getLogger("lanchat")
     log.info("LAN Chat %s hosting %r; data in %s", __version__, settings.room, settings.data_dir)
-    for url in netinfo.room_urls(settings.host, settings.port):
+    for url in netinfo.room_urls(settings.host, settings.port, tls=identity is not None):
         log.info("open %s in a browser to join", url)
+    if identity is not None:
+        log.info("encrypted (TLS); safety code %s, certificate SHA-256 %s",
+                 identity.safety_code, identity.fingerprint)
+    else:
+        log.warning("not encrypted (TLS off or loopback only): anyone on the network path "
+                    "can read this room's traffic")
     print(f"LAN Chat is serving on http://127.0.0.1:{settings.port}/", flush=True)
-    Server(uvicorn_config(settings)).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
     return 0
 
 

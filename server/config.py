@@ -223,6 +223,9 @@ def add_host_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--room", default=None, help="the room's name (default: \"<user>'s room\")")
     p.add_argument("--no-discovery", action="store_true", default=None,
                    help="neither advertise this room on the LAN nor look for others")
+    p.add_argument("--no-tls", action="store_true", default=None,
+                   help="serve plain HTTP even beyond loopback (behind a reverse proxy that "
+                        "terminates TLS); default: HTTPS with a self-signed certificate")
     p.add_argument("--max-upload-mb", type=int, default=None,
                    help="the largest file one may share, in MiB (default 4096)")
     p.add_argument("--rate", type=float, default=None,
@@ -249,6 +252,8 @@ def from_options(args: argparse.Namespace) -> dict[str, object]:
         named["room"] = args.room
     if args.no_discovery:
         named["discovery"] = False
+    if getattr(args, "no_tls", None):
+        named["tls"] = False
     if args.max_upload_mb is not None:
         named["max_upload_bytes"] = _to_mib(args.max_upload_mb)
     if args.rate is not None:
@@ -310,6 +315,13 @@ FIELD_HELP: dict[str, str] = {
     "host_name": "the hosting person's name, told to everyone when they close the room",
     "extra_hosts": "host names this host answers to besides its own name, localhost and IP "
                    "addresses (a reverse proxy's name, say)",
+    "tls": "serve HTTPS and WSS when listening beyond loopback (false, or `--no-tls`: plain "
+           "HTTP, for a reverse proxy that terminates TLS)",
+    "tls_cert_file": "a PEM certificate to serve instead of the self-signed one the host makes "
+                     "in its data folder (with `tls_key_file`)",
+    "tls_key_file": "the PEM private key of `tls_cert_file`",
+    "forwarded_allow_ips": "with TLS off: proxy addresses whose `X-Forwarded-For` and "
+                           "`X-Forwarded-Proto` are believed (`*`: any)",
     "max_message_bytes": "UTF-8 bytes of one message's text",
     "max_name_chars": "characters of a display name",
     "max_edit_bytes": "UTF-8 bytes of an edit's new text",
@@ -385,7 +397,8 @@ FIELD_HELP: dict[str, str] = {
 _DEFAULT_TEXT = {"room": "`<user>'s room`", "data_dir": "the user data folder",
                  "static_dir": "the bundled UI", "host": "`127.0.0.1`", "password": "none",
                  "admin_password": "none",
-                 "discovery_interfaces": "every interface"}
+                 "discovery_interfaces": "every interface",
+                 "tls_cert_file": "none (self-signed)", "tls_key_file": "none"}
 
 
 def _default_text(f: dataclasses.Field[Any]) -> str:

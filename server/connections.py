@@ -25,6 +25,10 @@ import http
 import ipaddress
 import json
 import logging
+import math
+import re
+import ssl
+from asyncio import sslproto
 from typing import Any, cast
 
 import h11
@@ -157,15 +161,21 @@ class TurnBudget:
 
 
 class HostConfig(uvicorn.Config):
-    """uvicorn's config, carrying one server's guard and limits to its protocol objects."""
+    """uvicorn's config, carrying one server's guard and limits to its protocol objects.
 
-    def __init__(self, app: Any, settings: Settings, **kwargs: Any) -> None:
+    With ``tls`` (a server context), every connection first goes through
+    :class:`TlsOrPlainProtocol`, which serves TLS and plain HTTP on the one port."""
+
+    def __init__(self, app: Any, settings: Settings, tls: ssl.SSLContext | None = None,
+                 **kwargs: Any) -> None:
         # The websockets-sansio protocol: what server/directsend.py writes through.
-        super().__init__(app, http=GuardedH11Protocol, ws=GuardedWebSocketProtocol,
+        super().__init__(app, http=TlsOrPlainProtocol if tls else GuardedH11Protocol,
+                         ws=GuardedWebSocketProtocol,
                          h11_max_incomplete_event_size=settings.max_header_bytes, **kwargs)
         self.settings = settings
         self.guard = ConnectionGuard.for_settings(settings)
         self.turns = TurnBudget(REQUESTS_PER_TURN)
+        self.tls = tls
 
 
 def _reply(transport: asyncio.Transport, status: int, detail: str) -> None:
@@ -323,3 +333,167 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
             super().connection_lost(exc)
         finally:
             cast(HostConfig, self.config).guard.release(self.transport)
+
+
+TLS_RECORD_HANDSHAKE = 0x16  # the first byte of every TLS ClientHello
+
+
+def ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
+    """The TLS layer that fits the running loop: uvloop's own (in C) under uvloop, asyncio's
+    otherwise. Both take the same arguments and the same already-read bytes."""
+    try:
+        import uvloop
+        import uvloop.loop
+    except ImportError:
+        return sslproto.SSLProtocol
+    if isinstance(loop, uvloop.Loop):
+        return uvloop.loop.SSLProtocol  # type: ignore[attr-defined]  # not in its stubs
+    return sslproto.SSLProtocol
+
+
+_SAFE_TARGET = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,1000}")
+_SAFE_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+
+def is_window_address(sockname: Any) -> bool:
+    """The connection was made to 127.0.0.1 or ::1, the address the desktop window loads its
+    own server from. No packet from another machine can arrive at it (the kernel drops
+    loopback destinations from a wire), so what is said on it stays on this machine."""
+    try:
+        ip = ipaddress.ip_address(str(sockname[0]))
+    except (ValueError, TypeError, IndexError):
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip) in ("127.0.0.1", "::1")
+
+
+class TlsOrPlainProtocol(asyncio.Protocol):
+    """Serves TLS and plain HTTP on one port, by the connection's first byte.
+
+    A TLS ClientHello starts with 0x16, an HTTP request with a letter. TLS: the loop's TLS
+    protocol (:func:`ssl_protocol_class`) is put between the socket and
+    :class:`GuardedH11Protocol`, and fed the bytes already read (``loop.start_tls`` cannot
+    take them). Plain HTTP to 127.0.0.1 or ::1 (the
+    desktop window, which loads its own server from there) is served as it is: nothing of
+    it is on a wire. Plain HTTP to any other address gets only a redirect to the same
+    address over https (307 for GET and HEAD, 403 for anything else), never a page of the
+    room, so a link typed without "https://" still ends up encrypted.
+
+    Chosen over a second listener on another port: one address to tell people, nothing more
+    to firewall, and the redirect knows the exact address the person typed. Until its first
+    byte, a connection counts against its address's connection limit and waits at most
+    ``header_timeout_seconds``; a TLS handshake must end within the same time.
+    """
+
+    def __init__(self, config: uvicorn.Config, server_state: Any, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.config = cast(HostConfig, config)
+        self.loop = _loop or asyncio.get_event_loop()
+        self.inner = GuardedH11Protocol(config, server_state, app_state, _loop)
+        self.transport: asyncio.Transport | None = None
+        self._head = b""
+        self._timer: asyncio.TimerHandle | None = None
+        self._decided = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else "?"
+        if self.config.guard.admit(transport, self._peer):
+            transport.close()  # refused: too many from this address (or in all)
+            return
+        self._timer = self.loop.call_later(self.config.settings.header_timeout_seconds,
+                                           transport.close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timer()
+        if self.transport is not None:
+            self.config.guard.release(self.transport)
+
+    def data_received(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._decided:  # reading a plain request's head, to answer with a redirect
+            self._read_head(data)
+            return
+        self._decided = True
+        if data[:1] == bytes([TLS_RECORD_HANDSHAKE]):
+            self._begin_tls(transport, data)
+        elif is_window_address(transport.get_extra_info("sockname")):
+            self._hand_over(transport)
+            transport.set_protocol(self.inner)
+            self.inner.connection_made(transport)
+            self.inner.data_received(data)
+        else:
+            self._read_head(data)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _hand_over(self, transport: asyncio.Transport) -> None:
+        """From here on the connection belongs to the next protocol, which counts it itself."""
+        self._stop_timer()
+        self.config.guard.release(transport)
+        self.transport = None
+
+    def _begin_tls(self, transport: asyncio.Transport, hello: bytes) -> None:
+        assert self.config.tls is not None
+        handshake = self.loop.create_future()
+        # A failed handshake (a scanner, a client that refused the certificate) is no news.
+        handshake.add_done_callback(lambda f: f.cancelled() or f.exception())
+        tls = ssl_protocol_class(self.loop)(
+            self.loop, self.inner, self.config.tls, handshake, server_side=True,
+            ssl_handshake_timeout=max(1, math.ceil(self.config.settings.header_timeout_seconds)))
+        self._hand_over(transport)
+        transport.set_protocol(tls)
+        tls.connection_made(transport)
+        view = memoryview(hello)
+        while view:
+            buffer = tls.get_buffer(len(view))
+            n = min(len(buffer), len(view))
+            buffer[:n] = view[:n]
+            tls.buffer_updated(n)
+            view = view[n:]
+
+    def _read_head(self, data: bytes) -> None:
+        self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0 and len(self._head) <= self.config.settings.max_header_bytes:
+            return
+        assert self.transport is not None
+        self._stop_timer()
+        self.transport.write(plain_refusal(self._head, self.transport))
+        self.transport.close()
+
+
+def plain_refusal(head: bytes, transport: asyncio.BaseTransport) -> bytes:
+    """The answer to plain HTTP from the LAN on a TLS port: a redirect to the https address of
+    the same page (the Host the person typed, else the address they reached)."""
+    lines = head.split(b"\r\n")
+    method, _, rest = lines[0].decode("latin-1").partition(" ")
+    target = rest.partition(" ")[0]
+    host = next((line[5:].decode("latin-1").strip() for line in lines[1:]
+                 if line[:5].lower() == b"host:"), "")
+    if not _SAFE_HOST.fullmatch(host):
+        local = transport.get_extra_info("sockname") or ("127.0.0.1", 0)
+        ip = str(local[0])
+        host = f"[{ip}]:{local[1]}" if ":" in ip else f"{ip}:{local[1]}"
+    if not _SAFE_TARGET.fullmatch(target):
+        target = "/"
+    location = f"https://{host}{target}"
+    if method in ("GET", "HEAD"):
+        status, body = 307, (f"This LAN Chat room is encrypted: open {location}\n").encode()
+        extra = f"location: {location}\r\n"
+    else:
+        status, extra = 403, ""
+        body = json.dumps({"detail": f"this LAN Chat room takes requests over HTTPS only: "
+                                     f"{location}"}).encode()
+    kind = "text/plain; charset=utf-8" if status == 307 else "application/json"
+    return (f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n{extra}"
+            f"content-type: {kind}\r\nx-content-type-options: nosniff\r\n"
+            f"cache-control: no-store\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n").encode("latin-1") + (b"" if method == "HEAD" else body)

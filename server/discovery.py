@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -107,17 +108,20 @@ class Peer:
     service: str  # the DNS-SD instance name it was found under
     addresses: tuple[str, ...]
     is_self: bool = False
+    # The SHA-256 of its certificate (TXT ``fp``); "" for a host without TLS (or an old one).
+    fingerprint: str = ""
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.path}"
+        return f"{'https' if self.fingerprint else 'http'}://{host}:{self.port}{self.path}"
 
     def public(self) -> dict[str, Any]:
         """The JSON a lobby gets for this room (``GET /api/peers``)."""
         return {"id": self.id, "name": self.name, "url": self.url, "host": self.host,
                 "port": self.port, "users": self.users, "version": self.version,
-                "password": self.password, "machine": self.machine, "self": self.is_self}
+                "password": self.password, "machine": self.machine, "self": self.is_self,
+                "fingerprint": self.fingerprint or None}
 
 
 class Advertiser:
@@ -125,7 +129,8 @@ class Advertiser:
 
     def __init__(self, azc: AsyncZeroconf, *, room: str, room_id: str, port: int,
                  addresses: list[str], machine: str, users: int = 0, password: bool = False,
-                 path: str = "/", version: str = __version__) -> None:
+                 path: str = "/", version: str = __version__,
+                 fingerprint: str | None = None) -> None:
         self.azc = azc
         self.room = room
         self.room_id = room_id
@@ -136,6 +141,7 @@ class Advertiser:
         self.password = password
         self.path = path
         self.version = version
+        self.fingerprint = fingerprint
         self.name = f"{instance_name(room, machine, room_id)}.{SERVICE_TYPE}"
         self.info: AsyncServiceInfo | None = None
 
@@ -143,7 +149,9 @@ class Advertiser:
         return {"txtvers": "1", "room": _clip_utf8(self.room, TXT_VALUE_MAX),
                 "version": self.version, "password": "1" if self.password else "0",
                 "id": self.room_id, "path": self.path, "users": str(self.users),
-                "machine": _clip_utf8(self.machine, TXT_VALUE_MAX)}
+                "machine": _clip_utf8(self.machine, TXT_VALUE_MAX),
+                # What a desktop app pins the host's certificate to (absent: no TLS).
+                **({"fp": self.fingerprint} if self.fingerprint else {})}
 
     def _make_info(self) -> AsyncServiceInfo:
         return AsyncServiceInfo(
@@ -392,12 +400,15 @@ class PeerBrowser:
         machine = props.get("machine") or (info.server or "").removesuffix(".local.")
         # Loopback addresses are a last resort: on another machine they would point at us.
         ordered = sorted(addresses, key=lambda a: ipaddress.ip_address(a).is_loopback)
+        fp = (props.get("fp") or "").lower()
+        if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
+            fp = ""  # not a SHA-256: treat the room as one without TLS rather than trust junk
         return Peer(id=room_id, name=props.get("room") or info.name.split(".")[0],
                     host=ordered[0], port=info.port, path=path, users=users,
                     version=props.get("version") or "?",
                     password=(props.get("password") or "0") == "1", machine=machine,
                     service=info.name, addresses=tuple(ordered),
-                    is_self=room_id == self.self_id)
+                    is_self=room_id == self.self_id, fingerprint=fp)
 
     # -- liveness -----------------------------------------------------------------------------
 
@@ -421,7 +432,7 @@ class PeerBrowser:
             candidates = [entry.peer.host, *[a for a in entry.peer.addresses
                                               if a != entry.peer.host]]
             for host in candidates:
-                if await self._healthy(host, entry.peer.port):
+                if await self._healthy(host, entry.peer.port, bool(entry.peer.fingerprint)):
                     answered = host
                     break
         finally:
@@ -448,10 +459,10 @@ class PeerBrowser:
             log.info("room %r stopped answering at %s", entry.peer.name, entry.peer.url)
             self._emit("removed", entry.peer)
 
-    async def _healthy(self, host: str, port: int) -> bool:
+    async def _healthy(self, host: str, port: int, tls: bool) -> bool:
         try:
-            return await asyncio.wait_for(probe_health(host, port), self.probe_timeout)
-        except (OSError, TimeoutError, ValueError):
+            return await asyncio.wait_for(probe_health(host, port, tls), self.probe_timeout)
+        except (OSError, TimeoutError, ValueError, ssl.SSLError):
             return False
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -499,12 +510,22 @@ class _AnnouncementListener(RecordUpdateListener):
         """Nothing to flush: ``heard`` acts per record."""
 
 
-async def probe_health(host: str, port: int) -> bool:
-    """True if ``GET /api/health`` at host:port answers 200.
+def _probe_context() -> ssl.SSLContext:
+    """TLS for the liveness probe: it asks only whether the host answers, so the certificate
+    is not checked here (the window pins it when someone joins: desktop/pinning.py)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def probe_health(host: str, port: int, tls: bool = False) -> bool:
+    """True if ``GET /api/health`` at host:port answers 200 (over TLS with ``tls``).
 
     A bare HTTP/1.0 request on a fresh connection: nothing to configure (no proxy from the
     environment can get in the way), no log line per probe, and a dead host fails fast."""
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection(
+        host, port, ssl=_probe_context() if tls else None)
     try:
         netloc = f"[{host}]" if ":" in host else host
         writer.write(f"GET /api/health HTTP/1.0\r\nHost: {netloc}:{port}\r\n"
@@ -531,8 +552,9 @@ class Discovery:
     """
 
     def __init__(self, settings: Settings, *, room_id: str,
-                 users: Callable[[], int] = lambda: 0) -> None:
+                 users: Callable[[], int] = lambda: 0, fingerprint: str | None = None) -> None:
         self.settings = settings
+        self.fingerprint = fingerprint
         self.room_id = room_id
         self.users = users
         self.azc: AsyncZeroconf | None = None
@@ -589,7 +611,7 @@ class Discovery:
         advertiser = Advertiser(
             self.azc, room=self.settings.room, room_id=self.room_id, port=self.settings.port,
             addresses=addresses, machine=netinfo.machine_name(), users=self._users(),
-            password=bool(self.settings.password))
+            password=bool(self.settings.password), fingerprint=self.fingerprint)
         self.advertiser = advertiser
         try:
             await advertiser.async_start()

@@ -26,13 +26,14 @@ def lan_addresses() -> list[str]:
     return [str(a) for a in sorted(found, key=lambda a: (not a.is_private, a))]
 
 
-def room_urls(host: str, port: int) -> list[str]:
-    """The addresses this host answers on, as URLs, best first."""
+def room_urls(host: str, port: int, tls: bool = False) -> list[str]:
+    """The addresses this host answers on, as URLs, best first (https:// with ``tls``)."""
     if host in ("0.0.0.0", "::", ""):
         hosts = lan_addresses() or ["127.0.0.1"]
     else:
         hosts = [host]
-    return [f"http://{h if ':' not in h else f'[{h}]'}:{port}/" for h in hosts]
+    scheme = "https" if tls else "http"
+    return [f"{scheme}://{h if ':' not in h else f'[{h}]'}:{port}/" for h in hosts]
 
 
 def machine_name() -> str:

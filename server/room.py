@@ -29,6 +29,7 @@ from .security import (
 )
 from .settings import Settings
 from .store import HistoryStore
+from .tls import Identity, load_identity
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,14 @@ class Room:
         self.discovery: Discovery | None = None
         self.peer_streams = StreamSlots(settings.max_peer_streams)
         self.qr_codes = netinfo.QrCodes()
+        self.identity: Identity | None = None
 
     # Lifecycle ---------------------------------------------------------------------------
 
     async def async_start(self) -> None:
         """Open the history and files, then start the hub and (when asked) discovery."""
         s = self.settings
+        self.identity = load_identity(s)  # made already by the runner; read for its fingerprint
         store = self._store = HistoryStore(s.db_path)
         files = self._files = FileStore(s.files_dir, store, max_bytes=s.max_upload_bytes,
                                         max_total_bytes=s.max_total_upload_bytes,
@@ -76,7 +79,8 @@ class Room:
         self._admin = PasswordGate(s.admin_password, secret + b"/admin")
         self._hub = ChatHub(store, s, self.file_info, files.erase)
         if s.discovery:
-            self.discovery = Discovery(s, room_id=store.room_id, users=lambda: len(self.hub.users))
+            self.discovery = Discovery(s, room_id=store.room_id, users=lambda: len(self.hub.users),
+                                       fingerprint=self.fingerprint)
             await self.discovery.async_start()
         # What exists now (the app, its modules, its routes) lives as long as the room: left
         # out of the cyclic collector's full passes, which otherwise walk it all (about 65,000
@@ -140,6 +144,11 @@ class Room:
         record = self.files.lookup(file_id)
         return record.public() if record else None
 
+    @property
+    def fingerprint(self) -> str | None:
+        """The served certificate's fingerprint, or None when the host serves no TLS."""
+        return self.identity.fingerprint if self.identity is not None else None
+
     def is_member(self, headers: Any) -> bool:
         """The request carries this room's session cookie (or the room needs none)."""
         return self.gate.token_ok(cookie_value(headers))
@@ -173,7 +182,10 @@ class Room:
             "users": len(self.hub.users),
             "password": self.gate.required,
             "member": member,
-            "urls": netinfo.room_urls(s.host, port),
+            "urls": netinfo.room_urls(s.host, port, tls=self.identity is not None),
+            # The certificate's SHA-256 (DER, hex) and the digits people compare; null: no TLS.
+            "fingerprint": self.fingerprint,
+            "safety_code": self.identity.safety_code if self.identity else None,
             "limits": {"max_message_bytes": s.max_message_bytes,
                        "max_upload_bytes": s.max_upload_bytes},
         }

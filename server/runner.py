@@ -14,6 +14,7 @@ from .connections import HostConfig
 from .listen import bind_socket
 from .room import Room
 from .settings import Settings
+from .tls import load_identity
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,20 @@ class Server(uvicorn.Server):
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    """uvicorn with the h11 parser behind LAN Chat's connection bounds (server/connections.py)."""
+    """uvicorn with the h11 parser behind LAN Chat's connection bounds (server/connections.py),
+    and TLS on the same port when the host listens beyond loopback (server/tls.py; raises
+    TlsError when the certificate cannot be made or used).
+
+    Forwarded headers are believed only without TLS: TLS here means no proxy in front (the
+    host terminates it itself), so an X-Forwarded-For would only be a client lying about
+    its address to dodge the per-address limits."""
+    identity = load_identity(settings)
     return HostConfig(
         create_app(settings),
         settings,
+        tls=identity.server_context() if identity is not None else None,
+        proxy_headers=identity is None,
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         host=settings.host,
         port=settings.port,
         ws_max_size=settings.ws_max_frame_bytes,
@@ -79,6 +90,11 @@ class ServerThread:
         except BaseException as exc:  # reported by start()
             self.error = exc
             log.exception("the server stopped with an error")
+
+    @property
+    def tls(self) -> bool:
+        """This server answers TLS (it listens beyond loopback and TLS is not off)."""
+        return isinstance(self.server.config, HostConfig) and self.server.config.tls is not None
 
     @property
     def app(self):  # type: ignore[no-untyped-def]

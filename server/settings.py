@@ -40,6 +40,16 @@ class Settings:
     # Host names this host answers to besides its own name, localhost and IP addresses.
     extra_hosts: tuple[str, ...] = ()
 
+    # TLS (server/tls.py): a host listening beyond loopback serves HTTPS and WSS, with a
+    # self-signed certificate made on first start unless a certificate and key are given.
+    # False: plain HTTP, for a reverse proxy that terminates TLS in front of the host.
+    tls: bool = True
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # With tls off: the proxies whose X-Forwarded-For / X-Forwarded-Proto are believed, so
+    # per-address limits and the Secure cookie see the real client. Ignored with tls on.
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
+
     # Chat limits.
     max_message_bytes: int = 8 * 1024  # UTF-8 bytes of one message's text
     max_name_chars: int = 32

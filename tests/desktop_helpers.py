@@ -21,7 +21,7 @@ from tests.conftest import ROOT, stop_process, wait_until
 from tests.window_driver import DEVTOOLS_ENV, AppWindow, need_window_tools
 
 EXPECTED_API = {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external",
-                "lobby_url", "hosting_state", "stop_hosting"}
+                "lobby_url", "hosting_state", "stop_hosting", "take_refusal"}
 
 
 def free_port() -> int:
@@ -107,7 +107,7 @@ class DesktopApp(AppWindow):
     (tests/window_driver.AppWindow: DevTools, the X server, the log, the app's server)."""
 
     def __init__(self, home: Path, display: str, *args: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, discovery: bool = False) -> None:
         need_window_tools()
         self.home = home
         devtools_port = free_port()
@@ -115,7 +115,9 @@ class DesktopApp(AppWindow):
         self.stdout_path = home / "stdout.txt"
         self.stderr_path = home / "stderr.txt"
         home.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "desktop", "--no-discovery", "--port", str(app_port),
+        # Discovery, when asked for, stays on loopback: no mDNS leaves the machine.
+        browse = ["--set", "discovery_interfaces=127.0.0.1"] if discovery else ["--no-discovery"]
+        cmd = [sys.executable, "-m", "desktop", *browse, "--port", str(app_port),
                "--data-dir", str(home / "chat-data"), *args]
         started_at = time.monotonic()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
@@ -153,9 +155,24 @@ def window_position(display: str, window_id: str) -> str:
     return _xdotool(display, "getwindowgeometry", window_id).stdout.split("\n")[1].strip()
 
 
-def question_windows(display: str) -> list[str]:
-    """X window ids of the app's "host a room?" question now on the screen."""
-    return _xdotool(display, "search", "--onlyvisible", "--name", "host a room").stdout.split()
+def question_windows(display: str, title: str = "host a room") -> list[str]:
+    """X window ids of the app's "host a room?" question (or another) now on the screen."""
+    return _xdotool(display, "search", "--onlyvisible", "--name", title).stdout.split()
+
+
+def answer_question(app: DesktopApp, title: str, key: str, timeout: float = 20) -> None:
+    """Press ``key`` in the app's native question titled ``title``, through the X server."""
+    import shutil
+
+    from tests.conftest import need_tool
+    need_tool(shutil.which("xdotool"), "xdotool")
+    assert app.display is not None
+    found = wait_until(lambda: question_windows(str(app.display), title), timeout=timeout,
+                       what=f"the question {title!r} to appear")
+    _xdotool(app.display, "windowfocus", "--sync", found[0])
+    _xdotool(app.display, "key", "--clearmodifiers", key)
+    wait_until(lambda: not question_windows(str(app.display), title), timeout=timeout,
+               what=f"the question {title!r} to close")
 
 
 def answer_hosting_question(app: DesktopApp, host: bool, timeout: float = 20) -> None:

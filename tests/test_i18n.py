@@ -20,8 +20,8 @@ JS = STATIC / "js"
 # The room's own modules, being rewritten on another branch: converted next, mechanically, with
 # the keys and helpers already here (i18n.js, errors.js). The scan skips them and says so.
 NOT_YET_CONVERTED = (
-    "codes.js", "composer.js", "icons.js", "messages.js", "notice.js", "outbox.js",
-    "notify.js", "room-dialogs.js", "room-header.js", "room-items.js", "room.js", "storage.js",
+    "codes.js", "composer.js", "icons.js", "messages.js", "notice.js", "notify.js", "outbox.js",
+    "room-dialogs.js", "room-header.js", "room-items.js", "room.js", "safety.js", "storage.js",
     "title.js", "uploads.js", "util.js",
 )
 # Forms in which a language may spell the number out ("شخصان", two people) instead of {count}.

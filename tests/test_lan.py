@@ -160,6 +160,11 @@ class Lan:
 
 @pytest.fixture
 def lan(tmp_path: Path) -> Iterator[Lan]:
+    yield from lan_setup(tmp_path)
+
+
+def lan_setup(tmp_path: Path) -> Iterator[Lan]:
+    """The body of the ``lan`` fixture, for other LAN test modules' fixtures to reuse."""
     def cannot(reason: str) -> None:
         if IN_CI:
             pytest.fail(f"the LAN test must run in CI but cannot: {reason}")
@@ -222,7 +227,8 @@ def test_two_hosts_on_a_lan_find_join_and_lose_each_other(lan: Lan) -> None:
 
     # 1. B's lobby lists A's room, at A's address on the veth.
     host_a, peer = start_a("first start")
-    assert peer["url"] == f"http://{lan.pair.addr_a}:{PORT}/"
+    # Encrypted by default on the LAN: the lobby links to https, pinned to the advertised fp.
+    assert peer["url"] == f"https://{lan.pair.addr_a}:{PORT}/" and len(peer["fingerprint"]) == 64
     assert peer["host"] == lan.pair.addr_a and peer["self"] is False
     assert peer["users"] == 0 and peer["password"] is False and len(peer["id"]) == 32
 
@@ -232,7 +238,7 @@ def test_two_hosts_on_a_lan_find_join_and_lose_each_other(lan: Lan) -> None:
                   "--say", "hi Bea, Ada here")
     ada.wait_record(lambda r: r.get("ready") is True, 15, "Ada to join")
     bea = lan.run(b_ns, "chat-bea", "-m", "tests.lan_helper", "chat",
-                  peer["url"].replace("http://", "ws://") + "ws", "Bea",
+                  peer["url"].replace("https://", "wss://") + "ws", "Bea",
                   "--say", "hello from Bea", "--say-first", "--expect", "hi Bea, Ada here")
     bea_done = bea.wait_record(lambda r: r.get("done") is True, 20, "Bea's exchange")
     ada_done = ada.wait_record(lambda r: r.get("done") is True, 20, "Ada's exchange")

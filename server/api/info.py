@@ -37,6 +37,7 @@ async def qr(request: Request, room: RoomDep,
              text: str = Query(..., max_length=512)) -> Response:
     """Only this room's own URLs: anything else would let anyone spend the host's CPU."""
     s = room.settings
-    if text not in netinfo.room_urls(s.host, request.url.port or s.port):
+    if text not in netinfo.room_urls(s.host, request.url.port or s.port,
+                                     tls=room.identity is not None):
         raise HTTPException(404, "this host draws QR codes of its own room URLs only")
     return Response(await room.qr_codes.svg(text), media_type="image/svg+xml")

@@ -41,7 +41,7 @@ async def login(request: Request, room: RoomDep,
         if not right:
             return JSONResponse({"detail": "wrong password"}, status_code=401)
     response = JSONResponse({"ok": True, "admin": is_admin})
-    _sign_in(response, room, is_admin)
+    _sign_in(response, room, is_admin, secure=request.url.scheme == "https")
     return response
 
 
@@ -61,13 +61,15 @@ async def enter_as_admin(request: Request, room: RoomDep,
     finally:
         room.attempts.end(address, right)
     if right:
-        _sign_in(response, room, True)
+        _sign_in(response, room, True, secure=request.url.scheme == "https")
     return response
 
 
-def _sign_in(response: Response, room: Room, admin: bool) -> None:
+def _sign_in(response: Response, room: Room, admin: bool, secure: bool) -> None:
+    """Session cookies, ``Secure`` over TLS so a browser never sends them over plain HTTP (the
+    desktop window signs in to its own room over loopback, plain, and keeps plain cookies)."""
     response.set_cookie(SESSION_COOKIE, room.gate.new_token(), httponly=True,
-                        samesite="strict", max_age=_MAX_AGE, path="/")
+                        samesite="strict", max_age=_MAX_AGE, path="/", secure=secure)
     if admin:
         response.set_cookie(ADMIN_COOKIE, room.admin_gate.new_token(), httponly=True,
-                            samesite="strict", max_age=_MAX_AGE, path="/")
+                            samesite="strict", max_age=_MAX_AGE, path="/", secure=secure)

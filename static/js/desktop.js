@@ -76,6 +76,11 @@ export async function hostingState() {
   return state && typeof state === 'object' ? state : null;
 }
 export function stopHosting() { return call('stop_hosting'); }
+/** Why the window just refused to open a room (a certificate that did not match), or null. */
+export async function takeRefusal() {
+  const result = await call('take_refusal');
+  return typeof result?.text === 'string' ? result.text : null;
+}
 
 /** Open a link outside the window: the system browser in the desktop, a new tab elsewhere. */
 export async function openExternal(url) {

@@ -6,6 +6,7 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { copyField } from './dialogs.js';
 import { t } from './i18n.js';
+import { safetyNote } from './safety.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
@@ -43,6 +44,7 @@ export function mountInvite(parent, { onRename }) {
           h('p', { text: t('invite.how') }),
           copyField(best, t('invite.addressLabel', { address: best })),
           lock)),
+      safetyNote(info, 'host'),
       lan.length ? null : h('p', { class: 'warning', text: t('invite.loopbackOnly') }),
       who);
   }
@@ -56,7 +58,7 @@ export function mountInvite(parent, { onRename }) {
         shown = '';
         return;
       }
-      const key = JSON.stringify([info.room, info.password, info.urls, me.name]);
+      const key = JSON.stringify([info.room, info.password, info.urls, info.safety_code, me.name]);
       if (key !== shown) {
         shown = key;
         build(info, me);

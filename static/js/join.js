@@ -4,6 +4,7 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { languagePicker, t } from './i18n.js';
 import * as desktop from './desktop.js';
+import { safetyNote } from './safety.js';
 
 export const MAX_NAME_CHARS = 32;
 
@@ -45,6 +46,7 @@ export function mountJoin(root, info, { name = '', error = '', onJoin }) {
     nameInput,
     password ? [h('label', { for: 'join-password', text: t('join.password') }), password] : null,
     problem,
+    safetyNote(info, 'joiner'),
     h('button', { type: 'submit', class: 'btn btn-primary btn-wide' }, h('span', { text: t('form.join') }), icon('arrow', 'flip-rtl')));
   const say = (text, field) => {
     problem.textContent = text;

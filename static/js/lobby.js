@@ -197,12 +197,20 @@ export function mountLobby(root, info = null) {
   const hostSection = h('section', { class: 'card', 'aria-labelledby': 'host-title' });
   const addressSection = h('section', { class: 'card', 'aria-labelledby': 'address-title' });
   const hostingSection = h('section', { class: 'card hosting-card' });
+  // Filled when the window refused a room's certificate (desktop/pinning.py says when).
+  const refusal = h('section', { class: 'card refusal', role: 'alert', hidden: true });
   root.replaceChildren(h('div', { class: 'lobby' },
     h('header', { class: 'lobby-header' }, h('div', { class: 'brand' }, icon('chat'), h('h1', { class: 'brand-name', text: t('app.name') })),
       h('p', { class: 'muted', text: t('lobby.tagline') }), languagePicker()),
+    refusal,
     hostingSection,
     h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));
   mountHostingCard(hostingSection, info);
+  desktop.takeRefusal().then((text) => {
+    if (!text) return;
+    refusal.replaceChildren(h('h2', { text: t('lobby.refusedTitle') }), h('p', { text }));
+    refusal.hidden = false;
+  });
   document.title = t('app.name');
   mountNearby(nearby);
   // Until a name is typed, suggest the room name this computer's host would use.

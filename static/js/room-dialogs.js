@@ -6,6 +6,7 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { openDialog, copyField } from './dialogs.js';
 import { plural } from './util.js';
+import { safetyNote } from './safety.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
@@ -40,7 +41,8 @@ export function mountRoomDialogs() {
         h('p', { text: 'Anyone on the same network can join from a phone or a browser: scan the code or type the address.' }),
         h('div', { class: 'qr-box' }, qr),
         ...urls.map((u) => copyField(u, `Room address ${u}`)),
-      ];
+        safetyNote(info, 'host'),
+      ].filter(Boolean);
       if (!lanUrls.length) {
         body.push(h('p', { class: 'warning', text: 'This room only listens on this computer, so other devices cannot reach it. Host it on your network to share it.' }));
       }

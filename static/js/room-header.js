@@ -19,18 +19,22 @@ export function roomAddress(info) {
 
 /**
  * Fills `header` once and updates it in place, so a focused header button keeps focus as people
- * come and go. Returns { update({roomName, state, count, address}), closed(), stop() }.
+ * come and go. Returns { update({roomName, state, count, address, safetyCode}), closed(), stop() }.
  */
 export function mountHeader(header, { onBack, onPeople, onAddress }) {
   const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': 'Back to the lobby', title: 'Back to the lobby', onclick: () => onBack() }, icon('back'));
   const name = h('h1', { class: 'room-name' });
   const conn = h('p', { class: 'conn' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }));
+  // The room's safety code (server/tls.py), for people to compare aloud; hidden without TLS.
+  const safety = h('span', { class: 'safety-code' });
+  const safetyLine = h('p', { class: 'safety-line', hidden: true, title: 'Safety code: the same digits on every screen in this room mean nobody is in between' },
+    icon('lock'), h('span', { class: 'safety-label', text: 'Safety code ' }), safety);
   const count = h('span', { class: 'chip-count' });
   const people = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onPeople() },
     icon('users'), count, ' ', h('span', { class: 'chip-label', text: 'online' }));
   const addrText = h('span', { class: 'chip-label addr' });
   const addr = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onAddress() }, icon('qr'), addrText);
-  header.replaceChildren(back, h('div', { class: 'room-title' }, name, conn), h('div', { class: 'header-actions' }, people, addr));
+  header.replaceChildren(back, h('div', { class: 'room-title' }, name, conn, safetyLine), h('div', { class: 'header-actions' }, people, addr));
 
   let stopped = false;
   let inDesktop = false;
@@ -41,7 +45,9 @@ export function mountHeader(header, { onBack, onPeople, onAddress }) {
   });
 
   return {
-    update({ roomName, state, count: n, address }) {
+    update({ roomName, state, count: n, address, safetyCode = null }) {
+      safetyLine.hidden = !safetyCode;
+      safety.textContent = safetyCode ?? '';
       back.hidden = !inDesktop;
       name.textContent = roomName;
       name.title = roomName;

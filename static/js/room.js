@@ -126,7 +126,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   // State -> screen ---------------------------------------------------------------------------
 
   function renderHeader() {
-    head.update({ roomName, state: connState.state, count: users.size, address: roomAddress(info) });
+    head.update({ roomName, state: connState.state, count: users.size, address: roomAddress(info), safetyCode: info.safety_code ?? null });
     // A new room, or one where only you ever spoke: invite. A room with a conversation in it
     // shows that conversation; its address stays one click away in the header.
     const alone = [...users.keys()].every((id) => id === me?.id)
