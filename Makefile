@@ -7,7 +7,8 @@ STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 APT_PACKAGES = chromium xvfb xauth xdotool x11-utils imagemagick iproute2 curl \
                libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
                libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-image0 libxcb-render-util0 \
-               libegl1 libgl1 libnss3 libxcomposite1 libxdamage1 libxtst6 libasound2 fonts-dejavu-core
+               libegl1 libgl1 libnss3 libxcomposite1 libxdamage1 libxtst6 libasound2 fonts-dejavu-core \
+               fonts-noto-color-emoji
 
 .PHONY: run headless test test-fast bench build system-deps venv clean
 

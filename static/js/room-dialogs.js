@@ -9,7 +9,8 @@ import { plural } from './util.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
-/** Returns { people(users, meId, onRename), address(info), image(url, name), stop() }. */
+/** Returns { people(users, meId, {onRename, onMessage, onRemove}), address(info), image(url, name), stop() }.
+ *  `onRemove` is null unless this person may moderate. */
 export function mountRoomDialogs() {
   const open = new Set();
   function show(...args) {
@@ -20,14 +21,18 @@ export function mountRoomDialogs() {
   }
 
   return {
-    people(users, meId, onRename) {
+    people(users, meId, { onRename, onMessage, onRemove = null }) {
       const people = [...users].sort((a, b) => a.name.localeCompare(b.name));
       let dialog = null;
-      const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => { dialog?.close(); onRename(); } });
+      const then = (fn, u) => () => { dialog?.close(); fn(u); };
+      const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: then(onRename) });
+      const actions = (u) => h('span', { class: 'people-actions' },
+        h('button', { type: 'button', class: 'link-btn', text: 'Message privately', 'aria-label': `Message ${u.name} privately`, onclick: then(onMessage, u) }),
+        onRemove ? h('button', { type: 'button', class: 'link-btn danger', text: 'Remove…', 'aria-label': `Remove ${u.name} from the room`, onclick: then(onRemove, u) }) : null);
       const list = h('ul', { class: 'people' }, people.map((u) => h('li', {},
         h('span', { class: 'avatar', 'aria-hidden': 'true', text: (u.name.trim()[0] ?? '?').toUpperCase() }),
-        h('span', { text: u.name }),
-        u.id === meId ? [h('span', { class: 'muted', text: ' (you)' }), change] : null)));
+        h('span', { class: 'people-name', text: u.name }),
+        u.id === meId ? [h('span', { class: 'muted', text: ' (you)' }), change] : actions(u))));
       const body = people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' });
       dialog = show(`${plural(people.length, 'person', 'people')} online`, body);
     },

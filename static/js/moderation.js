@@ -1,0 +1,46 @@
+// What a moderator (the person hosting, or whoever signed in with the host's admin password)
+// confirms before it happens: removing a person from the room for a while, and deleting a
+// message. The host checks the right again; these dialogs only ask.
+
+import { h } from './dom.js';
+import { openDialog } from './dialogs.js';
+
+export const REMOVE_MINUTES = [5, 15, 60, 24 * 60];
+
+const label = (m) => (m < 60 ? `${m} minutes` : m === 60 ? '1 hour' : `${m / 60} hours`);
+
+/** Ask how long to remove `user`; `onRemove(minutes)` does it. */
+export function openRemoveDialog(user, onRemove) {
+  const select = h('select', { id: 'remove-minutes', class: 'select' },
+    REMOVE_MINUTES.map((m) => h('option', { value: String(m), text: label(m), selected: m === 15 })));
+  const go = h('button', { type: 'submit', class: 'btn btn-danger', text: `Remove ${user.name}` });
+  const form = h('form', { class: 'stack' },
+    h('p', { text: `${user.name} is disconnected and cannot come back from this browser until the time is up.` }),
+    h('label', { for: 'remove-minutes', text: 'For how long' }), select, go);
+  const dialog = openDialog(`Remove ${user.name} from the room?`, form, 'remove-dialog');
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    onRemove(Number(select.value));
+    dialog.close();
+  });
+  select.focus();
+  return dialog;
+}
+
+/** Ask before deleting a message (yours, or any as a moderator); `onDelete()` does it. */
+export function openDeleteDialog({ own, excerpt }, onDelete) {
+  const go = h('button', { type: 'button', class: 'btn btn-danger', text: 'Delete' });
+  const keep = h('button', { type: 'button', class: 'btn', text: 'Cancel' });
+  const body = [
+    excerpt ? h('blockquote', { class: 'delete-quote', text: excerpt }) : null,
+    h('p', { text: own
+      ? 'It is erased from the host for everyone, with any file attached; the others see “message deleted”.'
+      : 'As a moderator you erase it for everyone, with any file attached.' }),
+    h('p', { class: 'dialog-actions' }, keep, go),
+  ].filter(Boolean);
+  const dialog = openDialog('Delete this message?', body, 'delete-dialog');
+  go.addEventListener('click', () => { dialog.close(); onDelete(); });
+  keep.addEventListener('click', () => dialog.close());
+  go.focus();
+  return dialog;
+}

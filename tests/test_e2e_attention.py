@@ -1,0 +1,103 @@
+"""What draws a person's attention, in real Chromium against a real host: @mentions (completion,
+highlight, the title's count), the "new messages" line after a reload, and a moderator removing
+a person from the room."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import Host, chromium_path, need_tool
+from tests.e2e_helpers import PHONE, join, launch_browser, new_page, say, shot, wait_connected
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
+
+
+def go_away(page: Any) -> None:
+    """The tab goes to the background (what the browser reports when another tab is in front)."""
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+
+
+def come_back(page: Any) -> None:
+    page.evaluate("""() => {
+        delete document.hidden;
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+
+
+def test_a_mention_completes_highlights_and_counts_in_the_title(host: Host, browser: Any) -> None:
+    need_tool(chromium_path(), "chromium")
+    _, ada, errors = new_page(browser, viewport=PHONE)
+    _, bob, _ = new_page(browser)
+    _, bea, _ = new_page(browser)
+    join(ada, host.url, "Ada")
+    join(bob, host.url, "Bob")
+    join(bea, host.url, "Beatrice")
+    go_away(bob)
+    ada.locator("#compose").focus()
+    ada.keyboard.type("lunch? @b")
+    options = ada.get_by_role("option")
+    expect(options).to_have_count(2)
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    ada.keyboard.type("o")
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_text("Bob")
+    print(shot(ada, "conv-mention-completion-phone.png"))
+    ada.keyboard.press("Enter")
+    expect(ada.locator("#compose")).to_have_value("lunch? @Bob ")
+    expect(ada.get_by_role("listbox")).to_be_hidden()
+    ada.keyboard.type("at noon")
+    ada.keyboard.press("Enter")
+
+    said = bob.locator(".msg.mention .msg-text", has_text="lunch? @Bob at noon")
+    expect(said).to_be_visible()
+    expect(bob).to_have_title("(1 · @1) Test room · LAN Chat")
+    say(bea, "not about you")
+    expect(bob).to_have_title("(2 · @1) Test room · LAN Chat")
+    expect(bea.locator(".msg.mention")).to_have_count(0)
+    print(shot(bob, "conv-mention-desktop.png"))
+    come_back(bob)
+    expect(bob).to_have_title("Test room · LAN Chat")
+    assert not errors.real_errors(), errors.real_errors()
+
+
+def test_the_new_messages_line_marks_where_you_stopped(host: Host, browser: Any) -> None:
+    need_tool(chromium_path(), "chromium")
+    ada_context, ada, _ = new_page(browser)
+    _, bob, _ = new_page(browser)
+    join(ada, host.url, "Ada")
+    join(bob, host.url, "Bob")
+    say(bob, "read this one")
+    expect(ada.locator("#messages .msg-text", has_text="read this one")).to_be_visible()
+    expect(ada.locator(".unread-line")).to_have_count(0)
+    ada.close()
+    for text in ("missed one", "missed two"):
+        say(bob, text)
+
+    ada = ada_context.new_page()
+    ada.goto(host.url + "/")
+    wait_connected(ada)
+    expect(ada.locator("#messages .msg-text", has_text="missed two")).to_be_visible()
+    line = ada.locator("#messages .unread-line")
+    expect(line).to_have_count(1)
+    after = ada.locator("#messages .unread-line + .msg .msg-text")
+    expect(after).to_have_text("missed one")
+    print(shot(ada, "conv-unread-line-desktop.png"))
+    ada.set_viewport_size(PHONE)
+    print(shot(ada, "conv-unread-line-phone.png"))
+    # Nothing new since: the next visit has no line.
+    ada.reload()
+    wait_connected(ada)
+    expect(ada.locator("#messages .msg-text", has_text="missed two")).to_be_visible()
+    expect(ada.locator("#messages .unread-line")).to_have_count(0)
