@@ -35,6 +35,7 @@ export function mountMessageActions(scroller, list, { onLeave }) {
       current?.classList.remove('pressed');
     }
     current = li;
+    if (li.dataset.deleted) { bar.remove(); return; } // nothing left to act on
     edit.hidden = !li.dataset.canEdit;
     del.hidden = !li.dataset.canDelete;
     if (bar.parentNode !== li) li.append(bar);
@@ -47,7 +48,7 @@ export function mountMessageActions(scroller, list, { onLeave }) {
 
   function run(action, li = current) {
     const id = Number(li?.dataset.id);
-    if (!Number.isInteger(id)) return;
+    if (!Number.isInteger(id) || li.dataset.deleted) return;
     if (action === 'edit' && !li.dataset.canEdit) return;
     if (action === 'delete' && !li.dataset.canDelete) return;
     if (action === 'picker') {

@@ -77,7 +77,9 @@ function buildMessage(item) {
   });
   if (stored) {
     // A stored message can be reached with the arrow keys and acted on (message-actions.js).
-    Object.assign(li.dataset, { id: String(ev.id), canEdit: item.canEdit ? '1' : '', canDelete: item.canDelete ? '1' : '' });
+    Object.assign(li.dataset, {
+      id: String(ev.id), canEdit: item.canEdit ? '1' : '', canDelete: item.canDelete ? '1' : '', deleted: ev.deleted ? '1' : '',
+    });
     li.tabIndex = -1;
   }
   const who = item.own ? 'You' : ev.user?.name ?? 'Someone';
@@ -183,6 +185,9 @@ export function mountMessageList(scroller, pill) {
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; stuck = true; history.update(); }
 
   scroller.addEventListener('scroll', () => { stuck = atBottom(); }, { passive: true });
+  // A window made smaller (or a phone's keyboard opening) keeps the newest message in view.
+  const resized = new ResizeObserver(() => { if (stuck) toBottom(); });
+  resized.observe(scroller);
 
   list.addEventListener('click', (event) => {
     const button = event.target.closest('[data-action]');
@@ -264,6 +269,7 @@ export function mountMessageList(scroller, pill) {
 
   function stop() {
     clearTimeout(quietTimer);
+    resized.disconnect();
     history.stop();
   }
 
