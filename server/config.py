@@ -169,8 +169,8 @@ def from_file(path: Path, must_exist: bool) -> dict[str, object]:
             raise ConfigError(f"{source}: unknown setting '{key}' (the README's Configuration "
                               "section lists them)")
         values[name] = convert(name, known[name], value, source, typed=True)
-    if "password" in values and _readable_by_others(path):
-        log.warning("%s holds the room password and other users of this computer can read "
+    if ({"password", "admin_password"} & values.keys()) and _readable_by_others(path):
+        log.warning("%s holds a password and other users of this computer can read "
                     "it: chmod 600 it", path)
     return values
 
@@ -304,11 +304,20 @@ FIELD_HELP: dict[str, str] = {
     "static_dir": "the UI's files (`index.html`, `css/`, `js/`)",
     "password": "the room's password (kept in memory as a hash; prefer `LANCHAT_PASSWORD` or "
                 "`--password-file` to a config file)",
+    "admin_password": "the host's admin password: signing in with it (`POST /api/login`) lets "
+                      "a person delete any message and remove people for a while (kept in "
+                      "memory as a hash; prefer `LANCHAT_ADMIN_PASSWORD`)",
     "host_name": "the hosting person's name, told to everyone when they close the room",
     "extra_hosts": "host names this host answers to besides its own name, localhost and IP "
                    "addresses (a reverse proxy's name, say)",
     "max_message_bytes": "UTF-8 bytes of one message's text",
     "max_name_chars": "characters of a display name",
+    "max_edit_bytes": "UTF-8 bytes of an edit's new text",
+    "max_reactions_per_message": "different emoji on one message (`too_many_reactions` past it)",
+    "searches_per_second": "searches one person may send a second, on average",
+    "search_burst": "searches one person may send at once above that rate",
+    "search_page": "results in one search answer unless the client asks for fewer (at most "
+                   "`max_page`)",
     "messages_per_second": "messages one person may send a second, on average",
     "message_burst": "messages one person may send at once above that rate",
     "max_connections_per_address": "WebSocket connections from one address (raise it for a "
@@ -372,6 +381,7 @@ FIELD_HELP: dict[str, str] = {
 
 _DEFAULT_TEXT = {"room": "`<user>'s room`", "data_dir": "the user data folder",
                  "static_dir": "the bundled UI", "host": "`127.0.0.1`", "password": "none",
+                 "admin_password": "none",
                  "discovery_interfaces": "every interface"}
 
 

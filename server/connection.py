@@ -26,7 +26,7 @@ class Connection:
 
     __slots__ = ("address", "user", "_send", "_close", "_outbox", "_limit", "_wake", "closed",
                  "last_typing", "direct", "_max_buffered", "_sending", "_queued_bytes",
-                 "_written", "_mark", "_progress_at", "_tasks")
+                 "_written", "_mark", "_progress_at", "_tasks", "admin")
 
     def __init__(self, address: str, send: SendText, close: Close, outbox_frames: int,
                  direct: DirectWriter | None = None,
@@ -37,6 +37,7 @@ class Connection:
         self.address = address
         self._tasks: set[asyncio.Task[None]] = tasks if tasks is not None else set()
         self.user: User | None = None
+        self.admin = False  # may moderate (signed in as the host's admin)
         self._send = send
         self._close = close
         self._outbox: deque[str] = deque()

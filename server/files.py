@@ -81,6 +81,20 @@ class FileStore:
     def path_of(self, record: FileRecord) -> Path:
         return self.folder / record.stored_name
 
+    def erase(self, stored_name: str, size: int) -> None:
+        """Remove a deleted message's file from disk (its record is already gone)."""
+        path = self.folder / stored_name
+        if path.parent != self.folder:
+            return
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.error("could not remove a deleted file %s: %s", stored_name, exc)
+            return
+        self._used = max(0, self._used - size)
+
     def lookup(self, file_id: str) -> FileRecord | None:
         if not FILE_ID.match(file_id):
             return None

@@ -18,13 +18,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import protocol
+from . import moderation, protocol
 from .connection import Close, Connection, SendText
+from .conversation import Change, Columns
 from .directsend import DirectWriter, text_frame
-from .protocol import Hello, Ping, ProtocolError, Rename, SendMessage, Typing
+from .moderation import Removals
+from .protocol import (
+    Delete,
+    Edit,
+    Hello,
+    Ping,
+    ProtocolError,
+    React,
+    Remove,
+    Rename,
+    Search,
+    SendMessage,
+    Typing,
+)
 from .rates import RateTable, allowed
 from .settings import Settings
-from .store import HistoryStore, Stored, WriteFailed
+from .store import HistoryStore, Refused, Stored, WriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +47,11 @@ CLOSE_BAD_HELLO = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
+CLOSE_REMOVED = 4410
 CLOSE_TOO_MANY = 4429
 CLOSE_SHUTDOWN = 1001
 
-
+Audience = tuple[str, str] | None  # the two people a private frame is for; None: everyone
 
 class HubFull(Exception):
     """A connection refused for a limit; ``code`` and ``reason`` go in the close frame."""
@@ -64,16 +79,23 @@ class ChatHub:
     """The room's live state. All methods run on the host's event loop."""
 
     def __init__(self, store: HistoryStore, settings: Settings,
-                 file_lookup: Callable[[str], dict[str, Any] | None] | None = None) -> None:
+                 file_lookup: Callable[[str], dict[str, Any] | None] | None = None,
+                 file_eraser: Callable[[str, int], None] | None = None) -> None:
         self.store = store
         self.settings = settings
         self._file_lookup = file_lookup or (lambda _id: None)
+        self._erase_file = file_eraser or (lambda _name, _size: None)
         self.users: dict[str, User] = {}
+        self.people = store.people()  # everyone the room has known: id -> latest name
+        self.removals = Removals()
+        for event in store.removals():
+            self.removals.remove(event["target_user"]["id"],
+                                 moderation.parse_iso(event["until"]))
         self.connections: set[Connection] = set()
         self._per_address: dict[str, int] = {}
         # Broadcasts of one committed batch, sent together when the batch's callbacks are done:
         # 100 people joining at once cost each connection one socket write, not 100.
-        self._batched: list[str] | None = None
+        self._batched: list[tuple[str, Audience]] | None = None
         store.listen(self)
         s = settings
         # Rates belong to the person and the address, not the connection: reconnecting after
@@ -86,6 +108,7 @@ class ChatHub:
                                           s.join_burst_per_person, s.rate_memory)
         self._joins_by_address = RateTable(s.joins_per_second_per_address,
                                            s.join_burst_per_address, s.rate_memory)
+        self._searches = RateTable(s.searches_per_second, s.search_burst, s.rate_memory)
         self._sweeper: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()  # connections being closed by the host
         protocol.name_key("")  # load the confusables table now, not during someone's join
@@ -93,13 +116,21 @@ class ChatHub:
     # Connections --------------------------------------------------------------------------
 
     def connect(self, hello: Hello, address: str, send: SendText, close: Close,
-                direct: DirectWriter | None = None) -> Connection:
-        """Admit a connection: queue its welcome, and announce its user if newly online."""
+                direct: DirectWriter | None = None, *, admin: bool = False,
+                browser: str | None = None) -> Connection:
+        """Admit a connection: queue its welcome, and announce its user if newly online.
+        ``admin``: it may moderate; ``browser``: the host's cookie of the browser it runs in
+        (a removal covers the browsers a person used)."""
         s = self.settings
         user_id = protocol.user_id_for(hello.client_id)
+        removed = self.removals.until(user_id, browser)
+        if removed is not None:
+            raise HubFull(CLOSE_REMOVED, moderation.reason(removed))
         self._admit(address, user_id)
+        self.removals.saw(user_id, browser)
         conn = Connection(address, send, close, s.client_queue_frames, direct,
                           s.client_buffer_bytes, self._closing)
+        conn.admin = admin
         user = self.users.get(user_id)
         is_new = user is None
         if user is None:
@@ -117,8 +148,11 @@ class ChatHub:
         self.connections.add(conn)
         self._per_address[address] = self._per_address.get(address, 0) + 1
         self._start_sweeper()
+        if self.people.get(user_id) != user.name:
+            self.people[user_id] = user.name
+            self.store.remember_person(user_id, user.name)
 
-        conn.offer(self._welcome(user, hello.since, hello.name))
+        conn.offer(self._welcome(user, hello.since, hello.name, admin))
         if is_new:
             self._emit({"type": "join", "ts": protocol.now_iso(), "user": user.public()})
         return conn
@@ -229,7 +263,8 @@ class ChatHub:
     def receive(self, conn: Connection, raw: str | bytes) -> None:
         """Handle one frame from an admitted connection; bad frames get an ``error`` event."""
         try:
-            frame = protocol.parse_frame(raw, self.settings.max_message_bytes)
+            frame = protocol.parse_frame(raw, self.settings.max_message_bytes,
+                                         self.settings.max_edit_bytes)
             if isinstance(frame, SendMessage):
                 self._message(conn, frame)
             elif isinstance(frame, Typing):
@@ -238,6 +273,12 @@ class ChatHub:
                 conn.offer('{"type":"pong"}')
             elif isinstance(frame, Rename):
                 self._rename(conn, frame)
+            elif isinstance(frame, Edit | Delete | React):
+                self._change(conn, frame)
+            elif isinstance(frame, Search):
+                self._search(conn, frame)
+            elif isinstance(frame, Remove):
+                self._remove(conn, frame)
         except ProtocolError as exc:
             self._reply_error(conn, exc.code, exc.detail, raw, exc.retry_after)
 
@@ -269,7 +310,9 @@ class ChatHub:
             file_info = self._file_lookup(msg.file_id)
             if file_info is None:
                 raise ProtocolError("unknown_file", "that file does not exist on this host")
-        event = {
+        me = conn.user.id
+        columns = Columns(file_id=msg.file_id if file_info else None)
+        event: dict[str, Any] = {
             "type": "message",
             "ts": protocol.now_iso(),
             "user": conn.user.public(),
@@ -277,21 +320,106 @@ class ChatHub:
             "file": file_info,
             "client_msg_id": msg.client_msg_id,
         }
-        cmid = msg.client_msg_id
-        self.store.submit(event, lambda outcome: self._message_stored(conn, cmid, outcome),
-                          user_id=conn.user.id, client_msg_id=cmid)
+        people = self.people
+        if msg.to is not None:
+            if msg.to not in people and msg.to not in self.users:
+                raise ProtocolError("unknown_user", "nobody with that id has been in this room")
+            if msg.to == me:
+                raise ProtocolError("bad_field", "a private message goes to someone else")
+            event["to"] = {"id": msg.to, "name": self._name_of(msg.to)}
+            columns.vis_a, columns.vis_b = me, msg.to
+            people = {k: v for k, v in people.items() if k in (me, msg.to)}
+        event["reply_to"] = None
+        event["mentions"] = protocol.mentions(msg.text, people)
+        change = None
+        if msg.reply_to is not None:
+            change = Change("message", event, me, msg.reply_to, columns=columns)
+        self._submit(conn, event, msg.client_msg_id, columns=columns, change=change)
 
-    def _message_stored(self, conn: Connection, cmid: str, outcome: Stored | WriteFailed) -> None:
-        """The commit holding a message returned: broadcast it (the sender's copy is its
-        acknowledgement), or tell the sender it was not stored."""
-        if isinstance(outcome, WriteFailed):
-            self._send_to(conn, protocol.encode(protocol.error_event(
-                "store_failed", f"the host could not save this ({outcome.detail}); nothing "
-                "was sent", client_msg_id=cmid)))
-        elif outcome.is_new:
-            self._broadcast(outcome.payload)
-        else:
-            self._send_to(conn, outcome.payload)  # a retry: acknowledge, do not repeat to others
+    def _name_of(self, user_id: str) -> str:
+        user = self.users.get(user_id)
+        return user.name if user is not None else self.people.get(user_id, "?")
+
+    def _change(self, conn: Connection, frame: Edit | Delete | React) -> None:
+        """An edit, delete or reaction: checked and applied by the writer (server.conversation)
+        so that concurrent changes to one message each see the others."""
+        assert conn.user is not None
+        self._check_send_rate(conn)
+        event: dict[str, Any] = {"type": type(frame).__name__.lower(), "ts": protocol.now_iso(),
+                                 "user": conn.user.public()}
+        if isinstance(frame, Edit):
+            event["text"] = frame.text
+            event["mentions"] = protocol.mentions(frame.text, self.people)
+        elif isinstance(frame, React):
+            event.update(emoji=frame.emoji, on=frame.on)
+        event["client_msg_id"] = frame.client_msg_id
+        change = Change(event["type"], event, conn.user.id, frame.target,
+                        moderator=conn.admin,
+                        max_reactions=self.settings.max_reactions_per_message)
+        self._submit(conn, event, frame.client_msg_id, change=change)
+
+    def _submit(self, conn: Connection, event: dict[str, Any], cmid: str | None, *,
+                columns: Columns | None = None, change: Change | None = None) -> None:
+        """Store an event from ``conn``; once committed, send it to whoever may see it (the
+        sender's copy is its acknowledgement), or tell the sender why it was not stored."""
+        assert conn.user is not None
+
+        def stored(outcome: Stored | WriteFailed | Refused) -> None:
+            if isinstance(outcome, WriteFailed):
+                self._send_to(conn, protocol.encode(protocol.error_event(
+                    "store_failed", f"the host could not save this ({outcome.detail}); "
+                    "nothing was sent", client_msg_id=cmid)))
+            elif isinstance(outcome, Refused):
+                self._send_to(conn, protocol.encode(protocol.error_event(
+                    outcome.code, outcome.detail, client_msg_id=cmid)))
+            elif outcome.is_new:
+                self._broadcast(outcome.payload, outcome.audience)
+                if outcome.erase_file is not None:
+                    self._erase_file(*outcome.erase_file)
+            else:  # a retry: acknowledge, do not repeat to others
+                self._send_to(conn, outcome.payload)
+        self.store.submit(event, stored, user_id=conn.user.id, client_msg_id=cmid,
+                          columns=columns, change=change)
+
+    def _search(self, conn: Connection, frame: Search) -> None:
+        """Answer a search to the asker alone, newest first, with what they may see."""
+        assert conn.user is not None
+        s = self.settings
+        wait = allowed(self._searches.bucket(conn.user.id))
+        if wait:
+            wait = math.ceil(wait * 10) / 10
+            raise ProtocolError("rate_limited", f"searching too often: try again in "
+                                                f"{wait:.1f} s", retry_after=wait)
+        query = protocol.fts_query(frame.q)
+        limit = min(frame.limit or s.search_page, s.max_page)
+        page = (self.store.search(query, limit, frame.before, conn.user.id)
+                if query is not None else None)
+        head = protocol.encode({"type": "results", "q": frame.q,
+                                "has_more": bool(page and page.has_more)})
+        body = page.json_array() if page is not None else "[]"
+        self._send_to(conn, head[:-1] + ',"events":' + body + "}")
+
+    def _remove(self, conn: Connection, frame: Remove) -> None:
+        """A moderator removes someone for a while: stored and announced, then every
+        connection of theirs closes with 4410, and joins from them or their browsers are
+        refused until then."""
+        assert conn.user is not None
+        if not conn.admin:
+            raise ProtocolError("forbidden", "only the host's admin can remove people")
+        if frame.user not in self.people and frame.user not in self.users:
+            raise ProtocolError("unknown_user", "nobody with that id has been in this room")
+        if frame.user == conn.user.id:
+            raise ProtocolError("bad_field", "you cannot remove yourself")
+        until = time.time() + frame.minutes * 60
+        self.removals.remove(frame.user, until)
+        event = {"type": "remove", "ts": protocol.now_iso(), "user": conn.user.public(),
+                 "target_user": {"id": frame.user, "name": self._name_of(frame.user)},
+                 "until": moderation.iso(until)}
+        self._submit(conn, event, frame.client_msg_id)
+        user = self.users.get(frame.user)
+        for other in list(user.connections if user is not None else ()):
+            other.kick(CLOSE_REMOVED, moderation.reason(until))
+            self.disconnect(other)
 
     def _rename(self, conn: Connection, frame: Rename) -> None:
         """A new name for someone already in the room, announced to all as a stored event.
@@ -314,12 +442,14 @@ class ChatHub:
         event = {"type": "rename", "ts": protocol.now_iso(),
                  "user": {"id": user.id, "name": name}, "old_name": user.name}
 
-        def stored(outcome: Stored | WriteFailed) -> None:
-            if isinstance(outcome, WriteFailed):
+        def stored(outcome: Stored | WriteFailed | Refused) -> None:
+            if isinstance(outcome, WriteFailed | Refused):
                 self._send_to(conn, protocol.encode(protocol.error_event(
                     "store_failed", f"the host could not save your new name ({outcome.detail})")))
                 return
             user.name, user.key = name, key
+            self.people[user.id] = name
+            self.store.remember_person(user.id, name)
             self._broadcast(outcome.payload)
         self.store.submit(event, stored)
 
@@ -338,8 +468,8 @@ class ChatHub:
 
     def _emit(self, event: dict[str, Any]) -> None:
         """Store a join or leave and broadcast it once committed."""
-        def stored(outcome: Stored | WriteFailed) -> None:
-            if isinstance(outcome, WriteFailed):
+        def stored(outcome: Stored | WriteFailed | Refused) -> None:
+            if isinstance(outcome, WriteFailed | Refused):
                 log.error("%s of %s not stored: %s", event["type"], event["user"]["name"],
                           outcome.detail)
             else:
@@ -356,17 +486,32 @@ class ChatHub:
         if frames:
             self._send_all(frames)
 
-    def _broadcast(self, frame: str) -> None:
+    def _broadcast(self, frame: str, audience: Audience = None) -> None:
         if self._batched is not None:
-            self._batched.append(frame)
+            self._batched.append((frame, audience))
         else:
-            self._send_all([frame])
+            self._send_all([(frame, audience)])
 
-    def _send_all(self, frames: list[str]) -> None:
-        # Framed once, written as is to every fast-lane connection.
-        wire = b"".join(text_frame(f) for f in frames)
+    def _send_all(self, frames: list[tuple[str, Audience]]) -> None:
+        """Each frame to every connection that may see it: a private frame only to the two
+        people it belongs to. Framed once per distinct set of frames a connection gets."""
+        if all(audience is None for _, audience in frames):
+            texts = [f for f, _ in frames]
+            wire = b"".join(text_frame(f) for f in texts)
+            for conn in list(self.connections):
+                if not conn.offer_all(texts, wire):
+                    self._too_slow(conn)
+            return
+        wires: dict[tuple[str, ...], bytes] = {}
         for conn in list(self.connections):
-            if not conn.offer_all(frames, wire):
+            me = conn.user.id if conn.user is not None else None
+            mine = tuple(f for f, audience in frames if audience is None or me in audience)
+            if not mine:
+                continue
+            if mine not in wires:
+                wires[mine] = b"".join(text_frame(f) for f in mine)
+            wire = wires[mine]
+            if not conn.offer_all(mine, wire):
                 self._too_slow(conn)
 
     def _send_to(self, conn: Connection, frame: str, wire: bytes | None = None) -> None:
@@ -390,7 +535,8 @@ class ChatHub:
         conn.kick(CLOSE_TOO_SLOW, reason, cut_after=cut_after)
         self.disconnect(conn)
 
-    def _welcome(self, user: User, since: int | None, requested: str | None = None) -> str:
+    def _welcome(self, user: User, since: int | None, requested: str | None = None,
+                 admin: bool = False) -> str:
         s = self.settings
         store = self.store
         users = [u.public() for u in self.users.values()]
@@ -399,11 +545,11 @@ class ChatHub:
         budget = s.welcome_max_bytes - 1024 - sum(48 + len(u.name) * 4 for u in
                                                   self.users.values())
         if since is None or since > store.last_id:
-            page = store.before(None, s.history_page, budget)
+            page = store.before(None, s.history_page, budget, viewer=user.id)
             has_more_after = False
             reset = since is not None  # the client's history is from another room or a wiped host
         else:
-            page = store.after(since, s.resume_cap, budget)
+            page = store.after(since, s.resume_cap, budget, viewer=user.id)
             has_more_after = page.has_more
             page_more_before = since > 0
             reset = False
@@ -418,7 +564,10 @@ class ChatHub:
             "has_more_after": has_more_after,
             "reset": reset,
             "limits": {"max_message_bytes": s.max_message_bytes,
-                       "max_upload_bytes": s.max_upload_bytes},
+                       "max_upload_bytes": s.max_upload_bytes,
+                       "max_edit_bytes": s.max_edit_bytes,
+                       "max_reactions_per_message": s.max_reactions_per_message},
+            "admin": admin,
             **_name_change(requested, user.name),
         })
         return head[:-1] + ',"events":' + page.json_array() + "}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -42,6 +43,45 @@ class SendMessage:
     text: str
     client_msg_id: str
     file_id: str | None
+    reply_to: int | None = None
+    to: str | None = None  # the recipient's user id: a private message
+
+
+@dataclass(frozen=True)
+class Edit:
+    target: int
+    text: str
+    client_msg_id: str
+
+
+@dataclass(frozen=True)
+class Delete:
+    target: int
+    client_msg_id: str
+
+
+@dataclass(frozen=True)
+class React:
+    target: int
+    emoji: str
+    on: bool
+    client_msg_id: str
+
+
+@dataclass(frozen=True)
+class Search:
+    q: str
+    limit: int | None
+    before: int | None
+
+
+@dataclass(frozen=True)
+class Remove:
+    """A moderator removes ``user`` from the room for ``minutes``."""
+
+    user: str
+    minutes: float
+    client_msg_id: str | None
 
 
 @dataclass(frozen=True)
@@ -61,7 +101,7 @@ class Rename:
     name: object
 
 
-ClientFrame = SendMessage | Typing | Ping | Rename
+ClientFrame = SendMessage | Typing | Ping | Rename | Edit | Delete | React | Search | Remove
 
 
 def now_iso() -> str:
@@ -104,6 +144,11 @@ def _uuid_like(value: Any, field: str) -> str:
     if any(not (c.isalnum() or c in "-_") for c in value):
         raise ProtocolError("bad_field", f"'{field}' may hold only letters, digits, '-' and '_'")
     return value
+
+
+def clean_id(value: Any, field: str) -> str:
+    """A client-made id (client_id, client_msg_id, file id): 1-64 letters, digits, - and _."""
+    return _uuid_like(value, field)
 
 
 def clean_name(value: Any, max_chars: int) -> str:
@@ -212,40 +257,169 @@ def parse_hello(raw: str | bytes, max_name_chars: int) -> Hello:
     )
 
 
-def parse_frame(raw: str | bytes, max_message_bytes: int) -> ClientFrame:
+def parse_frame(raw: str | bytes, max_message_bytes: int,
+                max_edit_bytes: int | None = None) -> ClientFrame:
     """Any frame after hello."""
     data = _load(raw)
     kind = data["type"]
     if kind == "message":
-        text = data.get("text", "")
-        if not isinstance(text, str):
-            raise ProtocolError("bad_field", "'text' must be a string")
-        size = len(text.encode("utf-8", "surrogatepass"))
-        if size > max_message_bytes:
-            raise ProtocolError(
-                "too_long",
-                f"message is {size} bytes; the limit is {max_message_bytes}",
-            )
-        file_id = data.get("file_id")
-        if file_id is not None:
-            file_id = _uuid_like(file_id, "file_id")
-        if not text.strip() and file_id is None:
-            raise ProtocolError("empty", "a message needs text or a file")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ProtocolError("bad_field", "'text' holds unpaired surrogates") from None
-        return SendMessage(
-            text=text,
-            client_msg_id=_uuid_like(data.get("client_msg_id"), "client_msg_id"),
-            file_id=file_id,
-        )
-    if kind == "typing":
-        return Typing()
-    if kind == "ping":
-        return Ping()
+        return _parse_message(data, max_message_bytes)
+    if kind in _SIMPLE:
+        return _SIMPLE[kind]()
     if kind == "rename":
         return Rename(name=data.get("name"))
+    if kind == "edit":
+        limit = max_message_bytes if max_edit_bytes is None else max_edit_bytes
+        return Edit(_event_id(data.get("target"), "target"), _text(data, limit),
+                    _uuid_like(data.get("client_msg_id"), "client_msg_id"))
+    if kind == "delete":
+        return Delete(_event_id(data.get("target"), "target"),
+                      _uuid_like(data.get("client_msg_id"), "client_msg_id"))
+    if kind == "react":
+        on = data.get("on", True)
+        if not isinstance(on, bool):
+            raise ProtocolError("bad_field", "'on' must be true or false")
+        return React(_event_id(data.get("target"), "target"), clean_emoji(data.get("emoji")),
+                     on, _uuid_like(data.get("client_msg_id"), "client_msg_id"))
+    if kind == "search":
+        return _parse_search(data)
+    if kind == "remove":
+        return _parse_remove(data)
     if kind == "hello":
         raise ProtocolError("already_joined", "hello is sent once, at the start")
     raise ProtocolError("unknown_type", f"unknown frame type {kind[:40]!r}")
+
+
+_SIMPLE: dict[str, type[Typing] | type[Ping]] = {"typing": Typing, "ping": Ping}
+
+
+def _text(data: dict[str, Any], max_bytes: int) -> str:
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        raise ProtocolError("bad_field", "'text' must be a string")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise ProtocolError("too_long", f"message is {size} bytes; the limit is {max_bytes}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("bad_field", "'text' holds unpaired surrogates") from None
+    return text
+
+
+def _parse_message(data: dict[str, Any], max_message_bytes: int) -> SendMessage:
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        raise ProtocolError("bad_field", "'text' must be a string")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_message_bytes:
+        raise ProtocolError("too_long", f"message is {size} bytes; the limit is "
+                                        f"{max_message_bytes}")
+    file_id = data.get("file_id")
+    if file_id is not None:
+        file_id = _uuid_like(file_id, "file_id")
+    if not text.strip() and file_id is None:
+        raise ProtocolError("empty", "a message needs text or a file")
+    text = _text(data, max_message_bytes)
+    reply_to = data.get("reply_to")
+    to = data.get("to")
+    return SendMessage(
+        text=text,
+        client_msg_id=_uuid_like(data.get("client_msg_id"), "client_msg_id"),
+        file_id=file_id,
+        reply_to=None if reply_to is None else _event_id(reply_to, "reply_to"),
+        to=None if to is None else _uuid_like(to, "to"),
+    )
+
+
+def _parse_search(data: dict[str, Any]) -> Search:
+    q = data.get("q")
+    if not isinstance(q, str) or len(q) > 256:
+        raise ProtocolError("bad_field", "'q' must be a string of at most 256 characters")
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                              or limit < 1):
+        raise ProtocolError("bad_field", "'limit' must be a positive integer")
+    before = data.get("before")
+    return Search(q, limit, None if before is None else _event_id(before, "before"))
+
+
+def _parse_remove(data: dict[str, Any]) -> Remove:
+    minutes = data.get("minutes")
+    if (not isinstance(minutes, int | float) or isinstance(minutes, bool)
+            or not 0 < minutes <= 525_600):
+        raise ProtocolError("bad_field", "'minutes' must be a number from 1 to 525600")
+    cmid = data.get("client_msg_id")
+    return Remove(_uuid_like(data.get("user"), "user"), float(minutes),
+                  None if cmid is None else _uuid_like(cmid, "client_msg_id"))
+
+
+def _event_id(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        raise ProtocolError("bad_field", f"'{name}' must be an event id (a positive integer)")
+    return value
+
+
+# Characters an emoji is made of: pictographs and symbols, skin tones, joiners, variation
+# selectors, keycaps and tags (subdivision flags).
+_EMOJI_JOINERS = frozenset({0x200D, 0xFE0E, 0xFE0F, 0x20E3})
+
+
+def clean_emoji(value: Any) -> str:
+    """One emoji (a pictograph with its modifiers, a flag, a keycap), at most 16 code points;
+    anything else (letters, words, markup, blanks) is refused with ``bad_emoji``."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 16:
+        raise ProtocolError("bad_emoji", "'emoji' must be one emoji")
+    value = str(unicodedata.normalize("NFC", value))
+    pictures = 0
+    for i, c in enumerate(value):
+        cp = ord(c)
+        category = unicodedata.category(c)
+        if category in ("So", "Sk") or 0x1F1E6 <= cp <= 0x1F1FF:
+            pictures += 1
+        elif cp in _EMOJI_JOINERS or 0xE0020 <= cp <= 0xE007F or category in ("Mn", "Me"):
+            continue
+        elif c in "0123456789#*" and value[i + 1:i + 3].replace("\ufe0f", "")[:1] == "\u20e3":
+            pictures += 1
+        else:
+            raise ProtocolError("bad_emoji", "'emoji' must be one emoji, not text")
+    if not pictures:
+        raise ProtocolError("bad_emoji", "'emoji' must be one emoji")
+    return str(value)
+
+
+def mentions(text: str, people: dict[str, str]) -> list[str]:
+    """The user ids named with ``@name`` in ``text``. A name may hold spaces ("@Ada Lovelace"):
+    at each ``@`` the longest known name that follows, compared case-insensitively and ending
+    where a word ends, wins; names that pass for each other by :func:`name_key` are not
+    matched by look-alikes, only by their own spelling (case aside)."""
+    if "@" not in text:
+        return []
+    folded = text.casefold()
+    by_length = sorted(((n.casefold(), i) for i, n in people.items()), key=lambda p: -len(p[0]))
+    found: list[str] = []
+    start = folded.find("@")
+    while start != -1:
+        if start == 0 or not folded[start - 1].isalnum():
+            for name, user_id in by_length:
+                end = start + 1 + len(name)
+                if name and folded.startswith(name, start + 1) and (
+                        end >= len(folded) or not (folded[end].isalnum() or folded[end] == "_")):
+                    if user_id not in found:
+                        found.append(user_id)
+                    break
+        start = folded.find("@", start + 1)
+    return found
+
+
+def fts_query(q: str) -> str | None:
+    """A search box's words as an FTS5 query: every word must occur (the last one may be the
+    start of a word, when it has three characters or more), in any order. Quotes and
+    operators typed by a person are words like any other. None when there is no word."""
+    words = [w for w in re.split(r"[\W_]+", unicodedata.normalize("NFKC", q)) if w][:16]
+    if not words:
+        return None
+    quoted = [f'"{w}"' for w in words]
+    if len(words[-1]) >= 3:
+        quoted[-1] += "*"
+    return " ".join(quoted)

@@ -13,12 +13,19 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
-from . import __version__, netinfo
+from . import __version__, netinfo, protocol
 from .discovery import Discovery
 from .files import FileStore
 from .hub import ChatHub
 from .resumable import ResumableUploads
-from .security import AttemptLimiter, PasswordGate, cookie_value
+from .security import (
+    ADMIN_COOKIE,
+    CLIENT_COOKIE,
+    CLIENT_HEADER,
+    AttemptLimiter,
+    PasswordGate,
+    cookie_value,
+)
 from .settings import Settings
 from .store import HistoryStore
 
@@ -47,6 +54,7 @@ class Room:
         self._uploads: ResumableUploads | None = None
         self._hub: ChatHub | None = None
         self._gate: PasswordGate | None = None
+        self._admin: PasswordGate | None = None
         self.attempts = AttemptLimiter()
         self.discovery: Discovery | None = None
         self.peer_streams = StreamSlots(settings.max_peer_streams)
@@ -62,8 +70,10 @@ class Room:
                                         max_total_bytes=s.max_total_upload_bytes,
                                         max_uploads_per_address=s.max_uploads_per_address)
         self._uploads = ResumableUploads(files, s.partial_upload_expire_seconds)
-        self._gate = PasswordGate(s.password, store.secret())
-        self._hub = ChatHub(store, s, self.file_info)
+        secret = store.secret()
+        self._gate = PasswordGate(s.password, secret)
+        self._admin = PasswordGate(s.admin_password, secret + b"/admin")
+        self._hub = ChatHub(store, s, self.file_info, files.erase)
         if s.discovery:
             self.discovery = Discovery(s, room_id=store.room_id, users=lambda: len(self.hub.users))
             await self.discovery.async_start()
@@ -112,6 +122,11 @@ class Room:
     def gate(self) -> PasswordGate:
         return _started(self._gate)
 
+    @property
+    def admin_gate(self) -> PasswordGate:
+        """The admin password (``required`` False: this host has none)."""
+        return _started(self._admin)
+
     # What the routes ask -----------------------------------------------------------------
 
     def file_info(self, file_id: str) -> dict[str, Any] | None:
@@ -122,6 +137,22 @@ class Room:
     def is_member(self, headers: Any) -> bool:
         """The request carries this room's session cookie (or the room needs none)."""
         return self.gate.token_ok(cookie_value(headers))
+
+    def is_admin(self, headers: Any) -> bool:
+        """The request carries this host's admin session cookie."""
+        gate = self.admin_gate
+        return gate.required and gate.token_ok(cookie_value(headers, ADMIN_COOKIE))
+
+    def viewer(self, headers: Any) -> str | None:
+        """The user id of whoever asks, from the page's client id cookie or header; None when
+        neither is usable (then private events and files are simply absent)."""
+        client_id = headers.get(CLIENT_HEADER) or cookie_value(headers, CLIENT_COOKIE)
+        if not client_id:
+            return None
+        try:
+            return protocol.user_id_for(protocol.clean_id(client_id, "client_id"))
+        except protocol.ProtocolError:
+            return None
 
     def info(self, port: int, member: bool) -> dict[str, Any]:
         """The body of ``GET /api/room``: what a join page needs."""

@@ -32,6 +32,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SESSION_COOKIE = "lanchat_session"
+ADMIN_COOKIE = "lanchat_admin"  # an admin session: may moderate
+# A random id the host gives each browser on its first page load: a removed person is
+# recognised by it whatever name or client id they come back with.
+BROWSER_COOKIE = "lanchat_browser"
+CLIENT_COOKIE = "lanchat_client"  # set by the page: its client_id, so HTTP routes know who asks
+CLIENT_HEADER = "x-lanchat-client"
 
 
 class PasswordGate:
@@ -223,13 +229,20 @@ class HostGuard:
             await self.app(scope, receive, send)
             return
         policy = CSP_DESKTOP if DESKTOP_UA_TOKEN in headers.get(b"user-agent", b"") else CSP_STRICT
+        extra = [(b"content-security-policy", policy)]
+        if not str(scope.get("path", "")).startswith("/api/") and cookie_value(
+                {"cookie": headers.get(b"cookie", b"").decode("latin-1")},
+                BROWSER_COOKIE) is None:
+            extra.append((b"set-cookie", (f"{BROWSER_COOKIE}={secrets.token_urlsafe(16)}; "
+                                          "Path=/; Max-Age=31536000; HttpOnly; "
+                                          "SameSite=Strict").encode()))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
                     (k, v) for k, v in SECURITY_HEADERS if k not in present
-                ] + [(b"content-security-policy", policy)]
+                ] + extra
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -31,6 +31,10 @@ class Settings:
 
     # A room password (kept in memory only; the host hashes it at start). None: an open room.
     password: str | None = field(default=None, repr=False)
+    # The host's admin password: whoever signs in with it may delete any message and remove
+    # people for a while. None: only the desktop app's own window moderates (it is given a
+    # random one when it starts hosting).
+    admin_password: str | None = field(default=None, repr=False)
     # The hosting person's name: clients are told who closed the room when it shuts down.
     host_name: str | None = None
     # Host names this host answers to besides its own name, localhost and IP addresses.
@@ -39,6 +43,11 @@ class Settings:
     # Chat limits.
     max_message_bytes: int = 8 * 1024  # UTF-8 bytes of one message's text
     max_name_chars: int = 32
+    max_edit_bytes: int = 8 * 1024  # UTF-8 bytes of an edit's new text
+    max_reactions_per_message: int = 20  # different emoji on one message
+    searches_per_second: float = 2.0  # sustained searches per person
+    search_burst: int = 10
+    search_page: int = 20  # results in a search answer unless the client asks for fewer
     # Message rates belong to the person (their client_id) and hold across reconnects.
     messages_per_second: float = 10.0  # sustained rate per person
     message_burst: int = 20  # short bursts above the rate

@@ -13,6 +13,7 @@ power loss; it is not used.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import sqlite3
@@ -23,35 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import schema
+from .conversation import Change, Columns, Refused
 from .paths import private_file, private_folder
 from .writer import Done, Stored, WriteFailed, Writer
 
-__all__ = ["Done", "FileRecord", "HistoryStore", "Page", "Stored", "StoreError", "WriteFailed"]
+__all__ = ["Done", "FileRecord", "HistoryStore", "Page", "Refused", "Stored", "StoreError",
+           "WriteFailed"]
+
+# Events a viewer may see: the room's, and the private ones they are one of the two people of.
+_VISIBLE = "(vis_a IS NULL OR vis_a = :me OR vis_b = :me)"
 
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    type TEXT NOT NULL,
-    user_id TEXT,
-    client_msg_id TEXT,
-    payload TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events (user_id, client_msg_id)
-    WHERE client_msg_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS files (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mime TEXT NOT NULL,
-    stored_name TEXT NOT NULL,
-    uploader TEXT,
-    ts TEXT NOT NULL
-);
-"""
-
 
 class StoreError(Exception):
     """The history could not be read or written (disk full, read-only, locked, corrupt)."""
@@ -138,11 +122,13 @@ class HistoryStore:
             wdb = _connect(path, busy_timeout)
             wdb.execute("PRAGMA journal_mode=WAL")
             wdb.execute(f"PRAGMA synchronous={synchronous}")
-            wdb.executescript(_SCHEMA)
+            # Freed space is zeroed, so a deleted message's bytes do not linger in the file.
+            wdb.execute("PRAGMA secure_delete=ON")
+            schema.prepare(wdb)
             self.room_id = _room_id(wdb)
             last = wdb.execute("SELECT MAX(id) FROM events").fetchone()[0]
             self._db = _connect(path, busy_timeout)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, schema.MigrationError) as exc:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
         self.last_write_error: str | None = None  # why the latest write failed, until one works
@@ -190,39 +176,89 @@ class HistoryStore:
     # Events -------------------------------------------------------------------------------
 
     def submit(self, event: dict[str, Any], done: Done, *, user_id: str | None = None,
-               client_msg_id: str | None = None) -> None:
+               client_msg_id: str | None = None, columns: Columns | None = None,
+               change: Change | None = None) -> None:
         """Queue ``event`` for the next commit; ``done`` runs on this loop afterwards with a
         :class:`Stored` (``is_new`` False for a retried ``client_msg_id``: nothing was written
-        and the earlier event comes back) or a :class:`WriteFailed`. Never blocks."""
-        self._writer.append(event, user_id, client_msg_id, done)
+        and the earlier event comes back), a :class:`WriteFailed`, or for a ``change`` that
+        its checks refused a :class:`Refused`. Never blocks. ``columns`` say who may see the
+        event and what it refers to (:mod:`server.schema`)."""
+        self._writer.append(event, user_id, client_msg_id, done, columns=columns,
+                            change=change)
+
+    @property
+    def purging(self) -> bool:
+        """True while a deleted message's words may still be in the index or the WAL."""
+        return self._writer.purging
 
     def append(self, event: dict[str, Any], *, user_id: str | None = None,
                client_msg_id: str | None = None) -> tuple[dict[str, Any], str, bool]:
         """:meth:`submit` and wait: for tools and tests, never on the event loop."""
         outcome = self._wait(lambda done: self._writer.append(
             event, user_id, client_msg_id, done, on_loop=False))
-        if isinstance(outcome, WriteFailed):
+        if isinstance(outcome, WriteFailed | Refused):
             raise StoreError(f"the host could not save this ({outcome.detail}); "
                              "nothing was sent")
         return outcome.event, outcome.payload, outcome.is_new
 
-    def after(self, since: int, limit: int, max_bytes: int | None = None) -> Page:
-        """Events with id > since, oldest first: at most ``limit`` of them and, when
-        ``max_bytes`` is given, no more than fit in it (always at least one)."""
+    def after(self, since: int, limit: int, max_bytes: int | None = None,
+              viewer: str | None = None) -> Page:
+        """Events with id > since that ``viewer`` (a user id; None: nobody in particular) may
+        see, oldest first: at most ``limit`` of them and, when ``max_bytes`` is given, no more
+        than fit in it (always at least one)."""
         rows = self._db.execute(
-            "SELECT payload FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            (since, self.last_id, limit + 1))
+            f"SELECT payload FROM events WHERE id > :since AND id <= :last AND {_VISIBLE} "
+            "ORDER BY id LIMIT :n",
+            {"since": since, "last": self.last_id, "me": viewer, "n": limit + 1})
         payloads, more = _take(rows, limit, max_bytes)
         return Page(payloads, more)
 
-    def before(self, before: int | None, limit: int, max_bytes: int | None = None) -> Page:
-        """The ``limit`` events just before id ``before`` (or the newest), oldest first; with
-        ``max_bytes``, only the newest of them that fit in it (always at least one)."""
+    def before(self, before: int | None, limit: int, max_bytes: int | None = None,
+               viewer: str | None = None) -> Page:
+        """The ``limit`` events ``viewer`` may see just before id ``before`` (or the newest),
+        oldest first; with ``max_bytes``, only the newest of them that fit in it (always at
+        least one)."""
         bound = self.last_id + 1 if before is None else min(before, self.last_id + 1)
         rows = self._db.execute(
-            "SELECT payload FROM events WHERE id < ? ORDER BY id DESC LIMIT ?", (bound, limit + 1))
+            f"SELECT payload FROM events WHERE id < :bound AND {_VISIBLE} "
+            "ORDER BY id DESC LIMIT :n", {"bound": bound, "me": viewer, "n": limit + 1})
         newest_first, more = _take(rows, limit, max_bytes)
         return Page(newest_first[::-1], more)
+
+    def search(self, query: str, limit: int, before: int | None,
+               viewer: str | None) -> Page:
+        """Messages matching ``query`` (an FTS5 expression, see :func:`fts_query`) that
+        ``viewer`` may see, newest first, in their current state."""
+        bound = self.last_id + 1 if before is None else min(before, self.last_id + 1)
+        rows = self._db.execute(
+            "SELECT e.payload FROM search JOIN events e ON e.id = search.rowid "
+            f"WHERE search MATCH :q AND search.rowid < :bound AND {_VISIBLE} "
+            "ORDER BY search.rowid DESC LIMIT :n",
+            {"q": query, "bound": bound, "me": viewer, "n": limit + 1})
+        payloads, more = _take(rows, limit, None)
+        return Page(payloads, more)
+
+    def file_visible(self, file_id: str, viewer: str | None) -> bool:
+        """May ``viewer`` download this file? Yes unless every message holding it is private
+        to others (a file not yet attached is known only to whoever uploaded it)."""
+        rows = self._db.execute("SELECT vis_a, vis_b FROM events WHERE file_id=?",
+                                (file_id,)).fetchall()
+        return not rows or any(a is None or viewer in (a, b) for a, b in rows)
+
+    def people(self) -> dict[str, str]:
+        """Everyone the room has known: user id -> latest name."""
+        return {str(i): str(n) for i, n in self._db.execute("SELECT id, name FROM people")}
+
+    def remember_person(self, user_id: str, name: str) -> None:
+        """Keep ``name`` as the latest name of ``user_id`` (queued with the writes)."""
+        self._writer.call(lambda db: db.execute(
+            "INSERT OR REPLACE INTO people (id, name) VALUES (?, ?)", (user_id, name)),
+            lambda _r, _e: None)
+
+    def removals(self) -> list[dict[str, Any]]:
+        """The stored ``remove`` events (moderation), oldest first."""
+        return [json.loads(p) for (p,) in self._db.execute(
+            "SELECT payload FROM events WHERE type='remove' ORDER BY id")]
 
     async def health(self, timeout: float = 2.0) -> History:
         """Can the history be read, and could a write start now? The write check runs on the

@@ -17,16 +17,19 @@ fault clears.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .conversation import Change, Columns, Refused, purge_step
 from .protocol import encode
 
 log = logging.getLogger(__name__)
@@ -50,9 +53,13 @@ class Stored:
     event: dict[str, Any]
     payload: str
     is_new: bool
+    # The two people a private event belongs to (None: the room), and a shared file whose
+    # bytes are to be removed now that the delete holding it is committed.
+    audience: tuple[str, str] | None = None
+    erase_file: tuple[str, int] | None = None
 
 
-Outcome = Stored | WriteFailed
+Outcome = Stored | WriteFailed | Refused
 Done = Callable[[Outcome], None]
 
 
@@ -63,6 +70,8 @@ class _Append:
     client_msg_id: str | None
     done: Done
     loop: asyncio.AbstractEventLoop | None
+    columns: Columns | None = None
+    change: Change | None = None
 
 
 @dataclass
@@ -101,14 +110,17 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="lanchat-writer", daemon=True)
         self.batches = 0  # commits made (for benchmarks and tests)
         self.appended = 0
+        self._purging = False
         self._thread.start()
 
     def append(self, event: dict[str, Any], user_id: str | None, client_msg_id: str | None,
-               done: Done, on_loop: bool = True) -> None:
-        """Queue ``event``; ``done`` gets its :class:`Stored` or :class:`WriteFailed`, on the
-        caller's event loop (``on_loop``) or on this thread."""
+               done: Done, on_loop: bool = True, columns: Columns | None = None,
+               change: Change | None = None) -> None:
+        """Queue ``event``; ``done`` gets its :class:`Stored`, :class:`WriteFailed` or (for a
+        ``change`` that its checks refuse) :class:`Refused`, on the caller's event loop
+        (``on_loop``) or on this thread. A ``change`` stores what its ``apply`` returns."""
         loop = _running_loop() if on_loop else None
-        self._queue.put(_Append(event, user_id, client_msg_id, done, loop))
+        self._queue.put(_Append(event, user_id, client_msg_id, done, loop, columns, change))
 
     def call(self, fn: Callable[[sqlite3.Connection], Any],
              done: Callable[[Any, BaseException | None], None], on_loop: bool = True) -> None:
@@ -129,7 +141,12 @@ class Writer:
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            try:  # with a purge pending, an idle queue is the time to do it
+                first = self._queue.get(block=not self._purging)
+            except queue.Empty:
+                self._purge()
+                continue
+            batch = [first]
             while len(batch) < MAX_BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -139,6 +156,23 @@ class Writer:
             self._write([item for item in batch if item is not _STOP])
             if stop:
                 return
+
+    def _purge(self) -> None:
+        """One bounded step of erasing what deletes left behind (see
+        :func:`server.conversation.purge_step`); a failed step is tried again later."""
+        try:
+            self._purging = purge_step(self._db)
+        except sqlite3.Error as exc:
+            log.warning("erasing deleted text from the index is waiting: %s", exc)
+            time.sleep(0.5)
+            return
+        if self._purging:
+            time.sleep(0.001)  # let a waiting batch in first
+
+    @property
+    def purging(self) -> bool:
+        """True while deleted text may still linger in the index or the WAL."""
+        return self._purging
 
     def _write(self, batch: list[Any]) -> None:
         appends: list[_Append] = []
@@ -160,10 +194,12 @@ class Writer:
         for event in item.events:
             next_id += 1
             stored = {"type": event["type"], "id": next_id, **event}
-            rows.append((next_id, event["type"], None, None, encode(stored)))
+            rows.append((next_id, event["type"], None, None, encode(stored), None, None,
+                         None, None, None, event.get("text") if event["type"] == "message"
+                         else None))
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", rows)
+            _insert(self._db, rows)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             if self._db.in_transaction:
@@ -213,32 +249,27 @@ class Writer:
     def _commit(self, appends: list[_Append]) -> list[Outcome]:
         """One transaction, one sync, for the whole batch. Few statements, each for many
         rows: this thread needs the GIL back after every SQLite call, and while the event loop
-        is busy each hand-back can wait a switch interval (5 ms)."""
+        is busy each hand-back can wait a switch interval (5 ms). A change (edit, reply...)
+        reads the history, so the rows queued before it are written first."""
         db = self._db
         earlier = self._stored_before(appends)
         next_id = self._last_id
         outcomes: list[Outcome] = []
         rows: list[tuple[Any, ...]] = []
-        for item in appends:
-            key = (item.user_id, item.client_msg_id)
-            if item.client_msg_id is not None and key in earlier:
-                first = earlier[key]
-                outcomes.append(Stored(first.event, first.payload, False))
-                continue
-            next_id += 1
-            stored = {"type": item.event["type"], "id": next_id, **item.event}
-            outcome = Stored(stored, encode(stored), True)
-            if item.client_msg_id is not None:
-                earlier[key] = outcome  # a retry later in this same batch
-            rows.append((next_id, item.event["type"], item.user_id, item.client_msg_id,
-                         outcome.payload))
-            outcomes.append(outcome)
         db.execute("BEGIN IMMEDIATE")
         try:
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                chunk = rows[start:start + _ROWS_PER_INSERT]
-                db.execute(_INSERT + ",".join(["(?,?,?,?,?)"] * len(chunk)),
-                           [v for row in chunk for v in row])
+            for item in appends:
+                key = (item.user_id, item.client_msg_id)
+                if item.client_msg_id is not None and key in earlier:
+                    outcomes.append(dataclasses.replace(earlier[key], is_new=False))
+                    continue
+                outcome = self._one(item, next_id + 1, rows)
+                if isinstance(outcome, Stored):
+                    next_id += 1
+                    if item.client_msg_id is not None:
+                        earlier[key] = outcome  # a retry later in this same batch
+                outcomes.append(outcome)
+            _insert(db, rows)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -249,6 +280,27 @@ class Writer:
         self.appended += len(appends)
         return outcomes
 
+    def _one(self, item: _Append, new_id: int, rows: list[tuple[Any, ...]]) -> Outcome:
+        """The row for one append, added to ``rows``; a change is applied first (after the
+        rows before it are written, so it sees them)."""
+        erase: tuple[str, int] | None = None
+        if item.change is None:
+            stored = {"type": item.event["type"], "id": new_id, **item.event}
+            cols = item.columns or Columns()
+        else:
+            _insert(self._db, rows)
+            rows.clear()
+            prepared = item.change.apply(self._db, new_id)
+            if isinstance(prepared, Refused):
+                return prepared
+            stored, cols, erase = prepared.event, prepared.columns, prepared.erase_file
+            self._purging = self._purging or prepared.purge
+        outcome = Stored(stored, encode(stored), True, cols.audience, erase)
+        rows.append((new_id, item.event["type"], item.user_id, item.client_msg_id,
+                     outcome.payload, cols.target, cols.reply_to, cols.file_id, cols.vis_a,
+                     cols.vis_b, stored.get("text") if stored["type"] == "message" else None))
+        return outcome
+
     def _stored_before(self, appends: list[_Append]) -> dict[tuple[str | None, str | None],
                                                                  Stored]:
         """Retried sends (same person, same client_msg_id) already in the history, found with
@@ -258,16 +310,30 @@ class Writer:
         found: dict[tuple[str | None, str | None], Stored] = {}
         for start in range(0, len(keys), _ROWS_PER_INSERT):
             chunk = keys[start:start + _ROWS_PER_INSERT]
-            sql = ("SELECT user_id, client_msg_id, payload FROM events WHERE "
+            sql = ("SELECT user_id, client_msg_id, payload, vis_a, vis_b FROM events WHERE "
                    "(user_id, client_msg_id) IN (VALUES " + ",".join(["(?,?)"] * len(chunk))
                    + ")")
-            for user_id, cmid, payload in self._db.execute(sql, [v for k in chunk for v in k]):
-                found[(user_id, cmid)] = Stored(json.loads(payload), str(payload), False)
+            for user_id, cmid, payload, vis_a, vis_b in self._db.execute(
+                    sql, [v for k in chunk for v in k]):
+                found[(user_id, cmid)] = Stored(json.loads(payload), str(payload), False,
+                                                Columns(vis_a=vis_a, vis_b=vis_b).audience)
         return found
 
 
-_INSERT = "INSERT INTO events (id, type, user_id, client_msg_id, payload) VALUES "
-_ROWS_PER_INSERT = 500  # 2,500 parameters: well inside SQLite's limit
+def _insert(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Write ``rows`` (ten columns, then the text to index or None) and index the texts."""
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        db.execute(_INSERT + ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * len(chunk)),
+                   [v for row in chunk for v in row[:10]])
+    texts = [(row[0], row[10]) for row in rows if row[10]]
+    if texts:
+        db.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", texts)
+
+
+_INSERT = ("INSERT INTO events (id, type, user_id, client_msg_id, payload, target, reply_to, "
+           "file_id, vis_a, vis_b) VALUES ")
+_ROWS_PER_INSERT = 300  # 3,000 parameters: well inside SQLite's limit
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -13,7 +13,7 @@ from ..connection import Connection
 from ..directsend import find_direct_writer
 from ..hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, HubFull
 from ..room import Room
-from ..security import same_origin
+from ..security import BROWSER_COOKIE, cookie_value, same_origin
 from .deps import RoomDep
 
 router = APIRouter()
@@ -55,7 +55,8 @@ async def _admit(ws: WebSocket, room: Room) -> Connection | None:
                                      room.settings.max_name_chars)
         direct = find_direct_writer(ws._send) if room.settings.direct_send else None
         return room.hub.connect(hello, ws.client.host if ws.client else "?", ws.send_text,
-                                _closer(ws), direct)
+                                _closer(ws), direct, admin=room.is_admin(ws.headers),
+                                browser=cookie_value(ws.headers, BROWSER_COOKIE))
     except TimeoutError:
         await ws.close(CLOSE_BAD_HELLO, f"no hello within {HELLO_TIMEOUT:g} s")
     except protocol.ProtocolError as exc:

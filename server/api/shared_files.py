@@ -36,9 +36,10 @@ async def upload(request: Request, room: RoomDep,
 
 
 @router.get("/api/files/{file_id}", dependencies=[Member])
-async def download(room: RoomDep, file_id: str) -> FileResponse:
+async def download(request: Request, room: RoomDep, file_id: str) -> FileResponse:
     record = room.files.lookup(file_id)
-    if record is None:
+    # A private message's file is for its two people: to anyone else it does not exist.
+    if record is None or not room.store.file_visible(file_id, room.viewer(request.headers)):
         raise HTTPException(404, "no such file on this host")
     inline = record.mime in INLINE_MIME
     return SharedFile(
