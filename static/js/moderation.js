@@ -1,6 +1,7 @@
 // What a moderator (the person hosting, or whoever signed in with the host's admin password)
 // confirms before it happens: removing a person from the room for a while, and deleting a
-// message. The host checks the right again; these dialogs only ask.
+// message; and the sign-in with the admin password. The host checks the right again on every
+// action; these dialogs only ask.
 
 import { h } from './dom.js';
 import { openDialog } from './dialogs.js';
@@ -43,4 +44,53 @@ export function openDeleteDialog({ own, excerpt }, onDelete) {
   keep.addEventListener('click', () => dialog.close());
   go.focus();
   return dialog;
+}
+
+/**
+ * Sign in with the host's admin password (POST /api/login sets the admin cookie). `onAdmin()`
+ * runs once the host took it as the admin password: the room then reconnects to be a moderator.
+ */
+export function openAdminSignIn(onAdmin) {
+  const input = h('input', { id: 'admin-password', type: 'password', required: true, autocomplete: 'current-password' });
+  const problem = h('p', { class: 'form-error', role: 'alert', id: 'admin-error', hidden: true });
+  const go = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Sign in' });
+  const form = h('form', { class: 'stack' },
+    h('p', { text: 'Whoever has the host’s admin password may delete any message and remove people for a while.' }),
+    h('label', { for: 'admin-password', text: 'Admin password' }), input, problem, go);
+  const dialog = openDialog('Sign in as moderator', form, 'admin-dialog');
+  const say = (text) => {
+    problem.textContent = text;
+    problem.hidden = false;
+    input.setAttribute('aria-describedby', 'admin-error');
+    input.focus();
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!input.value) { say('Type the admin password.'); return; }
+    go.disabled = true;
+    const answer = await signIn(input.value);
+    go.disabled = false;
+    if (answer) { say(answer); return; }
+    dialog.close();
+    onAdmin();
+  });
+  input.focus();
+  return dialog;
+}
+
+/** null once signed in as admin, else why not. */
+async function signIn(password) {
+  try {
+    const res = await fetch('/api/login', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password }), credentials: 'same-origin',
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) return body?.admin === true ? null : 'That is not the admin password.';
+    if (res.status === 401) return 'That is not the admin password.';
+    if (res.status === 429) return `Too many wrong tries: ${body?.detail || 'wait a little and try again'}.`;
+    return body?.detail ? `The room refused: ${body.detail}.` : `The room refused (HTTP ${res.status}).`;
+  } catch {
+    return 'Could not reach the room. Check that you are still on its network.';
+  }
 }

@@ -9,8 +9,8 @@ import { plural } from './util.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
-/** Returns { people(users, meId, {onRename, onMessage, onRemove}), address(info), image(url, name), stop() }.
- *  `onRemove` is null unless this person may moderate. */
+/** Returns { people(users, meId, {onRename, onMessage, onRemove, onSignIn}), address(info), image(url, name), stop() }.
+ *  `onRemove` is null unless this person may moderate, `onSignIn` null when they may. */
 export function mountRoomDialogs() {
   const open = new Set();
   function show(...args) {
@@ -21,7 +21,7 @@ export function mountRoomDialogs() {
   }
 
   return {
-    people(users, meId, { onRename, onMessage, onRemove = null }) {
+    people(users, meId, { onRename, onMessage, onRemove = null, onSignIn = null }) {
       const people = [...users].sort((a, b) => a.name.localeCompare(b.name));
       let dialog = null;
       const then = (fn, u) => () => { dialog?.close(); fn(u); };
@@ -33,7 +33,9 @@ export function mountRoomDialogs() {
         h('span', { class: 'avatar', 'aria-hidden': 'true', text: (u.name.trim()[0] ?? '?').toUpperCase() }),
         h('span', { class: 'people-name', text: u.name }),
         u.id === meId ? [h('span', { class: 'muted', text: ' (you)' }), change] : actions(u))));
-      const body = people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' });
+      const body = [people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' })];
+      if (onSignIn) body.push(h('p', { class: 'people-foot' }, h('button', { type: 'button', class: 'link-btn', text: 'Sign in as moderator', onclick: then(onSignIn) })));
+      else if (onRemove) body.push(h('p', { class: 'people-foot muted', text: 'You are a moderator here.' }));
       dialog = show(`${plural(people.length, 'person', 'people')} online`, body);
     },
     address(info) {

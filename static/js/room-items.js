@@ -11,9 +11,10 @@ import { ROOM, conversationOf } from './conversations.js';
 const goesTo = (item, conv) => (item.to ? `p:${item.to}` : ROOM) === conv;
 
 function removeText(ev) {
-  const until = new Date(ev.until);
-  const when = Number.isNaN(until.getTime()) ? 'for a while' : `until ${until.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`;
-  return `${ev.user?.name ?? 'A moderator'} removed ${ev.target_user?.name ?? 'someone'} from the room ${when}`;
+  const minutes = Math.round((new Date(ev.until) - new Date(ev.ts)) / 60000);
+  const span = !Number.isFinite(minutes) ? 'for a while'
+    : minutes < 90 ? `for ${minutes} minute${minutes === 1 ? '' : 's'}` : `for ${Math.round(minutes / 60)} hours`;
+  return `${ev.user?.name ?? 'A moderator'} removed ${ev.target_user?.name ?? 'someone'} from the room ${span}`;
 }
 
 /**

@@ -33,7 +33,7 @@ import { mountMessageCommands } from './message-commands.js';
 import { mountMentions } from './mentions.js';
 import { mountReadMarker } from './read-marker.js';
 import { openSearch } from './search.js';
-import { openRemoveDialog } from './moderation.js';
+import { openRemoveDialog, openAdminSignIn } from './moderation.js';
 import { toast } from './notice.js';
 
 const OLDER_PAGE = 100; // events per page when reading back: fewer round trips to the start
@@ -107,6 +107,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       onRename: askRename,
       onMessage: messagePrivately,
       onRemove: admin ? (u) => openRemoveDialog(u, (minutes) => commands.moderate(u.id, minutes)) : null,
+      onSignIn: admin ? null : () => openAdminSignIn(() => { conn.stop(); conn.start(); }),
     }),
     onAddress: () => dialogs.address(info),
     onList: () => { roomEl.classList.toggle('list-open'); if (roomEl.classList.contains('list-open')) convList.focusActive(); },
@@ -336,6 +337,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
 
   async function onWelcome(w) {
     me = w.you;
+    if (w.admin === true && !admin && welcomed === false && sentSince !== null) toast('You are a moderator in this room now.', { failed: false });
     admin = w.admin === true;
     marker.start(w.room_id);
     store.setMe(w.you);
