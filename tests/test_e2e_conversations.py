@@ -4,6 +4,7 @@ deletes and reactions, from the mouse and from the keyboard alone, at desktop an
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +49,8 @@ def tab_to(page: Any, locator: Any, backwards: bool = True, presses: int = 20) -
     expect(locator).to_be_focused()
 
 
-def test_a_private_conversation_reaches_only_its_two_people(host: Host, browser: Any) -> None:
+def test_a_private_conversation_reaches_only_its_two_people(host: Host, browser: Any,
+                                                           tmp_path: Path) -> None:
     need_tool(chromium_path(), "chromium")
     _, ada, ada_errors = new_page(browser)
     _, bob, bob_errors = new_page(browser, viewport=PHONE)
@@ -78,6 +80,14 @@ def test_a_private_conversation_reaches_only_its_two_people(host: Host, browser:
     expect(bob.locator("#messages .msg-text", has_text="hello room")).to_have_count(0)
     say(bob, "agreed, privately")
     expect(ada.locator("#messages .msg-text", has_text="agreed, privately")).to_be_visible()
+    # A file shared in the private conversation goes to Bob alone, and only the two download it.
+    plan = tmp_path / "private-plan.txt"
+    plan.write_text("the private plan")
+    ada.locator('.composer input[type="file"]').set_input_files(str(plan))
+    card = bob.locator("#messages .msg:not(.own) .file-card", has_text="private-plan.txt")
+    expect(card).to_be_visible()
+    file_url = card.locator("a[download]").get_attribute("href") or ""
+    assert bob.evaluate("u => fetch(u).then(r => r.text())", file_url) == "the private plan"
     print(shot(ada, "conv-private-desktop.png"))
     print(shot(bob, "conv-private-phone.png"))
 
@@ -89,12 +99,14 @@ def test_a_private_conversation_reaches_only_its_two_people(host: Host, browser:
     cy.reload()
     expect(cy.locator("#messages .msg-text", has_text="back in the room")).to_be_visible()
     print(shot(cy, "conv-third-person-dark.png"))
-    for secret in ("just between us", "agreed, privately"):
+    for secret in ("just between us", "agreed, privately", "private-plan"):
         assert secret not in cy.content()
         assert not [f for f in cy_frames if secret in f]
     # The history pages know Cy by the page's cookie too.
     page = cy.evaluate("fetch('/api/events?limit=500').then(r => r.text())")
     assert "just between us" not in page and "hello room" in page
+    assert "private-plan" not in page
+    assert cy.evaluate("u => fetch(u).then(r => r.status)", file_url) == 404
     for errors in (ada_errors, bob_errors, cy_errors):
         assert not errors.real_errors(), errors.real_errors()
 

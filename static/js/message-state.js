@@ -45,11 +45,12 @@ export function foldMessages(events) {
   return messages;
 }
 
-/** The events with the text of a deleted message gone from it and from the edits of it. */
+/** The events with the text of a deleted message gone from it, its edits and the quotes of it. */
 export function scrubDeleted(events, target) {
   return events.map((ev) => {
     if (ev.id === target && ev.type === 'message') return { ...ev, text: '', file: null, deleted: true, reactions: {} };
     if (ev.type === 'edit' && ev.target === target) return { ...ev, text: '' };
+    if (ev.reply_to?.id === target) return { ...ev, reply_to: { ...ev.reply_to, text: null } };
     return ev;
   });
 }
@@ -61,4 +62,12 @@ export function reactionChips(reactions, meId) {
     .map(([emoji, who]) => ({
       emoji, count: who.length, names: who.map((u) => u.name), mine: who.some((u) => u.id === meId),
     }));
+}
+
+/** The quote of the message `msg` answers, as that message is now when it is loaded. */
+export function currentQuote(reply, messages) {
+  const original = reply && messages.get(reply.id);
+  if (!original) return reply ?? null;
+  if (original.deleted) return { ...reply, text: null };
+  return original.edited_at ? { ...reply, text: original.text } : reply;
 }

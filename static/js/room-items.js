@@ -6,6 +6,7 @@
 import { presenceFolder, isPresence, renameText } from './presence.js';
 import { groupsWith, dayKey, dayLabel } from './util.js';
 import { ROOM, conversationOf } from './conversations.js';
+import { currentQuote } from './message-state.js';
 
 /** Whether an outbox item or upload (which carries the `to` it goes to) belongs to `conv`. */
 const goesTo = (item, conv) => (item.to ? `p:${item.to}` : ROOM) === conv;
@@ -46,7 +47,8 @@ export function roomItems({ events, messages = new Map(), conv = ROOM, partnerNa
   const flush = () => { const item = presence.flush(); if (item) out.push(item); };
   const inRoom = conv === ROOM;
   for (const event of events) {
-    const ev = event.type === 'message' ? messages.get(event.id) ?? event : event;
+    let ev = event.type === 'message' ? messages.get(event.id) ?? event : event;
+    if (ev.reply_to) ev = { ...ev, reply_to: currentQuote(ev.reply_to, messages) };
     if (ev.type === 'message' && conversationOf(ev, meId) !== conv) continue;
     if (!inRoom && ev.type !== 'message') continue;
     const quiet = isPresence(ev);
