@@ -154,8 +154,9 @@ class Bridge:
 
     def host_room(self, request: object) -> dict[str, Any]:
         """Host ``{room, name, password?}`` on the LAN from this machine; returns
-        ``{"url": ...}`` for the page to load (same origin, now reachable from the LAN).
-        Own pages only. The password stays in memory; the host keeps only its hash."""
+        ``{"url": ...}`` for the page to load (same origin, now reachable from the LAN): it
+        signs this window in as the room's admin on the way in. Own pages only. The password
+        stays in memory; the host keeps only its hash."""
         if not self._on_own_page():
             return {"error": "only this app's own pages may host a room"}
         if not isinstance(request, Mapping):
@@ -186,7 +187,7 @@ class Bridge:
             self._unread = 0
             self._page_room = room
         self._apply_title()
-        return {"url": url, "room": room}
+        return {"url": self._server.admin_url, "room": room}
 
     def _ask_person(self, room: str, with_password: bool) -> str | None:
         """None if the person agreed to host ``room``, else why not (one question at a time)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import secrets
 import threading
 
 from server.runner import ServerThread
@@ -54,6 +55,9 @@ class EmbeddedServer:
         self._thread: ServerThread | None = None
         self._stopped = False
         self._lobby_room = settings.room
+        # The hosted room's admin password, made afresh for each room hosted: only this app's
+        # window is given it (through :attr:`admin_url`), so the person hosting moderates.
+        self._admin_key: str | None = None
 
     @property
     def port(self) -> int:
@@ -74,6 +78,15 @@ class EmbeddedServer:
     def origin(self) -> str:
         """The window's address for this server (always loopback: that is what the window uses)."""
         return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """Where this app's window signs in as the hosted room's admin, then lands in the
+        room; the room itself (``origin/``) when nothing is hosted."""
+        key = self._admin_key
+        if key is None or not self.hosting:
+            return f"{self.origin}/"
+        return f"{self.origin}/api/admin/enter?key={key}"
 
     def start_lobby(self) -> EmbeddedServer:
         """Serve the lobby on loopback only; nothing is reachable from the LAN yet."""
@@ -98,13 +111,16 @@ class EmbeddedServer:
             raise HostingError(str(exc)) from None
         except OSError as exc:
             raise HostingError(f"could not create the room's folder: {exc.strerror}") from exc
+        key = secrets.token_urlsafe(32)
         settings = self._base.with_(host=EVERY_INTERFACE, hosting=True, room=room,
-                                    password=password, data_dir=folder, host_name=host_name)
+                                    password=password, data_dir=folder, host_name=host_name,
+                                    admin_password=key)
         with self._lock:
             if self._stopped:
                 raise HostingError("the app is closing")
             try:
                 self._replace(settings)
+                self._admin_key = key
             except (OSError, RuntimeError) as exc:
                 log.exception("could not host %r", room)
                 self._replace(self._lobby_settings())

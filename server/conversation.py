@@ -124,9 +124,51 @@ def _save(db: sqlite3.Connection, event_id: int, message: dict[str, Any]) -> Non
 
 
 def _unindex(db: sqlite3.Connection, event_id: int, text: str) -> None:
-    if text:
+    # The index keeps no text: a 'delete' must name exactly what was indexed, and nothing
+    # for a message that is not indexed yet (a migrated one waiting for index_step).
+    if text and _indexed(db, event_id):
         db.execute("INSERT INTO search (search, rowid, text) VALUES ('delete', ?, ?)",
                    (event_id, text))
+
+
+def _pending(db: sqlite3.Connection) -> tuple[int, int] | None:
+    """The ids (after, up to) whose words still wait to be indexed, if any."""
+    rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN "
+                           "('index_pending_from', 'index_pending_to')").fetchall())
+    if len(rows) != 2:
+        return None
+    return int(rows["index_pending_from"]), int(rows["index_pending_to"])
+
+
+def _indexed(db: sqlite3.Connection, event_id: int) -> bool:
+    pending = _pending(db)
+    return pending is None or not pending[0] < event_id <= pending[1]
+
+
+def index_step(db: sqlite3.Connection, chunk: int = 2000) -> bool:
+    """Index the words of up to ``chunk`` more events that a migration left unindexed, in one
+    transaction; True while more wait."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        pending = _pending(db)
+        if pending is None:
+            db.execute("COMMIT")
+            return False
+        low, high = pending[0], min(pending[0] + chunk, pending[1])
+        db.execute("INSERT INTO search (rowid, text) SELECT id, json_extract(payload, '$.text') "
+                   "FROM events WHERE id > ? AND id <= ? AND type = 'message' AND "
+                   "coalesce(json_extract(payload, '$.text'), '') != ''", (low, high))
+        if high >= pending[1]:
+            db.execute("DELETE FROM meta WHERE key IN ('index_pending_from', "
+                       "'index_pending_to')")
+        else:
+            db.execute("UPDATE meta SET value=? WHERE key='index_pending_from'", (str(high),))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return high < pending[1]
 
 
 def _edit(db: sqlite3.Connection, change: Change, message: dict[str, Any], cols: Columns,
@@ -135,7 +177,7 @@ def _edit(db: sqlite3.Connection, change: Change, message: dict[str, Any], cols:
     if not text.strip() and not message.get("file"):
         return Refused("empty", "a message needs text or a file; delete it instead")
     _unindex(db, change.target, message.get("text") or "")
-    if text:
+    if text and _indexed(db, change.target):
         db.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (change.target, text))
     message.update(text=text, edited_at=change.event["ts"],
                    mentions=change.event.get("mentions", []))

@@ -415,6 +415,8 @@ class ChatHub:
         event = {"type": "remove", "ts": protocol.now_iso(), "user": conn.user.public(),
                  "target_user": {"id": frame.user, "name": self._name_of(frame.user)},
                  "until": moderation.iso(until)}
+        if frame.client_msg_id is not None:
+            event["client_msg_id"] = frame.client_msg_id
         self._submit(conn, event, frame.client_msg_id)
         user = self.users.get(frame.user)
         for other in list(user.connections if user is not None else ()):

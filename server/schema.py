@@ -10,7 +10,11 @@ of its own (``content=''``): only its index, which :mod:`server.conversation` re
 delete so a deleted word leaves nothing behind.
 
 A migration runs in one transaction: SQLite's schema changes are transactional, so one that
-fails rolls back whole and the file stays as the old version left it.
+fails rolls back whole and the file stays as the old version left it. The old messages' words
+are not indexed in it (that took about 40 s for a million events): the migration only notes
+which ids wait (``index_pending_from`` < id <= ``index_pending_to`` in ``meta``), and the writer
+indexes them in small steps while it is idle (:func:`server.conversation.index_step`), so a
+migrated history opens in a few seconds and its search fills in from the oldest events up.
 """
 
 from __future__ import annotations
@@ -68,9 +72,8 @@ INSERT OR REPLACE INTO people (id, name)
     SELECT json_extract(payload, '$.user.id'), json_extract(payload, '$.user.name')
     FROM events WHERE type IN ('join', 'rename', 'message')
     AND json_extract(payload, '$.user.id') IS NOT NULL ORDER BY id;
-INSERT INTO search (rowid, text)
-    SELECT id, json_extract(payload, '$.text') FROM events
-    WHERE type = 'message' AND coalesce(json_extract(payload, '$.text'), '') != '';
+INSERT INTO meta (key, value) VALUES ('index_pending_from', '0');
+INSERT INTO meta (key, value) SELECT 'index_pending_to', coalesce(max(id), 0) FROM events;
 """
 
 

@@ -127,13 +127,15 @@ class HistoryStore:
             schema.prepare(wdb)
             self.room_id = _room_id(wdb)
             last = wdb.execute("SELECT MAX(id) FROM events").fetchone()[0]
+            pending = wdb.execute("SELECT 1 FROM meta WHERE key='index_pending_to'").fetchone()
             self._db = _connect(path, busy_timeout)
         except (sqlite3.Error, OSError, schema.MigrationError) as exc:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)
         self.last_write_error: str | None = None  # why the latest write failed, until one works
         self._listener: BatchListener | None = None
-        self._writer = Writer(wdb, self.last_id, self._committed, self._batch_ended)
+        self._writer = Writer(wdb, self.last_id, self._committed, self._batch_ended,
+                              indexing=pending is not None)
 
     def listen(self, listener: BatchListener) -> None:
         """``listener`` hears, on the loop, when a batch's results start and stop arriving (the
@@ -191,6 +193,12 @@ class HistoryStore:
         """True while a deleted message's words may still be in the index or the WAL."""
         return self._writer.purging
 
+    @property
+    def indexing(self) -> bool:
+        """True while old messages of a migrated history are still being indexed for search
+        (searches meanwhile miss the oldest ones not reached yet)."""
+        return self._writer.indexing
+
     def append(self, event: dict[str, Any], *, user_id: str | None = None,
                client_msg_id: str | None = None) -> tuple[dict[str, Any], str, bool]:
         """:meth:`submit` and wait: for tools and tests, never on the event loop."""
@@ -200,6 +208,17 @@ class HistoryStore:
             raise StoreError(f"the host could not save this ({outcome.detail}); "
                              "nothing was sent")
         return outcome.event, outcome.payload, outcome.is_new
+
+    def append_change(self, change: Change) -> dict[str, Any]:
+        """Apply an edit, delete or reaction and wait for it (tools and tests, never on the
+        event loop); raises :class:`StoreError` when it is refused or cannot be written."""
+        cmid = change.event.get("client_msg_id")
+        outcome = self._wait(lambda done: self._writer.append(
+            change.event, change.actor, cmid, done, on_loop=False, change=change))
+        if isinstance(outcome, WriteFailed | Refused):
+            raise StoreError(f"the change was not made ({outcome.detail})")
+        event: dict[str, Any] = outcome.event
+        return event
 
     def after(self, since: int, limit: int, max_bytes: int | None = None,
               viewer: str | None = None) -> Page:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .conversation import Change, Columns, Refused, purge_step
+from .conversation import Change, Columns, Refused, index_step, purge_step
 from .protocol import encode
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,9 @@ class Writer:
 
     def __init__(self, db: sqlite3.Connection, last_id: int,
                  on_committed: Callable[[int, str | None], None],
-                 on_batch_done: Callable[[], None] = lambda: None) -> None:
+                 on_batch_done: Callable[[], None] = lambda: None,
+                 indexing: bool = False) -> None:
+        """``indexing``: a migration left old messages to index while idle."""
         self._db = db
         self._last_id = last_id
         self._on_committed = on_committed
@@ -111,6 +113,7 @@ class Writer:
         self.batches = 0  # commits made (for benchmarks and tests)
         self.appended = 0
         self._purging = False
+        self._indexing = indexing
         self._thread.start()
 
     def append(self, event: dict[str, Any], user_id: str | None, client_msg_id: str | None,
@@ -141,10 +144,10 @@ class Writer:
 
     def _run(self) -> None:
         while True:
-            try:  # with a purge pending, an idle queue is the time to do it
-                first = self._queue.get(block=not self._purging)
+            try:  # with a purge or indexing pending, an idle queue is the time to do it
+                first = self._queue.get(block=not (self._purging or self._indexing))
             except queue.Empty:
-                self._purge()
+                self._maintain()
                 continue
             batch = [first]
             while len(batch) < MAX_BATCH:
@@ -157,22 +160,30 @@ class Writer:
             if stop:
                 return
 
-    def _purge(self) -> None:
-        """One bounded step of erasing what deletes left behind (see
-        :func:`server.conversation.purge_step`); a failed step is tried again later."""
+    def _maintain(self) -> None:
+        """One bounded step of indexing what a migration left (:func:`server.conversation.
+        index_step`), else of erasing what deletes left behind (:func:`~server.conversation.
+        purge_step`); a failed step is tried again later."""
         try:
-            self._purging = purge_step(self._db)
+            if self._indexing:
+                self._indexing = index_step(self._db)
+            else:
+                self._purging = purge_step(self._db)
         except sqlite3.Error as exc:
-            log.warning("erasing deleted text from the index is waiting: %s", exc)
+            log.warning("indexing or erasing deleted text is waiting: %s", exc)
             time.sleep(0.5)
             return
-        if self._purging:
-            time.sleep(0.001)  # let a waiting batch in first
+        time.sleep(0.001)  # let a waiting batch in first
 
     @property
     def purging(self) -> bool:
         """True while deleted text may still linger in the index or the WAL."""
         return self._purging
+
+    @property
+    def indexing(self) -> bool:
+        """True while a migrated history's old messages are still being indexed."""
+        return self._indexing
 
     def _write(self, batch: list[Any]) -> None:
         appends: list[_Append] = []

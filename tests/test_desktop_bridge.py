@@ -42,6 +42,10 @@ class FakeServer:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def admin_url(self) -> str:
+        return f"{self.origin}/api/admin/enter?key=k3y"
+
     def host(self, room: str, password: str | None = None,
              host_name: str | None = None) -> None:
         self.hosted.append(room)
@@ -107,7 +111,8 @@ def test_own_page_may_host_and_save_prefs(tmp_path: Path) -> None:
     bridge, window, server, _ = make(tmp_path, "http://127.0.0.1:8765/#lobby")
     assert bridge.set_prefs({"name": "  Ann  "}) == {"prefs": {"name": "Ann", "last_room": ""}}
     result = bridge.host_room({"room": "Den", "name": "Ann"})
-    assert result == {"url": "http://127.0.0.1:8765/", "room": "Den"}
+    # The window goes in through the admin entry (it moderates); prefs keep the plain room.
+    assert result == {"url": "http://127.0.0.1:8765/api/admin/enter?key=k3y", "room": "Den"}
     assert server.hosted == ["Den"]
     assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/"}
     assert window.titles[-1] == "LAN Chat — Den"

@@ -104,3 +104,30 @@ def test_each_room_name_is_its_own_room_and_keeps_its_password(tmp_path: Path) -
         assert httpx.get(f"{base}/api/room").json()["hosting"] is False
     finally:
         server.stop()
+
+
+def test_the_hosting_window_is_the_rooms_admin_and_nobody_else(tmp_path: Path) -> None:
+    """The desktop app makes a fresh admin key for each room it hosts; its window goes in
+    through the admin entry and may moderate, a visitor who has only the room URL may not."""
+    server = EmbeddedServer(Settings(port=0, data_dir=tmp_path / "data", discovery=False,
+                                     hosting=False)).start_lobby()
+    try:
+        assert server.admin_url == f"{server.origin}/"  # the lobby has no admin
+        server.host("Den", host_name="Ann")
+        entry = server.admin_url
+        assert "/api/admin/enter?key=" in entry
+        with httpx.Client(follow_redirects=True) as window:
+            landed = window.get(entry)
+            assert landed.status_code == 200 and str(landed.url) == f"{server.origin}/"
+            cookie = "; ".join(f"{k}={v}" for k, v in window.cookies.items())
+        for header, admin in ((cookie, True), ("", False)):
+            with connect(f"ws://127.0.0.1:{server.port}/ws", open_timeout=10,
+                         additional_headers={"Cookie": header} if header else None) as ws:
+                ws.send(json.dumps({"type": "hello", "name": "A", "client_id": str(uuid.uuid4())}))
+                welcome = json.loads(ws.recv(10))
+                assert welcome["type"] == "welcome" and welcome["admin"] is admin
+        first_key = entry
+        server.host("Other room")
+        assert server.admin_url != first_key  # a new room, a new key
+    finally:
+        server.stop()
