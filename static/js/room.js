@@ -26,8 +26,8 @@ import { mountTitle, isAway } from './title.js';
 import { roomItems } from './room-items.js';
 import { uuid, mergeEvents, refusalText } from './util.js';
 import { foldMessages, scrubDeleted } from './message-state.js';
-import { ROOM, privateKey, partnerOf, conversationOf, privateConversations } from './conversations.js';
-import { mountConversationList } from './conv-list.js';
+import { ROOM, conversationOf } from './conversations.js';
+import { mountConversations } from './conv-state.js';
 import { mountMessageActions } from './message-actions.js';
 import { mountMessageCommands } from './message-commands.js';
 import { mountMentions } from './mentions.js';
@@ -69,11 +69,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   let saveTimer = 0;
   let olderPromise = null;
   let messages = new Map(); // every message in its current state (message-state.js)
-  let conv = ROOM; // the conversation shown: the room, or a private one
   let admin = false;
   let search = null;
-  const opened = new Map(); // private conversations opened before their first message
-  const unread = new Map(); // conversation -> {count, mention}, counted while not shown
   const marker = mountReadMarker();
   if (roomId) marker.start(roomId);
 
@@ -88,13 +85,11 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const main = h('main', { class: 'room-main' }, scroller, pill);
   const noticeBox = h('div');
   const nav = h('nav');
-  const convTitle = h('h2', { class: 'conv-title-name' });
-  const convHead = h('div', { class: 'conv-head', hidden: true },
-    h('button', { type: 'button', class: 'icon-btn conv-back', 'aria-label': 'Back to the room', title: 'Back to the room', onclick: () => openConversation(ROOM) }, icon('back')),
-    icon('lock'), convTitle, h('span', { class: 'conv-note', text: 'Only the two of you see this conversation' }));
-  const pane = h('section', { class: 'conv-pane', 'aria-label': 'Conversation' }, convHead, main, typingLine, form);
+  const pane = h('section', { class: 'conv-pane', 'aria-label': 'Conversation' }, main, typingLine, form);
   const roomEl = h('div', { class: 'room' }, header, banner, noticeBox, h('div', { class: 'room-body' }, nav, pane));
   root.replaceChildren(roomEl, overlay);
+  const convs = mountConversations(roomEl, nav, { onOpen: (key) => openConversation(key) });
+  pane.prepend(convs.head);
 
   const conn = new Connection(wsUrl(), () => {
     sentSince = events.length ? events[events.length - 1].id : null;
@@ -110,10 +105,9 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       onSignIn: admin ? null : () => openAdminSignIn(() => { conn.stop(); conn.start(); }),
     }),
     onAddress: () => dialogs.address(info),
-    onList: () => { roomEl.classList.toggle('list-open'); if (roomEl.classList.contains('list-open')) convList.focusActive(); },
+    onList: () => convs.toggleList(),
     onSearch: () => openSearchPanel(),
   });
-  const convList = mountConversationList(nav, { onOpen: (key) => openConversation(key) });
   const bannerPart = mountBanner(banner, { onRetry: () => conn.retryNow() });
   const list = mountMessageList(scroller, pill);
   const actions = mountMessageActions(scroller, list.element, { onLeave: () => composer.focus() });
@@ -126,9 +120,9 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     send: (f) => welcomed && conn.send(f),
     enqueue: (item) => outbox.enqueue(item),
     message: (id) => messages.get(id),
-    target: () => (partnerOf(conv) ? { to: partnerOf(conv) } : {}),
+    target: () => convs.target(),
     me: () => me,
-    ownMessages: () => [...messages.values()].filter((m) => m.user?.id === me?.id && conversationOf(m, me?.id) === conv),
+    ownMessages: () => [...messages.values()].filter((m) => m.user?.id === me?.id && conversationOf(m, me?.id) === convs.current()),
     onRefused: (text) => toast(text),
   });
   const mentions = mountMentions(form, composer.textarea, { people: () => [...users.values()].filter((u) => u.id !== me?.id) });
@@ -141,7 +135,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const uploads = mountUploads(overlay, {
     maxBytes: () => limits.max_upload_bytes,
     onUploaded: (file, up) => outbox.enqueue({ file, to: up.to }),
-    extra: () => (partnerOf(conv) ? { to: partnerOf(conv) } : {}),
+    extra: () => convs.target(),
     onChange: (opts) => render(opts),
     onProgress: () => renderSoon(),
   });
@@ -186,9 +180,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   // State -> screen ---------------------------------------------------------------------------
 
   function renderHeader() {
-    let elsewhere = 0;
-    for (const [key, u] of unread) if (key !== conv) elsewhere += u.count;
-    head.update({ roomName, state: connState.state, count: users.size, address: roomAddress(info), unreadElsewhere: elsewhere });
+    head.update({ roomName, state: connState.state, count: users.size, address: roomAddress(info), unreadElsewhere: convs.elsewhere() });
     // A new room, or one where only you ever spoke: invite. A room with a conversation in it
     // shows that conversation; its address stays one click away in the header.
     const alone = [...users.keys()].every((id) => id === me?.id)
@@ -200,17 +192,14 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     cancelAnimationFrame(frame);
     frame = 0;
     messages = foldMessages(events);
-    const convs = privateConversations(messages, me?.id, opened, users);
-    const partner = convs.find((c) => c.key === conv)?.user;
+    const conv = convs.current();
+    const partner = convs.update({ roomName, messages, meId: me?.id, users });
     list.render(roomItems({
       events, messages, conv, partnerName: partner?.name ?? null, admin, unreadAfter: marker.after(),
       hasMoreBefore, loadingOlder, roomName, me, name,
       online: connState.state === 'online', outbox: outbox.items(), uploads: uploads.list(),
     }), opts);
     actions.refresh();
-    convList.update({ roomName, active: conv, convs, unread });
-    convHead.hidden = conv === ROOM;
-    convTitle.textContent = partner ? `Private with ${partner.name}` : '';
     if (!isAway() && list.isStuck()) {
       const shown = [...messages.values()].filter((m) => conversationOf(m, me?.id) === conv);
       if (shown.length) marker.seen(shown[shown.length - 1].id);
@@ -219,22 +208,17 @@ export function mountRoom(root, info, joinName, { onRefused }) {
 
   /** Show conversation `key` (the room, or a private one), with its unread count cleared. */
   function openConversation(key, { focus = true } = {}) {
-    roomEl.classList.remove('list-open');
-    if (key !== conv) commands.clear();
-    conv = key;
-    unread.delete(key);
-    const partner = partnerOf(key);
-    const person = partner ? (users.get(partner) ?? opened.get(key) ?? [...messages.values()].find((m) => m.user?.id === partner)?.user) : null;
-    composer.setPlaceholder(person ? `Message ${person.name} privately` : `Message ${roomName}`);
+    if (key !== convs.current()) commands.clear();
+    convs.open(key);
     render({ forceBottom: true, quiet: true });
+    const person = convs.update({ roomName, messages, meId: me?.id, users });
+    composer.setPlaceholder(person ? `Message ${person.name} privately` : `Message ${roomName}`);
     renderHeader();
     if (focus) composer.focus();
   }
 
   function messagePrivately(user) {
-    const key = privateKey(user.id);
-    opened.set(key, user);
-    openConversation(key);
+    openConversation(convs.remember(user));
   }
 
   function openSearchPanel() {
@@ -253,7 +237,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       return;
     }
     const key = conversationOf(msg, me?.id);
-    if (key !== conv) openConversation(key, { focus: false });
+    if (key !== convs.current()) openConversation(key, { focus: false });
     if (!list.reveal(id)) toast('That message is not in the history any more.');
   }
 
@@ -398,15 +382,15 @@ export function mountRoom(root, info, joinName, { onRefused }) {
         const where = key === ROOM ? `in ${roomName}` : 'privately';
         desktop.notify(mention ? `${ev.user.name} mentioned you ${where}` : `${ev.user.name} ${where}`, ev.text || ev.file?.name || '');
       }
-      if (key !== conv || isAway()) {
-        const u = unread.get(key) ?? { count: 0, mention: false };
-        unread.set(key, { count: u.count + 1, mention: u.mention || mention });
+      if (key !== convs.current() || isAway()) {
+        convs.arrived(key, mention);
         renderHeader();
       }
-      if (key !== conv) announce(key === ROOM ? `New message in ${roomName}` : `Private message from ${ev.user.name}`);
+      if (key !== convs.current()) announce(key === ROOM ? `New message in ${roomName}` : `Private message from ${ev.user.name}`);
       else if (!list.isStuck()) announce(`New message from ${ev.user.name}`);
     }
-    render({ forceBottom: own && key === conv, newFromOthers: !own && key === conv });
+    const here = key === convs.current();
+    render({ forceBottom: own && here, newFromOthers: !own && here });
   }
 
   /** The page before the oldest event shown. Scrolling asks again and again: after a failure
@@ -478,7 +462,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     saveNow();
     closedView?.stop();
     search?.dialog.close();
-    for (const part of [outbox, uploads, renamer, typing, title, dialogs, bannerPart, head, list, invite, nameNotice, composer, actions, commands, mentions, convList]) part.stop();
+    for (const part of [outbox, uploads, renamer, typing, title, dialogs, bannerPart, head, list, invite, nameNotice, composer, actions, commands, mentions, convs]) part.stop();
   }
 
   return { stop };
