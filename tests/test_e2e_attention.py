@@ -140,7 +140,7 @@ def test_a_moderator_signs_in_deletes_and_removes_a_person(make_host: Any, brows
     expect(dialog).to_contain_text("Remove Bob from the room?")
     print(shot(mod, "conv-remove-dialog-desktop.png"))
     dialog.get_by_role("button", name="Remove Bob").click()
-    removed = mod.locator("#messages .notice", has_text="Mo removed Bob from the room for 15 minutes")
+    removed = mod.locator("#messages .notice", has_text="Mo removed Bob from the room for 15 min")
     expect(removed).to_be_visible()
     expect(bob.locator("#join-error")).to_contain_text("removed")
     print(shot(bob, "conv-removed-phone.png"))
