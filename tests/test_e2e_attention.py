@@ -67,8 +67,10 @@ def test_a_mention_completes_highlights_and_counts_in_the_title(host: Host, brow
     expect(bob).to_have_title("(2 · @1) Test room · LAN Chat")
     expect(bea.locator(".msg.mention")).to_have_count(0)
     print(shot(bob, "conv-mention-desktop.png"))
+    expect(bob.locator(".conv-list .conv-mention")).to_have_count(1)
     come_back(bob)
     expect(bob).to_have_title("Test room · LAN Chat")
+    expect(bob.locator(".conv-list .conv-badge")).to_have_count(0)
     assert not errors.real_errors(), errors.real_errors()
 
 

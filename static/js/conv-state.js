@@ -43,6 +43,8 @@ export function mountConversations(roomEl, nav, { onOpen }) {
       const u = unread.get(key) ?? { count: 0, mention: false };
       unread.set(key, { count: u.count + 1, mention: u.mention || mention });
     },
+    /** The person is back in front of the open conversation: nothing there is unread now. */
+    back() { unread.delete(conv); },
     /** Unread messages in the conversations not shown. */
     elsewhere() {
       let n = 0;

@@ -115,7 +115,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const nameNotice = mountNameNotice(noticeBox, { onRename: askRename });
   const composer = mountComposer(form, { limitBytes: limits.max_message_bytes, placeholder: `Message ${roomName}` });
   const typing = mountTyping(typingLine);
-  const title = mountTitle(roomName, { onBack: () => { marker.back(); render(); } });
+  const title = mountTitle(roomName, { onBack: () => { marker.back(); convs.back(); renderHeader(); render(); } });
   const commands = mountMessageCommands(form, composer, {
     send: (f) => welcomed && conn.send(f),
     enqueue: (item) => outbox.enqueue(item),
@@ -307,12 +307,13 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       case 'react':
       case 'remove':
         addEvent(f);
-        render();
+        // A message redrawn for a reaction or an edit is not news: the list does not read it out again.
+        render({ quiet: f.type !== 'remove' });
         break;
       case 'delete':
         addEvent(f);
         events = scrubDeleted(events, f.target); // its words leave this page's cache too
-        render();
+        render({ quiet: true });
         break;
       case 'results': search?.results(f); break;
       default: break;
