@@ -79,9 +79,10 @@ def test_the_hosting_window_moderates_and_shows_conversations(app: DesktopApp,
             return app.eval("""(() => {
                 const q = (s) => document.querySelectorAll(s).length;
                 const other = document.querySelector('.msg[data-id]:not(.own):not(.deleted)');
+                const badge = document.querySelector('.conv[data-conv^="p:"] .conv-badge');
                 return { quotes: q('#messages .reply-quote'), chips: q('#messages .reaction'),
                          tombstones: q('#messages .tombstone'), convs: q('.conv-list .conv'),
-                         badge: (document.querySelector('.conv[data-conv^="p:"] .conv-badge') || {}).textContent,
+                         badge: badge && badge.textContent,
                          moderator: !!(other && other.dataset.canDelete),
                          secret: document.body.innerText.includes('a word in private') };
             })()""")
