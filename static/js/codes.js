@@ -43,6 +43,7 @@ export const ERROR = Object.freeze({
   UNKNOWN_TARGET: 'unknown_target',
   UNKNOWN_USER: 'unknown_user',
   BAD_EMOJI: 'bad_emoji',
+  TOO_MANY_REACTIONS: 'too_many_reactions',
 });
 
 /** Seconds to wait from an error's `retry_after` field; `fallback` when the host sent none. */

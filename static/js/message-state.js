@@ -20,7 +20,7 @@ function react(reactions, ev) {
 export function applyAction(msg, ev) {
   if (msg.deleted) return msg;
   switch (ev.type) {
-    case 'edit': return { ...msg, text: ev.text, edited_at: ev.ts };
+    case 'edit': return { ...msg, text: ev.text, edited_at: ev.ts, mentions: ev.mentions ?? msg.mentions };
     case 'delete': return { ...msg, text: '', file: null, deleted: true, reactions: {} };
     case 'react': return { ...msg, reactions: react(msg.reactions, ev) };
     default: return msg;

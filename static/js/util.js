@@ -150,6 +150,7 @@ export function refusalText(code, detail) {
     case ERROR.UNKNOWN_TARGET: return 'That message is no longer there.';
     case ERROR.UNKNOWN_USER: return 'That person is not known in this room.';
     case ERROR.BAD_EMOJI: return 'That reaction cannot be used.';
+    case ERROR.TOO_MANY_REACTIONS: return 'That message has as many different reactions as it can take.';
     default: return detail || `Refused by the host (${code}).`;
   }
 }
