@@ -29,7 +29,7 @@ export function mountMentions(form, textarea, { people }) {
   const ctl = new AbortController();
   const { signal } = ctl;
   const list = h('ul', { class: 'mention-list', id: 'mention-list', role: 'listbox', 'aria-label': 'People to mention', hidden: true });
-  form.append(list);
+  (textarea.parentElement ?? form).append(list); // above the text box, wherever it sits
   textarea.setAttribute('aria-autocomplete', 'list');
   textarea.setAttribute('aria-controls', 'mention-list');
   textarea.setAttribute('aria-expanded', 'false');
