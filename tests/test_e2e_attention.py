@@ -84,24 +84,29 @@ def test_the_new_messages_line_marks_where_you_stopped(host: Host, browser: Any)
     expect(ada.locator("#messages .msg-text", has_text="read this one")).to_be_visible()
     expect(ada.locator(".unread-line")).to_have_count(0)
     ada.close()
-    for text in ("missed one", "missed two"):
+    for text in ("missed one", "missed two", *(f"and more {i}" for i in range(30))):
         say(bob, text)
+    expect(bob.locator("#messages .msg-text", has_text="and more 29")).to_be_visible()
 
     ada = ada_context.new_page()
     ada.goto(host.url + "/")
     wait_connected(ada)
-    expect(ada.locator("#messages .msg-text", has_text="missed two")).to_be_visible()
+    # More came than fits on the screen: reading starts at the line, not at the bottom.
     line = ada.locator("#messages .unread-line")
-    expect(line).to_have_count(1)
+    expect(line).to_be_in_viewport()
+    expect(ada.locator("#messages .msg-text", has_text="missed two")).to_be_in_viewport()
+    expect(ada.locator(".new-pill")).to_be_visible()
     after = ada.locator("#messages .unread-line + .msg .msg-text")
     expect(after).to_have_text("missed one")
     print(shot(ada, "conv-unread-line-desktop.png"))
     ada.set_viewport_size(PHONE)
     print(shot(ada, "conv-unread-line-phone.png"))
-    # Nothing new since: the next visit has no line.
+    # Nothing new since (once read to the end): the next visit has no line.
+    ada.locator(".new-pill").click()
+    expect(ada.locator("#messages .msg-text", has_text="and more 29")).to_be_in_viewport()
     ada.reload()
     wait_connected(ada)
-    expect(ada.locator("#messages .msg-text", has_text="missed two")).to_be_visible()
+    expect(ada.locator("#messages .msg-text", has_text="and more 29")).to_be_visible()
     expect(ada.locator("#messages .unread-line")).to_have_count(0)
 
 

@@ -253,6 +253,17 @@ export function mountMessageList(scroller, pill) {
     list.replaceChildren();
   }
 
+  /** Coming back to a room: when the "new messages" line is above the view, start reading there. */
+  function showUnreadLine() {
+    const line = list.querySelector('.unread-line');
+    if (!line) return;
+    const top = line.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    if (top >= 0) return;
+    scroller.scrollTop += top - 8;
+    stuck = atBottom();
+    history.update();
+  }
+
   /** Bring the stored message `id` into view, mark it for a moment and focus it; false when not shown. */
   function reveal(id) {
     const node = list.querySelector(`.msg[data-id="${Number(id)}"]`);
@@ -273,5 +284,5 @@ export function mountMessageList(scroller, pill) {
     history.stop();
   }
 
-  return { render, reset, reveal, toBottom, element: list, isStuck: () => stuck, stop };
+  return { render, reset, reveal, showUnreadLine, toBottom, element: list, isStuck: () => stuck, stop };
 }

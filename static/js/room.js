@@ -71,6 +71,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   let messages = new Map(); // every message in its current state (message-state.js)
   let admin = false;
   let search = null;
+  let lineShown = false; // the first welcome scrolls to the "new messages" line
   const marker = mountReadMarker();
   if (roomId) marker.start(roomId);
 
@@ -360,6 +361,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     renderHeader();
     title.setRoom(roomName);
     render({ quiet: true });
+    if (!lineShown) {
+      lineShown = true;
+      list.showUnreadLine();
+    }
     outbox.pump();
   }
 
