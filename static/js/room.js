@@ -78,7 +78,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const header = h('header', { class: 'room-header' });
   const banner = h('div', { class: 'banner', role: 'status', hidden: true });
   const pill = h('button', { type: 'button', class: 'new-pill', hidden: true }, icon('down'), h('span', { text: 'New messages' }));
-  const scroller = h('div', { class: 'scroller', tabIndex: 0, 'aria-label': 'Chat history' });
+  const scroller = h('div', {
+    class: 'scroller', tabIndex: 0, 'aria-label': 'Chat history',
+    'aria-description': 'Arrow keys move from message to message; on a message R replies, E edits, Delete deletes, plus reacts, Enter opens its actions, Escape goes back to the text box.',
+  });
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const form = h('form', { class: 'composer', 'aria-label': 'Write a message' });
   const overlay = h('div', { class: 'drop-overlay', hidden: true, 'aria-hidden': 'true' },
