@@ -68,10 +68,12 @@ CREATE VIRTUAL TABLE search USING fts5 (
 _V2_FILL = """
 UPDATE events SET file_id = json_extract(payload, '$.file.id')
     WHERE type = 'message' AND json_extract(payload, '$.file.id') IS NOT NULL;
-INSERT OR REPLACE INTO people (id, name)
-    SELECT json_extract(payload, '$.user.id'), json_extract(payload, '$.user.name')
-    FROM events WHERE type IN ('join', 'rename', 'message')
-    AND json_extract(payload, '$.user.id') IS NOT NULL ORDER BY id;
+INSERT INTO people (id, name)
+    SELECT uid, name FROM (
+        SELECT json_extract(payload, '$.user.id') AS uid,
+               json_extract(payload, '$.user.name') AS name, max(id)
+        FROM events WHERE type IN ('join', 'rename') GROUP BY uid)
+    WHERE uid IS NOT NULL;
 INSERT INTO meta (key, value) VALUES ('index_pending_from', '0');
 INSERT INTO meta (key, value) SELECT 'index_pending_to', coalesce(max(id), 0) FROM events;
 """

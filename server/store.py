@@ -129,6 +129,9 @@ class HistoryStore:
             last = wdb.execute("SELECT MAX(id) FROM events").fetchone()[0]
             pending = wdb.execute("SELECT 1 FROM meta WHERE key='index_pending_to'").fetchone()
             self._db = _connect(path, busy_timeout)
+            # Searches walk the full-text index: keep more of it in memory than the 2 MB
+            # default (it grows to this only when used).
+            self._db.execute("PRAGMA cache_size=-32768")
         except (sqlite3.Error, OSError, schema.MigrationError) as exc:
             raise StoreError(f"cannot open the history at {path}: {exc}") from exc
         self.last_id: int = int(last or 0)

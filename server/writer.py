@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .conversation import Change, Columns, Refused, index_step, purge_step
+from .conversation import Change, Columns, Prepared, Refused, index_step, purge_step
 from .protocol import encode
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ class Writer:
         else:
             _insert(self._db, rows)
             rows.clear()
-            prepared = item.change.apply(self._db, new_id)
+            prepared = self._apply(item.change, new_id)
             if isinstance(prepared, Refused):
                 return prepared
             stored, cols, erase = prepared.event, prepared.columns, prepared.erase_file
@@ -310,6 +310,25 @@ class Writer:
         rows.append((new_id, item.event["type"], item.user_id, item.client_msg_id,
                      outcome.payload, cols.target, cols.reply_to, cols.file_id, cols.vis_a,
                      cols.vis_b, stored.get("text") if stored["type"] == "message" else None))
+        return outcome
+
+    def _apply(self, change: Change, new_id: int) -> Prepared | Refused:
+        """Apply one change inside a savepoint: a refused change, or one that fails on data it
+        did not expect, leaves nothing behind, and the rest of the batch still commits."""
+        db = self._db
+        db.execute("SAVEPOINT change")
+        try:
+            outcome = change.apply(db, new_id)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.exception("could not apply a %s to event %d", change.kind, change.target)
+            outcome = Refused("unknown_target", f"that message cannot be changed ({exc})")
+        except BaseException:
+            db.execute("ROLLBACK TO change")
+            db.execute("RELEASE change")
+            raise
+        if isinstance(outcome, Refused):
+            db.execute("ROLLBACK TO change")
+        db.execute("RELEASE change")
         return outcome
 
     def _stored_before(self, appends: list[_Append]) -> dict[tuple[str | None, str | None],

@@ -1,8 +1,8 @@
 """``python -m tests.bench`` (``make bench``): run every benchmark, print a table, write JSON.
 
 Options: ``--quick`` (100 and 1,000 clients, 100 MB files, 100,000 events: a few minutes),
-``--only fanout,files,history,startup,slowdisk,flood,attacks``, ``--baseline DIR`` (an earlier
-checkout for the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``,
+``--only fanout,files,history,search,startup,slowdisk,flood,attacks``, ``--baseline DIR`` (an
+earlier checkout for the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``,
 ``--tmp`` (a folder on the disk to test; default the system's temporary folder), ``--out``.
 """
 
@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import attacks, fanout, files, flood, history, slowdisk, startup
+from . import attacks, fanout, files, flood, history, search, slowdisk, startup
 from .attacks import print_attacks
 from .common import ROOT, loadavg, raise_nofile
 
-SECTIONS = ("fanout", "files", "history", "startup", "slowdisk", "flood", "attacks")
+SECTIONS = ("fanout", "files", "history", "search", "startup", "slowdisk", "flood", "attacks")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     section("startup", lambda: startup.run(args.tmp))
     section("history", lambda: history.run(events, args.tmp))
+    section("search", lambda: search.run(events, args.tmp))
     section("files", lambda: files.run(file_mb * 10**6, args.tmp))
     section("fanout", run_fanout)
     section("slowdisk", lambda: slowdisk.run(args.tmp, args.baseline,
@@ -166,6 +167,8 @@ def _f(x: Any, digits: int = 1) -> str:
 
 def print_report(report: dict[str, Any]) -> None:
     m = report["machine"]
+    if report.get("search"):
+        search.print_search(report["search"])
     print(f"\nLAN Chat benchmarks: {m['cpus']} CPUs, Python {m['python']}, load average "
           f"{m['loadavg_before']} before, {m['loadavg_after']} after (a shared machine: noisy)")
     rows = report.get("fanout")
