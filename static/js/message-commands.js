@@ -12,11 +12,12 @@ import { firstLine } from './message-parts.js';
 /**
  * `composer` and its `form`; `send(frame)` (false when offline), `enqueue(item)` (the outbox),
  * `message(id)` (a message in its current state), `target()` ({to} of the open conversation),
- * `me()`, `ownMessages()` (the open conversation's messages of mine, oldest first), `onRefused(text)`.
+ * `me()`, `ownMessages()` (the open conversation's messages of mine, oldest first), `onRefused(text)`,
+ * `limits()` (the room's; an edit may have its own `max_edit_bytes`).
  * Returns { reply(id), edit(id), editLast(), cancel(), submit(text), remove(id), react(target, emoji, on),
  * moderate(userId, minutes), clear(), stop() }.
  */
-export function mountMessageCommands(form, composer, { send, enqueue, message, target, me, ownMessages, onRefused }) {
+export function mountMessageCommands(form, composer, { send, enqueue, message, target, me, ownMessages, onRefused, limits }) {
   let context = null;
   const bar = mountComposeContext(form, { onCancel: () => cancel() });
 
@@ -25,6 +26,7 @@ export function mountMessageCommands(form, composer, { send, enqueue, message, t
   }
 
   function clear() {
+    if (context?.mode === 'edit') composer.setLimit(limits().max_message_bytes);
     context = null;
     bar.hide();
   }
@@ -38,7 +40,10 @@ export function mountMessageCommands(form, composer, { send, enqueue, message, t
   function reply(id) {
     const msg = message(id);
     if (!msg || msg.deleted) return;
-    if (context?.mode === 'edit') composer.setText(context.draft);
+    if (context?.mode === 'edit') {
+      composer.setText(context.draft);
+      clear();
+    }
     context = { mode: 'reply', id, quote: { id, user: msg.user, text: firstLine(msg.text) || msg.file?.name || '' } };
     bar.show({ mode: 'reply', who: msg.user?.id === me()?.id ? 'yourself' : msg.user?.name ?? 'someone', text: context.quote.text });
     composer.focus();
@@ -49,6 +54,7 @@ export function mountMessageCommands(form, composer, { send, enqueue, message, t
     if (!msg || msg.deleted || msg.user?.id !== me()?.id) return;
     const draft = context?.mode === 'edit' ? context.draft : composer.textarea.value;
     context = { mode: 'edit', id, draft, was: msg.text ?? '' };
+    composer.setLimit(limits().max_edit_bytes ?? limits().max_message_bytes);
     bar.show({ mode: 'edit' });
     composer.setText(msg.text ?? '');
   }

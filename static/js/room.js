@@ -128,6 +128,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     me: () => me,
     ownMessages: () => [...messages.values()].filter((m) => m.user?.id === me?.id && conversationOf(m, me?.id) === convs.current()),
     onRefused: (text) => toast(text),
+    limits: () => limits,
   });
   const mentions = mountMentions(form, composer.textarea, { people: () => [...users.values()].filter((u) => u.id !== me?.id) });
   const outbox = mountOutbox({
