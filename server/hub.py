@@ -53,6 +53,7 @@ CLOSE_SHUTDOWN = 1001
 
 Audience = tuple[str, str] | None  # the two people a private frame is for; None: everyone
 
+
 class HubFull(Exception):
     """A connection refused for a limit; ``code`` and ``reason`` go in the close frame."""
 

@@ -340,9 +340,12 @@ class Writer:
         found: dict[tuple[str | None, str | None], Stored] = {}
         for start in range(0, len(keys), _ROWS_PER_INSERT):
             chunk = keys[start:start + _ROWS_PER_INSERT]
-            sql = ("SELECT user_id, client_msg_id, payload, vis_a, vis_b FROM events WHERE "
-                   "(user_id, client_msg_id) IN (VALUES " + ",".join(["(?,?)"] * len(chunk))
-                   + ")")
+            # A join on the keys, so each is one seek in events_dedup: a row-value IN scans
+            # the whole table (a million rows: a third of a second per batch).
+            sql = ("SELECT e.user_id, e.client_msg_id, e.payload, e.vis_a, e.vis_b FROM (VALUES "
+                   + ",".join(["(?,?)"] * len(chunk)) + ") AS k JOIN events e ON "
+                   "e.user_id = k.column1 AND e.client_msg_id = k.column2 "
+                   "WHERE e.client_msg_id IS NOT NULL")
             for user_id, cmid, payload, vis_a, vis_b in self._db.execute(
                     sql, [v for k in chunk for v in k]):
                 found[(user_id, cmid)] = Stored(json.loads(payload), str(payload), False,

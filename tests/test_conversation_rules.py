@@ -38,10 +38,10 @@ def test_mentions_take_the_longest_known_name_and_end_at_a_word() -> None:
 
 
 def test_search_words_become_a_safe_fts_query() -> None:
-    assert protocol.fts_query('lunch "OR" NEAR(x) rep') == '"lunch" "OR" "NEAR" "x" "rep"*'
+    assert protocol.fts_query('lunch "OR" NEAR(x) rep*') == '"lunch" "OR" "NEAR" "x" "rep"*'
     assert protocol.fts_query("don't") == '"don" "t"'
     assert protocol.fts_query("  ***  ") is None
-    assert protocol.fts_query("ab") == '"ab"'
+    assert protocol.fts_query("ab a* report") == '"ab" "a" "report"'
 
 
 def test_search_over_many_events_is_newest_first_and_prints_its_time(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from .common import percentile
 from .hosts import bench_settings
 
 QUERIES = {"common word": "meeting", "rare word": "zebra", "two words": "lunch report",
-           "prefix": "quart", "no match": "xylophonequartet"}
+           "prefix": "quart*", "no match": "xylophonequartet"}
 _WORDS = ("the a to and of in is it for on with that this we can you at be are was have "
           "meeting lunch report build release bug fix deploy coffee tomorrow today link "
           "review branch server window please thanks quarterly budget agenda notes").split()
