@@ -12,9 +12,16 @@ const PAGE = 20;
 const TYPE_PAUSE_MS = 250;
 const CONTEXT_CHARS = 60;
 
+/** What the host is asked for `typed`: the last word, still being typed, also as the start of
+ *  longer words (`plan` finds "planning") once it has three letters; a typed `*` stays. */
+export function searchQuery(typed) {
+  const q = typed.trim();
+  return /[\p{L}\p{N}]{3}$/u.test(q) ? `${q}*` : q;
+}
+
 /** `text` around the first of the query's words, with that word marked. */
 export function excerpt(text, q) {
-  const words = q.toLocaleLowerCase().split(/\s+/).filter(Boolean);
+  const words = q.replaceAll('*', '').toLocaleLowerCase().split(/\s+/).filter(Boolean);
   const lower = text.toLocaleLowerCase();
   let at = -1;
   let len = 0;
@@ -48,7 +55,7 @@ export function openSearch({ send, onJump, meId }) {
 
   function ask(before = null) {
     clearTimeout(timer);
-    const q = input.value.trim();
+    const q = searchQuery(input.value);
     if (!q) { asked = ''; list.replaceChildren(); status.textContent = ''; more.hidden = true; return; }
     const frame = { type: 'search', q, limit: PAGE };
     if (before) frame.before = before;
@@ -73,7 +80,7 @@ export function openSearch({ send, onJump, meId }) {
     if (event.key === 'Enter') {
       event.preventDefault();
       const first = list.querySelector('.search-hit');
-      if (first && asked === input.value.trim()) first.click();
+      if (first && asked === searchQuery(input.value)) first.click();
       else ask();
     } else if (event.key === 'ArrowDown') {
       event.preventDefault();
