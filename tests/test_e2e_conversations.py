@@ -107,6 +107,13 @@ def test_a_private_conversation_reaches_only_its_two_people(host: Host, browser:
     assert "just between us" not in page and "hello room" in page
     assert "private-plan" not in page
     assert cy.evaluate("u => fetch(u).then(r => r.status)", file_url) == 404
+    # From a room message, the keyboard opens a private conversation with its author (P).
+    said = cy.locator(".msg[data-id]", has=cy.locator(".msg-text", has_text="back in the room"))
+    said.focus()
+    expect(said.get_by_role("button", name="Message privately")).to_be_visible()
+    cy.keyboard.press("p")
+    expect(cy.locator(".conv-head")).to_contain_text("Private with Ada")
+    expect(cy.locator("#compose")).to_be_focused()
     for errors in (ada_errors, bob_errors, cy_errors):
         assert not errors.real_errors(), errors.real_errors()
 

@@ -1,9 +1,9 @@
 // What a person can do to a message: one small toolbar (react, reply, and for your own or as a
 // moderator edit and delete) that moves to the message under the pointer or with the focus, a
 // long press (the context menu) on touch, and a keyboard route: arrow keys walk the messages
-// of the list, R replies, E edits, Delete deletes, Enter or the menu key enters the toolbar,
-// Escape goes back to the composer. Choices go up as 'chat:reply', 'chat:edit', 'chat:delete'
-// and 'chat:react' events.
+// of the list, R replies, E edits, Delete deletes, P writes to the author privately, Enter or
+// the menu key enters the toolbar, Escape goes back to the composer. Choices go up as
+// 'chat:reply', 'chat:edit', 'chat:delete', 'chat:write' and 'chat:react' events.
 
 import { h, emit } from './dom.js';
 import { icon } from './icons.js';
@@ -23,9 +23,10 @@ export function mountMessageActions(scroller, list, { onLeave }) {
   const reply = btn('Reply', 'reply', 'reply');
   const edit = btn('Edit', 'edit', 'edit');
   const del = btn('Delete', 'trash', 'delete');
+  const write = btn('Message privately', 'person', 'write');
   const picker = h('div', { class: 'emoji-picker', role: 'group', 'aria-label': 'Reactions', hidden: true },
     QUICK_EMOJI.map((e) => h('button', { type: 'button', class: 'emoji-btn', 'aria-label': `React with ${e}`, title: e, dataset: { emoji: e }, text: e })));
-  const bar = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' }, react, reply, edit, del, picker);
+  const bar = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' }, react, reply, write, edit, del, picker);
   let current = null;
 
   function attach(li) {
@@ -38,6 +39,7 @@ export function mountMessageActions(scroller, list, { onLeave }) {
     if (li.dataset.deleted) { bar.remove(); return; } // nothing left to act on
     edit.hidden = !li.dataset.canEdit;
     del.hidden = !li.dataset.canDelete;
+    write.hidden = !li.dataset.canWrite;
     if (bar.parentNode !== li) li.append(bar);
   }
 
@@ -51,6 +53,7 @@ export function mountMessageActions(scroller, list, { onLeave }) {
     if (!Number.isInteger(id) || li.dataset.deleted) return;
     if (action === 'edit' && !li.dataset.canEdit) return;
     if (action === 'delete' && !li.dataset.canDelete) return;
+    if (action === 'write' && !li.dataset.canWrite) return;
     if (action === 'picker') {
       attach(li);
       picker.hidden = false;
@@ -86,7 +89,7 @@ export function mountMessageActions(scroller, list, { onLeave }) {
       return;
     }
     if (!onItem) return;
-    const keys = { r: 'reply', R: 'reply', e: 'edit', E: 'edit', Delete: 'delete', Backspace: 'delete', '+': 'picker' };
+    const keys = { r: 'reply', R: 'reply', e: 'edit', E: 'edit', p: 'write', P: 'write', Delete: 'delete', Backspace: 'delete', '+': 'picker' };
     if (keys[event.key]) {
       event.preventDefault();
       run(keys[event.key], li);

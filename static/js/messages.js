@@ -79,6 +79,7 @@ function buildMessage(item) {
     // A stored message can be reached with the arrow keys and acted on (message-actions.js).
     Object.assign(li.dataset, {
       id: String(ev.id), canEdit: item.canEdit ? '1' : '', canDelete: item.canDelete ? '1' : '', deleted: ev.deleted ? '1' : '',
+      canWrite: !item.own && !ev.to ? '1' : '', // a room message's author can be written to privately
     });
     li.tabIndex = -1;
   }

@@ -80,7 +80,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const pill = h('button', { type: 'button', class: 'new-pill', hidden: true }, icon('down'), h('span', { text: 'New messages' }));
   const scroller = h('div', {
     class: 'scroller', tabIndex: 0, 'aria-label': 'Chat history',
-    'aria-description': 'Arrow keys move from message to message; on a message R replies, E edits, Delete deletes, plus reacts, Enter opens its actions, Escape goes back to the text box.',
+    'aria-description': 'Arrow keys move from message to message; on a message R replies, E edits, Delete deletes, P writes privately, plus reacts, Enter opens its actions, Escape goes back to the text box.',
   });
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const form = h('form', { class: 'composer', 'aria-label': 'Write a message' });
@@ -156,6 +156,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   on('chat:delete', (d) => commands.remove(d.id));
   on('chat:react', (d) => commands.react(Number(d.target), d.emoji, d.on === '1'));
   on('chat:jump', (d) => jumpTo(Number(d.target)));
+  on('chat:write', (d) => { const author = messages.get(d.id)?.user; if (author) messagePrivately(author); });
   on('chat:files', (d) => d.files.forEach((f) => uploads.start(f)));
   on('chat:typing', () => conn.send({ type: 'typing' }));
   on('chat:near-top', () => loadOlder());
