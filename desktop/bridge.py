@@ -144,6 +144,12 @@ class Bridge:
             return {"error": "only this app's own pages may change its preferences"}
         if not isinstance(changes, Mapping):
             return {"error": "preferences must be an object"}
+        entry = f"{self._server.origin}/api/admin/enter"
+        last = changes.get("last_room")
+        if isinstance(last, str) and last.startswith(entry):
+            # The address host_room gave carries the room's admin key: remember the room
+            # itself (what the room page compares with), and keep the key off the disk.
+            changes = {**changes, "last_room": f"{self._server.origin}/"}
         try:
             return {"prefs": self._prefs.update(changes).public()}
         except PrefsError as exc:

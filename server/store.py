@@ -124,7 +124,11 @@ class HistoryStore:
             wdb.execute(f"PRAGMA synchronous={synchronous}")
             # Freed space is zeroed, so a deleted message's bytes do not linger in the file.
             wdb.execute("PRAGMA secure_delete=ON")
-            schema.prepare(wdb)
+            try:
+                schema.prepare(wdb)
+            except schema.MigrationError:
+                wdb.close()  # the file stays as it was, and no longer open
+                raise
             self.room_id = _room_id(wdb)
             last = wdb.execute("SELECT MAX(id) FROM events").fetchone()[0]
             pending = wdb.execute("SELECT 1 FROM meta WHERE key='index_pending_to'").fetchone()

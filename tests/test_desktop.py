@@ -141,11 +141,22 @@ def test_hosting_a_room_shows_a_websocket_message_in_the_window(launch, xvfb) ->
     with connect(f"ws://127.0.0.1:{app.app_port}/ws", open_timeout=10) as ws:
         ws.send(json.dumps({"type": "hello", "name": "Bob", "client_id": str(uuid.uuid4()),
                             "since": None}))
+        assert json.loads(ws.recv(10))["admin"] is False  # a visitor does not moderate
         ws.send(json.dumps({"type": "message", "text": text, "client_msg_id": str(uuid.uuid4())}))
         wait_until(lambda: text in (app.eval("document.body.innerText") or ""), timeout=15,
                    what="the message to appear in the window")
     time.sleep(0.5)
     shot(xvfb, "desktop-room.png")
+    # The hosting window itself is the room's admin: a WebSocket from its page (its cookies)
+    # is welcomed with admin true.
+    app.eval("(() => { const ws = new WebSocket(`ws://${location.host}/ws`); "
+             "ws.onopen = () => ws.send(JSON.stringify({type: 'hello', name: 'Ann', "
+             "client_id: 'desktop-admin-probe'})); ws.onmessage = (e) => { "
+             "const f = JSON.parse(e.data); if (f.type === 'welcome') { "
+             "window.__admin = f.admin; ws.close(); } }; return true; })()")
+    wait_until(lambda: app.eval("window.__admin === undefined ? null : window.__admin")
+               is not None, timeout=15, what="the window's own welcome")
+    assert app.eval("window.__admin") is True
 
 
 def test_hosting_with_a_password_from_the_lobby_form(launch) -> None:

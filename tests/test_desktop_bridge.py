@@ -115,6 +115,9 @@ def test_own_page_may_host_and_save_prefs(tmp_path: Path) -> None:
     assert result == {"url": "http://127.0.0.1:8765/api/admin/enter?key=k3y", "room": "Den"}
     assert server.hosted == ["Den"]
     assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/"}
+    # The lobby page remembers the address it was given: the room, without its admin key.
+    bridge.set_prefs({"name": "Ann", "last_room": result["url"]})
+    assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/"}
     assert window.titles[-1] == "LAN Chat — Den"
     assert server.passwords == [None]
 
