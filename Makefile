@@ -10,7 +10,7 @@ APT_PACKAGES = chromium xvfb xauth xdotool x11-utils imagemagick iproute2 curl b
                libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-image0 libxcb-render-util0 \
                libegl1 libgl1 libnss3 libxcomposite1 libxdamage1 libxtst6 libasound2 fonts-dejavu-core \
                firefox-esr webkit2gtk-driver \
-               fonts-noto-core fonts-noto-cjk
+               fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
 # node and npm, for the npm packages the browser tests load into pages (tests/package.json).
 # Installed only when there is no npm at all: a node from elsewhere often bundles its own npm and
 # conflicts with Debian's npm package.

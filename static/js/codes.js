@@ -13,6 +13,7 @@ export const CLOSE = Object.freeze({
   FORBIDDEN: 4403, // a page from another origin or host
   TOO_SLOW: 4408, // this page stopped reading; reconnecting catches up
   TOO_MANY: 4429, // the room is full, or this page joined too often: wait `retry_after`
+  REMOVED: 4410, // a moderator removed this person for a while (the reason says until when)
 });
 
 /** Close codes that retrying cannot fix, with what to tell the person when the host gave no reason. */
@@ -20,6 +21,7 @@ export const REFUSALS = new Map([
   [CLOSE.BAD_HELLO, 'The host refused to let you in.'],
   [CLOSE.UNAUTHORIZED, 'This room needs its password.'],
   [CLOSE.FORBIDDEN, 'This page is not from this room.'],
+  [CLOSE.REMOVED, 'A moderator removed you from this room for a while.'],
 ]);
 
 /** The `code` of `error` frames. */
@@ -37,6 +39,11 @@ export const ERROR = Object.freeze({
   TOO_MANY_JOINS: 'too_many_joins',
   NAME_TAKEN: 'name_taken',
   SAME_NAME: 'same_name',
+  FORBIDDEN: 'forbidden',
+  UNKNOWN_TARGET: 'unknown_target',
+  UNKNOWN_USER: 'unknown_user',
+  BAD_EMOJI: 'bad_emoji',
+  TOO_MANY_REACTIONS: 'too_many_reactions',
 });
 
 /** Seconds to wait from an error's `retry_after` field; `fallback` when the host sent none. */

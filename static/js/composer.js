@@ -1,5 +1,7 @@
 // The composer: a growing text box (Enter sends, Shift+Enter breaks the line), attach button,
-// pasted images, typing pings, and a character count that appears only near the limit.
+// pasted images, typing pings, and a character count that appears only near the limit. Arrow
+// up in an empty box asks to edit your last message ('chat:edit-last'); Escape asks to stop
+// replying or editing ('chat:cancel-context').
 
 import { h, emit } from './dom.js';
 import { icon } from './icons.js';
@@ -9,7 +11,7 @@ const TYPING_EVERY_MS = 2500;
 const MAX_HEIGHT_PX = 176;
 
 /** Fills `form`; says what the person did by 'chat:send', 'chat:files' and 'chat:typing' events.
- *  Returns { focus(), setLimit(bytes), setPlaceholder(text), textarea, stop() }. */
+ *  Returns { focus(), setLimit(bytes), setPlaceholder(text), setText(text), textarea, stop() }. */
 export function mountComposer(form, { limitBytes, placeholder }) {
   let limit = limitBytes;
   let lastTyping = 0;
@@ -52,11 +54,11 @@ export function mountComposer(form, { limitBytes, placeholder }) {
       return;
     }
     showError('');
-    emit(form, 'chat:send', { text: value });
     lastTyping = 0; // the others' indicator ends with this message; the next keystroke restarts it
     text.value = '';
     grow();
     check();
+    emit(form, 'chat:send', { text: value }); // after clearing: the room may put a draft back
   }
 
   const ctl = new AbortController();
@@ -66,6 +68,11 @@ export function mountComposer(form, { limitBytes, placeholder }) {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submit();
+    } else if (event.key === 'ArrowUp' && !text.value && !event.shiftKey && !event.altKey) {
+      event.preventDefault();
+      emit(form, 'chat:edit-last');
+    } else if (event.key === 'Escape') {
+      emit(form, 'chat:cancel-context');
     }
   }, { signal });
   text.addEventListener('input', () => {
@@ -98,6 +105,13 @@ export function mountComposer(form, { limitBytes, placeholder }) {
     focus: () => text.focus(),
     setLimit(bytes) { limit = bytes; check(); },
     setPlaceholder(value) { text.placeholder = value; },
+    setText(value) {
+      text.value = value;
+      grow();
+      check();
+      text.focus();
+      text.setSelectionRange(value.length, value.length);
+    },
     textarea: text,
     stop() { ctl.abort(); },
   };

@@ -7,6 +7,7 @@ import { icon } from './icons.js';
 import { fileNameEl } from './filename.js';
 import { mountHistoryScroll } from './history-scroll.js';
 import { formatSize, linkify, safeHref, timeLabel, INLINE_IMAGES } from './util.js';
+import { replyQuote, editedMark, tombstone, reactionRow } from './message-parts.js';
 
 const NEAR_BOTTOM_PX = 64;
 
@@ -69,17 +70,37 @@ function meta(name, ts) {
 
 function buildMessage(item) {
   const { ev } = item;
+  const stored = Number.isInteger(ev.id);
   const li = h('li', {
-    class: `msg${item.own ? ' own' : ''}${item.grouped ? ' grouped' : ''}`,
+    class: `msg${item.own ? ' own' : ''}${item.grouped ? ' grouped' : ''}${item.mention ? ' mention' : ''}${ev.deleted ? ' deleted' : ''}`,
     dataset: { key: item.key, status: item.status === 'waiting' ? 'sending' : item.status ?? '' },
   });
+  if (stored) {
+    // A stored message can be reached with the arrow keys and acted on (message-actions.js).
+    Object.assign(li.dataset, {
+      id: String(ev.id), canEdit: item.canEdit ? '1' : '', canDelete: item.canDelete ? '1' : '', deleted: ev.deleted ? '1' : '',
+      canWrite: !item.own && !ev.to ? '1' : '', // a room message's author can be written to privately
+    });
+    li.tabIndex = -1;
+  }
   const who = item.own ? 'You' : ev.user?.name ?? 'Someone';
   if (item.grouped) li.append(h('span', { class: 'sr-only', text: `${who}:` }));
   else li.append(meta(who, ev.ts));
+  if (item.mention) li.append(h('span', { class: 'sr-only', text: 'Mentions you.' }));
+  if (ev.deleted) {
+    li.append(tombstone());
+    return li;
+  }
   const bubble = h('div', { class: 'bubble' });
+  const quote = replyQuote(ev.reply_to, item.meId);
+  if (quote) bubble.append(quote);
   if (ev.text) bubble.append(textBlock(ev.text));
   if (ev.file) bubble.append(fileCard(ev.file));
+  const edited = editedMark(ev);
+  if (edited) (bubble.querySelector('.msg-text') ?? bubble).append(' ', edited);
   li.append(bubble);
+  const reactions = reactionRow(ev, item.meId);
+  if (reactions) li.append(reactions);
   if (item.own && item.status) li.append(statusLine(item));
   return li;
 }
@@ -131,14 +152,22 @@ function build(item) {
     case 'older': return h('li', { class: 'older' }, h('button', {
       type: 'button', class: 'link-btn', dataset: { action: 'load-older' }, disabled: item.loading,
       text: item.loading ? 'Loading earlier messages…' : 'Load earlier messages' }));
-    case 'start': return h('li', { class: 'start', text: `This is the beginning of ${item.room}.` });
+    case 'start': return h('li', { class: 'start', text: item.partner
+      ? `This is the beginning of your private conversation with ${item.partner}. Only the two of you see it.`
+      : `This is the beginning of ${item.room}.` });
+    case 'unread': return h('li', { class: 'unread-line', role: 'separator', 'aria-label': 'New messages since you were last here' }, h('span', { text: 'New messages' }));
     default: return h('li');
   }
 }
 
 function signature(item) {
   const { ev, progress, preview, ...rest } = item;
-  return JSON.stringify(item.kind === 'msg' ? { ...rest, id: ev.id, ts: ev.ts, name: ev.user?.name } : rest);
+  if (item.kind !== 'msg') return JSON.stringify(rest);
+  // What a message shows beyond its id: an edit, a delete, a reaction or a rename redraws it.
+  return JSON.stringify({
+    ...rest, id: ev.id, ts: ev.ts, name: ev.user?.name, text: ev.text, edited: ev.edited_at,
+    deleted: ev.deleted, reactions: ev.reactions, reply: ev.reply_to, file: ev.file?.url,
+  });
 }
 
 /** Mount the list inside `scroller` (the element that scrolls). */
@@ -157,6 +186,9 @@ export function mountMessageList(scroller, pill) {
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; stuck = true; history.update(); }
 
   scroller.addEventListener('scroll', () => { stuck = atBottom(); }, { passive: true });
+  // A window made smaller (or a phone's keyboard opening) keeps the newest message in view.
+  const resized = new ResizeObserver(() => { if (stuck) toBottom(); });
+  resized.observe(scroller);
 
   list.addEventListener('click', (event) => {
     const button = event.target.closest('[data-action]');
@@ -165,9 +197,6 @@ export function mountMessageList(scroller, pill) {
   });
   // A late thumbnail must not push the newest message out of view.
   list.addEventListener('load', () => { if (stuck) toBottom(); }, true);
-  // Nor a smaller list: a phone's keyboard opening, a rotation, a narrower window.
-  const resizes = new ResizeObserver(() => { if (stuck) toBottom(); });
-  resizes.observe(scroller);
 
   let quietTimer = 0;
   function render(items, { forceBottom = false, prepend = false, newFromOthers = false, quiet = prepend } = {}) {
@@ -225,11 +254,36 @@ export function mountMessageList(scroller, pill) {
     list.replaceChildren();
   }
 
+  /** Coming back to a room: when the "new messages" line is above the view, start reading there. */
+  function showUnreadLine() {
+    const line = list.querySelector('.unread-line');
+    if (!line) return;
+    const top = line.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    if (top >= 0) return;
+    scroller.scrollTop += top - 8;
+    stuck = atBottom();
+    history.update();
+  }
+
+  /** Bring the stored message `id` into view, mark it for a moment and focus it; false when not shown. */
+  function reveal(id) {
+    const node = list.querySelector(`.msg[data-id="${Number(id)}"]`);
+    if (!node) return false;
+    node.scrollIntoView({ block: 'center' });
+    stuck = atBottom();
+    history.update();
+    node.classList.remove('flash');
+    void node.offsetWidth; // restart the highlight when the same message is shown twice
+    node.classList.add('flash');
+    node.focus({ preventScroll: true });
+    return true;
+  }
+
   function stop() {
     clearTimeout(quietTimer);
-    resizes.disconnect();
+    resized.disconnect();
     history.stop();
   }
 
-  return { render, reset, toBottom, element: list, isStuck: () => stuck, stop };
+  return { render, reset, reveal, showUnreadLine, toBottom, element: list, isStuck: () => stuck, stop };
 }

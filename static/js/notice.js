@@ -1,14 +1,32 @@
 // Small notices at the bottom of the window: "Saved plans.zip in Downloads", sent by the
-// desktop app when a file it saved is complete. Mounted once; stop() removes the listener.
+// desktop app when a file it saved is complete, or why the room refused an action. Mounted
+// once; stop() removes the listener.
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
 
 const SHOWN_MS = 8000;
 
+function region(root = document.body) {
+  let el = root.querySelector(':scope > .notices');
+  if (!el) {
+    el = h('div', { class: 'notices', role: 'status', 'aria-live': 'polite' });
+    root.append(el);
+  }
+  return el;
+}
+
+/** A short visible note that goes away by itself (and is read out politely). */
+export function toast(text, { failed = true } = {}) {
+  const close = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Dismiss', title: 'Dismiss' }, icon('close'));
+  const note = h('div', { class: `notice-toast${failed ? ' failed' : ''}` }, icon(failed ? 'alert' : 'check'), h('span', { text }), close);
+  const timer = setTimeout(() => note.remove(), SHOWN_MS);
+  close.addEventListener('click', () => { clearTimeout(timer); note.remove(); });
+  region().append(note);
+}
+
 export function mountDownloadNotices(root = document.body) {
-  const region = h('div', { class: 'notices', role: 'status', 'aria-live': 'polite' });
-  root.append(region);
+  const notes = region(root);
   function onDownload(event) {
     const d = event.detail ?? {};
     const name = typeof d.name === 'string' ? d.name : 'the file';
@@ -16,17 +34,13 @@ export function mountDownloadNotices(root = document.body) {
     const text = saved
       ? `Saved “${name}” in ${typeof d.folder === 'string' && d.folder ? d.folder : 'your Downloads folder'}`
       : `Could not save “${name}”: ${typeof d.reason === 'string' ? d.reason : 'the download failed'}`;
-    const close = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Dismiss', title: 'Dismiss' }, icon('close'));
-    const note = h('div', { class: `notice-toast${saved ? '' : ' failed'}` }, icon(saved ? 'check' : 'alert'), h('span', { text }), close);
-    const timer = setTimeout(() => note.remove(), SHOWN_MS);
-    close.addEventListener('click', () => { clearTimeout(timer); note.remove(); });
-    region.append(note);
+    toast(text, { failed: !saved });
   }
   window.addEventListener('lanchat:download', onDownload);
   return {
     stop() {
       window.removeEventListener('lanchat:download', onDownload);
-      region.remove();
+      notes.remove();
     },
   };
 }

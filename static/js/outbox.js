@@ -10,7 +10,7 @@ const ACK_WAIT_MS = 10000;
 
 /**
  * `send(frame)` puts a frame on the link (false when it is down), `ready()` says whether the room
- * takes messages now, `onChange(opts)` asks for a redraw. Returns { items(), enqueue({text, file}),
+ * takes messages now, `onChange(opts)` asks for a redraw. Returns { items(), enqueue({text, file, to, reply_to}),
  * pump(), acknowledge(cmid), ackFromHistory(events, meId), refused(frame), retry(cmid),
  * discard(cmid), disconnected(), stop() }.
  */
@@ -36,6 +36,8 @@ export function mountOutbox({ send, ready, onChange }) {
     if (!next) return;
     const frame = { type: 'message', text: next.text, client_msg_id: next.cmid };
     if (next.file_id) frame.file_id = next.file_id;
+    if (next.to) frame.to = next.to;
+    if (Number.isInteger(next.reply_to)) frame.reply_to = next.reply_to;
     if (!send(frame)) return;
     inflight = next.cmid;
     clearTimeout(ackTimer);
@@ -46,9 +48,12 @@ export function mountOutbox({ send, ready, onChange }) {
   return {
     items,
     pump,
-    enqueue({ text = '', file = null }) {
+    /** `to`: a person's id for a private message; `reply_to` the id answered (`reply` its quote). */
+    enqueue({ text = '', file = null, to = null, reply_to = null, reply = null }) {
       const item = { cmid: uuid(), text, ts: new Date().toISOString(), state: 'pending' };
       if (file) { item.file = file; item.file_id = file.id; }
+      if (to) item.to = to;
+      if (Number.isInteger(reply_to)) { item.reply_to = reply_to; item.reply = reply; }
       store.saveOutbox([...items(), item]);
       onChange({ forceBottom: true });
       pump();

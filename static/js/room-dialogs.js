@@ -10,7 +10,8 @@ import { safetyNote } from './safety.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
-/** Returns { people(users, meId, onRename), address(info), image(url, name), stop() }. */
+/** Returns { people(users, meId, {onRename, onMessage, onRemove, onSignIn}), address(info), image(url, name), stop() }.
+ *  `onRemove` is null unless this person may moderate, `onSignIn` null when they may. */
 export function mountRoomDialogs() {
   const open = new Set();
   function show(...args) {
@@ -21,15 +22,21 @@ export function mountRoomDialogs() {
   }
 
   return {
-    people(users, meId, onRename) {
+    people(users, meId, { onRename, onMessage, onRemove = null, onSignIn = null }) {
       const people = [...users].sort((a, b) => a.name.localeCompare(b.name));
       let dialog = null;
-      const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: () => { dialog?.close(); onRename(); } });
+      const then = (fn, u) => () => { dialog?.close(); fn(u); };
+      const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: then(onRename) });
+      const actions = (u) => h('span', { class: 'people-actions' },
+        h('button', { type: 'button', class: 'link-btn', text: 'Message privately', 'aria-label': `Message ${u.name} privately`, onclick: then(onMessage, u) }),
+        onRemove ? h('button', { type: 'button', class: 'link-btn danger', text: 'Remove…', 'aria-label': `Remove ${u.name} from the room`, onclick: then(onRemove, u) }) : null);
       const list = h('ul', { class: 'people' }, people.map((u) => h('li', {},
         h('span', { class: 'avatar', 'aria-hidden': 'true', text: (u.name.trim()[0] ?? '?').toUpperCase() }),
-        h('span', { text: u.name }),
-        u.id === meId ? [h('span', { class: 'muted', text: ' (you)' }), change] : null)));
-      const body = people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' });
+        h('span', { class: 'people-name', text: u.name }),
+        u.id === meId ? [h('span', { class: 'muted', text: ' (you)' }), change] : actions(u))));
+      const body = [people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' })];
+      if (onSignIn) body.push(h('p', { class: 'people-foot' }, h('button', { type: 'button', class: 'link-btn', text: 'Sign in as moderator', onclick: then(onSignIn) })));
+      else if (onRemove) body.push(h('p', { class: 'people-foot muted', text: 'You are a moderator here.' }));
       dialog = show(`${plural(people.length, 'person', 'people')} online`, body);
     },
     address(info) {

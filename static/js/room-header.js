@@ -19,10 +19,15 @@ export function roomAddress(info) {
 
 /**
  * Fills `header` once and updates it in place, so a focused header button keeps focus as people
- * come and go. Returns { update({roomName, state, count, address, safetyCode}), closed(), stop() }.
+ * come and go. `onList` shows the conversations (a phone's own screen), `onSearch` the search.
+ * Returns { update({roomName, state, count, address, safetyCode, unreadElsewhere}), closed(),
+ * stop() }.
  */
-export function mountHeader(header, { onBack, onPeople, onAddress }) {
+export function mountHeader(header, { onBack, onPeople, onAddress, onList, onSearch }) {
   const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': 'Back to the lobby', title: 'Back to the lobby', onclick: () => onBack() }, icon('back'));
+  const listBadge = h('span', { class: 'list-badge', 'aria-hidden': 'true', hidden: true });
+  const list = h('button', { type: 'button', class: 'icon-btn list-btn', 'aria-label': 'Conversations', title: 'Conversations', onclick: () => onList() }, icon('list'), listBadge);
+  const search = h('button', { type: 'button', class: 'icon-btn search-btn', 'aria-label': 'Search messages (Ctrl+K)', title: 'Search (Ctrl+K)', 'aria-haspopup': 'dialog', onclick: () => onSearch() }, icon('search'));
   const name = h('h1', { class: 'room-name' });
   const conn = h('p', { class: 'conn' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }));
   // The room's safety code (server/tls.py), for people to compare aloud; hidden without TLS.
@@ -34,7 +39,7 @@ export function mountHeader(header, { onBack, onPeople, onAddress }) {
     icon('users'), count, ' ', h('span', { class: 'chip-label', text: 'online' }));
   const addrText = h('span', { class: 'chip-label addr' });
   const addr = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onAddress() }, icon('qr'), addrText);
-  header.replaceChildren(back, h('div', { class: 'room-title' }, name, conn, safetyLine), h('div', { class: 'header-actions' }, people, addr));
+  header.replaceChildren(back, list, h('div', { class: 'room-title' }, name, conn, safetyLine), h('div', { class: 'header-actions' }, search, people, addr));
 
   let stopped = false;
   let inDesktop = false;
@@ -45,9 +50,12 @@ export function mountHeader(header, { onBack, onPeople, onAddress }) {
   });
 
   return {
-    update({ roomName, state, count: n, address, safetyCode = null }) {
+    update({ roomName, state, count: n, address, safetyCode = null, unreadElsewhere = 0 }) {
       safetyLine.hidden = !safetyCode;
       safety.textContent = safetyCode ?? '';
+      listBadge.hidden = !unreadElsewhere;
+      listBadge.textContent = unreadElsewhere > 99 ? '99+' : String(unreadElsewhere);
+      list.setAttribute('aria-label', unreadElsewhere ? `Conversations, ${plural(unreadElsewhere, 'unread message', 'unread messages')} elsewhere` : 'Conversations');
       back.hidden = !inDesktop;
       name.textContent = roomName;
       name.title = roomName;

@@ -1,18 +1,34 @@
 // What the message list shows, computed from the room's state alone: the start of the room or
-// the "older" button, day lines, messages (grouped, with their delivery state), folded presence
-// lines, renames, then the outbox and the uploads under way. Pure: no DOM, no storage.
+// the "older" button, day lines, the messages of one conversation (grouped, in their current
+// state, with their delivery state), the "new messages" line, folded presence lines, renames,
+// then the outbox and the uploads under way. Pure: no DOM, no storage.
 
 import { presenceFolder, isPresence, renameText } from './presence.js';
 import { groupsWith, dayKey, dayLabel } from './util.js';
+import { ROOM, conversationOf } from './conversations.js';
+import { currentQuote } from './message-state.js';
+
+/** Whether an outbox item or upload (which carries the `to` it goes to) belongs to `conv`. */
+const goesTo = (item, conv) => (item.to ? `p:${item.to}` : ROOM) === conv;
+
+function removeText(ev) {
+  const minutes = Math.round((new Date(ev.until) - new Date(ev.ts)) / 60000);
+  const span = !Number.isFinite(minutes) ? 'for a while'
+    : minutes < 90 ? `for ${minutes} minute${minutes === 1 ? '' : 's'}` : `for ${Math.round(minutes / 60)} hours`;
+  return `${ev.user?.name ?? 'A moderator'} removed ${ev.target_user?.name ?? 'someone'} from the room ${span}`;
+}
 
 /**
- * `state`: { events, hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }.
+ * `state`: { events, messages (folded, see message-state.js), conv, partnerName, admin, unreadAfter,
+ * hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }.
  * Returns the items, each with a stable `key`, for the message list.
  */
-export function roomItems({ events, hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }) {
+export function roomItems({ events, messages = new Map(), conv = ROOM, partnerName = null, admin = false, unreadAfter = null,
+  hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }) {
   const out = [];
+  let divider = unreadAfter === null;
   if (hasMoreBefore) out.push({ kind: 'older', key: 'older', loading: loadingOlder });
-  else if (events.length) out.push({ kind: 'start', key: 'start', room: roomName });
+  else if (events.length) out.push({ kind: 'start', key: 'start', room: roomName, partner: partnerName });
   let prev = null;
   let day = null;
   const now = new Date();
@@ -29,7 +45,12 @@ export function roomItems({ events, hasMoreBefore, loadingOlder, roomName, me, n
   const delivered = new Set();
   const presence = presenceFolder(meId);
   const flush = () => { const item = presence.flush(); if (item) out.push(item); };
-  for (const ev of events) {
+  const inRoom = conv === ROOM;
+  for (const event of events) {
+    let ev = event.type === 'message' ? messages.get(event.id) ?? event : event;
+    if (ev.reply_to) ev = { ...ev, reply_to: currentQuote(ev.reply_to, messages) };
+    if (ev.type === 'message' && conversationOf(ev, meId) !== conv) continue;
+    if (!inRoom && ev.type !== 'message') continue;
     const quiet = isPresence(ev);
     if (!quiet || !presence.fits(ev) || dayKey(new Date(ev.ts)) !== day) flush();
     if (quiet) {
@@ -40,11 +61,22 @@ export function roomItems({ events, hasMoreBefore, loadingOlder, roomName, me, n
       dayOf(ev.ts);
       const own = meId !== undefined && ev.user?.id === meId;
       if (own && ev.client_msg_id) delivered.add(ev.client_msg_id);
+      if (!divider && !own && ev.id > unreadAfter) {
+        divider = true;
+        out.push({ kind: 'unread', key: 'unread' });
+        prev = null;
+      }
       out.push({
         kind: 'msg', key: own && ev.client_msg_id ? `c-${ev.client_msg_id}` : `e-${ev.id}`,
         ev, own, grouped: groupsWith(prev, ev), status: own ? 'delivered' : null,
+        mention: !own && meId !== undefined && (ev.mentions ?? []).includes(meId),
+        canEdit: own && !ev.deleted, canDelete: (own || admin) && !ev.deleted, meId,
       });
       prev = ev;
+    } else if (ev.type === 'remove') {
+      dayOf(ev.ts);
+      out.push({ kind: 'notice', key: `e-${ev.id}`, ts: ev.ts, text: removeText(ev) });
+      prev = null;
     } else if (ev.type === 'rename') {
       dayOf(ev.ts);
       out.push({ kind: 'notice', key: `e-${ev.id}`, ts: ev.ts, text: renameText(ev, meId) });
@@ -54,8 +86,8 @@ export function roomItems({ events, hasMoreBefore, loadingOlder, roomName, me, n
   flush();
   const sender = me ?? { id: '', name };
   for (const item of outbox) {
-    if (delivered.has(item.cmid)) continue;
-    const ev = { type: 'message', user: sender, text: item.text, file: item.file ?? null, ts: item.ts };
+    if (delivered.has(item.cmid) || !goesTo(item, conv)) continue;
+    const ev = { type: 'message', user: sender, text: item.text, file: item.file ?? null, ts: item.ts, reply_to: item.reply ?? null };
     dayOf(ev.ts);
     out.push({
       kind: 'msg', key: `c-${item.cmid}`, ev, own: true, grouped: groupsWith(prev, ev), cmid: item.cmid,
@@ -64,6 +96,7 @@ export function roomItems({ events, hasMoreBefore, loadingOlder, roomName, me, n
     prev = ev;
   }
   for (const up of uploads) {
+    if (!goesTo(up, conv)) continue;
     const ev = { type: 'message', user: sender, ts: up.ts };
     dayOf(up.ts);
     out.push({

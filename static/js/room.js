@@ -1,8 +1,9 @@
-// A room: composes the parts that show it (header, banner, message list, composer, typing line,
-// title, dialogs) with the outbox and the uploads, around one connection. Frames come in from
-// the Connection; user actions come up from the parts as 'chat:*' events on `root`; what the
-// list shows is computed from this state by roomItems(). mountRoom returns stop(), which undoes
-// all of it: every listener, timer, the connection and the uploads under way.
+// A room: composes the parts that show it (header, banner, conversation list, message list,
+// composer, typing line, title, dialogs, search) with the outbox and the uploads, around one
+// connection. Frames come in from the Connection; user actions come up from the parts as
+// 'chat:*' events on `root`; what the list shows is computed from this state by roomItems(),
+// for the conversation open (the room, or a private one). mountRoom returns stop(), which
+// undoes all of it: every listener, timer, the connection and the uploads under way.
 
 import { h, announce } from './dom.js';
 import { icon } from './icons.js';
@@ -25,8 +26,20 @@ import { mountTitle, isAway } from './title.js';
 import { mountNotifier } from './notify.js';
 import { roomItems } from './room-items.js';
 import { uuid, mergeEvents, refusalText } from './util.js';
+import { foldMessages, scrubDeleted } from './message-state.js';
+import { ROOM, conversationOf } from './conversations.js';
+import { mountConversations } from './conv-state.js';
+import { mountMessageActions } from './message-actions.js';
+import { mountMessageCommands } from './message-commands.js';
+import { mountMentions } from './mentions.js';
+import { mountReadMarker } from './read-marker.js';
+import { openSearch } from './search.js';
+import { openRemoveDialog, openAdminSignIn } from './moderation.js';
+import { toast } from './notice.js';
 
 const OLDER_PAGE = 100; // events per page when reading back: fewer round trips to the start
+const JUMP_PAGE = 500; // events per page when looking for a message to show (the host's most)
+const JUMP_PAGES = 40;
 const OLDER_RETRY_MS = 3000;
 const DEFAULT_LIMITS = { max_message_bytes: 8192, max_upload_bytes: 4 * 1024 ** 3 };
 
@@ -38,6 +51,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const ctl = new AbortController();
   const { signal } = ctl;
   const clientId = store.clientId(uuid);
+  store.shareClientId(clientId);
   let name = joinName;
   let me = store.me();
   let roomId = info.room_id;
@@ -54,18 +68,33 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   let closedView = null;
   let frame = 0;
   let saveTimer = 0;
+  let olderPromise = null;
+  let messages = new Map(); // every message in its current state (message-state.js)
+  let admin = false;
+  let search = null;
+  let lineShown = false; // the first welcome scrolls to the "new messages" line
+  const marker = mountReadMarker();
+  if (roomId) marker.start(roomId);
 
   const header = h('header', { class: 'room-header' });
   const banner = h('div', { class: 'banner', role: 'status', hidden: true });
   const pill = h('button', { type: 'button', class: 'new-pill', hidden: true }, icon('down'), h('span', { text: 'New messages' }));
-  const scroller = h('div', { class: 'scroller', tabIndex: 0, 'aria-label': 'Chat history' });
+  const scroller = h('div', {
+    class: 'scroller', tabIndex: 0, 'aria-label': 'Chat history',
+    'aria-description': 'Arrow keys move from message to message; on a message R replies, E edits, Delete deletes, P writes privately, plus reacts, Enter opens its actions, Escape goes back to the text box.',
+  });
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const form = h('form', { class: 'composer', 'aria-label': 'Write a message' });
   const overlay = h('div', { class: 'drop-overlay', hidden: true, 'aria-hidden': 'true' },
     h('div', { class: 'drop-box' }, icon('attach'), h('p', { text: `Drop files to share them in ${roomName}` })));
   const main = h('main', { class: 'room-main' }, scroller, pill);
   const noticeBox = h('div');
-  root.replaceChildren(h('div', { class: 'room' }, header, banner, noticeBox, main, typingLine, form), overlay);
+  const nav = h('nav');
+  const pane = h('section', { class: 'conv-pane', 'aria-label': 'Conversation' }, main, typingLine, form);
+  const roomEl = h('div', { class: 'room' }, header, banner, noticeBox, h('div', { class: 'room-body' }, nav, pane));
+  root.replaceChildren(roomEl, overlay);
+  const convs = mountConversations(roomEl, nav, { onOpen: (key) => openConversation(key) });
+  pane.prepend(convs.head);
 
   const conn = new Connection(wsUrl(), () => {
     sentSince = events.length ? events[events.length - 1].id : null;
@@ -74,18 +103,37 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const dialogs = mountRoomDialogs();
   const head = mountHeader(header, {
     onBack: backToLobby,
-    onPeople: () => dialogs.people(users.values(), me?.id, askRename),
+    onPeople: () => dialogs.people(users.values(), me?.id, {
+      onRename: askRename,
+      onMessage: messagePrivately,
+      onRemove: admin ? (u) => openRemoveDialog(u, (minutes) => commands.moderate(u.id, minutes)) : null,
+      onSignIn: admin ? null : () => openAdminSignIn(() => { conn.stop(); conn.start(); }),
+    }),
     onAddress: () => dialogs.address(info),
+    onList: () => convs.toggleList(),
+    onSearch: () => openSearchPanel(),
   });
   const bannerPart = mountBanner(banner, { onRetry: () => conn.retryNow() });
   const list = mountMessageList(scroller, pill);
+  const actions = mountMessageActions(scroller, list.element, { onLeave: () => composer.focus() });
   const invite = mountInvite(scroller, { onRename: askRename });
   const nameNotice = mountNameNotice(noticeBox, { onRename: askRename });
   const composer = mountComposer(form, { limitBytes: limits.max_message_bytes, placeholder: `Message ${roomName}` });
   const typing = mountTyping(typingLine);
-  const title = mountTitle(roomName);
+  const title = mountTitle(roomName, { onBack: () => { marker.back(); convs.back(); renderHeader(); render(); } });
   const notifier = mountNotifier();
   if (!desktop.inDesktopWindow()) header.querySelector('.header-actions')?.append(notifier.button);
+  const commands = mountMessageCommands(form, composer, {
+    send: (f) => welcomed && conn.send(f),
+    enqueue: (item) => outbox.enqueue(item),
+    message: (id) => messages.get(id),
+    target: () => convs.target(),
+    me: () => me,
+    ownMessages: () => [...messages.values()].filter((m) => m.user?.id === me?.id && conversationOf(m, me?.id) === convs.current()),
+    onRefused: (text) => toast(text),
+    limits: () => limits,
+  });
+  const mentions = mountMentions(form, composer.textarea, { people: () => [...users.values()].filter((u) => u.id !== me?.id) });
   const outbox = mountOutbox({
     send: (f) => conn.send(f),
     ready: () => welcomed && conn.state === 'online',
@@ -94,7 +142,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const renamer = mountRenamer((f) => welcomed && conn.send(f));
   const uploads = mountUploads(overlay, {
     maxBytes: () => limits.max_upload_bytes,
-    onUploaded: (file) => outbox.enqueue({ file }),
+    onUploaded: (file, up) => outbox.enqueue({ file, to: up.to }),
+    extra: () => convs.target(),
     onChange: (opts) => render(opts),
     onProgress: () => renderSoon(),
   });
@@ -102,7 +151,15 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   desktop.routeLinksOutside(root, { signal });
 
   const on = (type, fn) => root.addEventListener(type, (e) => fn(e.detail ?? {}), { signal });
-  on('chat:send', (d) => outbox.enqueue({ text: d.text }));
+  on('chat:send', (d) => commands.submit(d.text));
+  on('chat:reply', (d) => commands.reply(d.id));
+  on('chat:edit', (d) => commands.edit(d.id));
+  on('chat:edit-last', () => commands.editLast());
+  on('chat:cancel-context', () => commands.cancel());
+  on('chat:delete', (d) => commands.remove(d.id));
+  on('chat:react', (d) => commands.react(Number(d.target), d.emoji, d.on === '1'));
+  on('chat:jump', (d) => jumpTo(Number(d.target)));
+  on('chat:write', (d) => { const author = messages.get(d.id)?.user; if (author) messagePrivately(author); });
   on('chat:files', (d) => d.files.forEach((f) => uploads.start(f)));
   on('chat:typing', () => conn.send({ type: 'typing' }));
   on('chat:near-top', () => loadOlder());
@@ -115,6 +172,12 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   on('chat:open-image', (d) => dialogs.image(d.url, d.name));
   // A reload right after a message must still find it in the cache: save what is pending now.
   window.addEventListener('pagehide', () => saveNow(), { signal });
+  window.addEventListener('keydown', (e) => {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
+      e.preventDefault();
+      openSearchPanel();
+    }
+  }, { signal });
   conn.addEventListener('frame', (e) => onFrame(e.detail), { signal });
   conn.addEventListener('state', (e) => onState(e.detail), { signal });
 
@@ -126,7 +189,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   // State -> screen ---------------------------------------------------------------------------
 
   function renderHeader() {
-    head.update({ roomName, state: connState.state, count: users.size, address: roomAddress(info), safetyCode: info.safety_code ?? null });
+    head.update({ roomName, state: connState.state, count: users.size, address: roomAddress(info), safetyCode: info.safety_code ?? null, unreadElsewhere: convs.elsewhere() });
     // A new room, or one where only you ever spoke: invite. A room with a conversation in it
     // shows that conversation; its address stays one click away in the header.
     const alone = [...users.keys()].every((id) => id === me?.id)
@@ -137,10 +200,54 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   function render(opts = {}) {
     cancelAnimationFrame(frame);
     frame = 0;
+    messages = foldMessages(events);
+    const conv = convs.current();
+    const partner = convs.update({ roomName, messages, meId: me?.id, users });
     list.render(roomItems({
-      events, hasMoreBefore, loadingOlder, roomName, me, name,
+      events, messages, conv, partnerName: partner?.name ?? null, admin, unreadAfter: marker.after(),
+      hasMoreBefore, loadingOlder, roomName, me, name,
       online: connState.state === 'online', outbox: outbox.items(), uploads: uploads.list(),
     }), opts);
+    actions.refresh();
+    if (!isAway() && list.isStuck()) {
+      const shown = [...messages.values()].filter((m) => conversationOf(m, me?.id) === conv);
+      if (shown.length) marker.seen(shown[shown.length - 1].id);
+    }
+  }
+
+  /** Show conversation `key` (the room, or a private one), with its unread count cleared. */
+  function openConversation(key, { focus = true } = {}) {
+    if (key !== convs.current()) commands.clear();
+    convs.open(key);
+    render({ forceBottom: true, quiet: true });
+    const person = convs.update({ roomName, messages, meId: me?.id, users });
+    composer.setPlaceholder(person ? `Message ${person.name} privately` : `Message ${roomName}`);
+    renderHeader();
+    if (focus) composer.focus();
+  }
+
+  function messagePrivately(user) {
+    openConversation(convs.remember(user));
+  }
+
+  function openSearchPanel() {
+    if (search?.dialog.open) return;
+    search = openSearch({ send: (f) => welcomed && conn.send(f), onJump: (id) => jumpTo(id), meId: me?.id });
+  }
+
+  /** Show message `id`, reading back through history for it when it is not loaded yet. */
+  async function jumpTo(id) {
+    for (let page = 0; !messages.has(id) && hasMoreBefore && events.length && events[0].id > id && page < JUMP_PAGES; page += 1) {
+      if (!(await loadOlder(true, JUMP_PAGE)) || signal.aborted) break;
+    }
+    const msg = messages.get(id);
+    if (!msg) {
+      toast('That message is not in the history any more.');
+      return;
+    }
+    const key = conversationOf(msg, me?.id);
+    if (key !== convs.current()) openConversation(key, { focus: false });
+    if (!list.reveal(id)) toast('That message is not in the history any more.');
   }
 
   function renderSoon() {
@@ -199,15 +306,34 @@ export function mountRoom(root, info, joinName, { onRefused }) {
         if (f.user && f.user.id !== me?.id) typing.typed(f.user);
         break;
       case 'error':
-        if (!renamer.answer(f) && !outbox.refused(f)) announce(refusalText(f.code, f.detail));
+        if (renamer.answer(f) || outbox.refused(f)) break;
+        // An edit, delete, reaction or removal of ours was refused: say so where it shows.
+        if (f.client_msg_id) toast(refusalText(f.code, f.detail));
+        else announce(refusalText(f.code, f.detail));
         break;
       case 'closing': onClosing(f); break;
+      case 'edit':
+      case 'react':
+      case 'remove':
+        addEvent(f);
+        // A message redrawn for a reaction or an edit is not news: the list does not read it out again.
+        render({ quiet: f.type !== 'remove' });
+        break;
+      case 'delete':
+        addEvent(f);
+        events = scrubDeleted(events, f.target); // its words leave this page's cache too
+        render({ quiet: true });
+        break;
+      case 'results': search?.results(f); break;
       default: break;
     }
   }
 
   async function onWelcome(w) {
     me = w.you;
+    if (w.admin === true && !admin && welcomed === false && sentSince !== null) toast('You are a moderator in this room now.', { failed: false });
+    admin = w.admin === true;
+    marker.start(w.room_id);
     store.setMe(w.you);
     let fromWelcome = true;
     if (w.room_id !== roomId || w.reset) {
@@ -243,6 +369,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     renderHeader();
     title.setRoom(roomName);
     render({ quiet: true });
+    if (!lineShown) {
+      lineShown = true;
+      list.showUnreadLine();
+    }
     outbox.pump();
   }
 
@@ -258,34 +388,48 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     addEvent(ev);
     typing.done(ev.user?.id);
     if (own && ev.client_msg_id) outbox.acknowledge(ev.client_msg_id);
+    const key = conversationOf(ev, me?.id);
     if (!own) {
+      const mention = (ev.mentions ?? []).includes(me?.id);
       if (isAway()) {
-        title.bump();
-        desktop.notify(`${ev.user.name} in ${roomName}`, ev.text || ev.file?.name || '');
+        title.bump(mention || key !== ROOM);
+        const where = key === ROOM ? `in ${roomName}` : 'privately';
+        desktop.notify(mention ? `${ev.user.name} mentioned you ${where}` : `${ev.user.name} ${where}`, ev.text || ev.file?.name || '');
         notifier.message(ev, me?.id, roomName);
       }
-      if (!list.isStuck()) announce(`New message from ${ev.user.name}`);
+      if (key !== convs.current() || isAway()) {
+        convs.arrived(key, mention);
+        renderHeader();
+      }
+      if (key !== convs.current()) announce(key === ROOM ? `New message in ${roomName}` : `Private message from ${ev.user.name}`);
+      else if (!list.isStuck()) announce(`New message from ${ev.user.name}`);
     }
-    render({ forceBottom: own, newFromOthers: !own });
+    const here = key === convs.current();
+    render({ forceBottom: own && here, newFromOthers: !own && here });
   }
 
   /** The page before the oldest event shown. Scrolling asks again and again: after a failure
    *  it waits a little (the button still works at once), and a failure never ends history. */
-  async function loadOlder(byHand = false) {
-    if (loadingOlder || !hasMoreBefore || !events.length) return;
-    if (!byHand && Date.now() - olderFailedAt < OLDER_RETRY_MS) return;
+  function loadOlder(byHand = false, size = OLDER_PAGE) {
+    if (loadingOlder) return olderPromise;
+    if (!hasMoreBefore || !events.length) return Promise.resolve(false);
+    if (!byHand && Date.now() - olderFailedAt < OLDER_RETRY_MS) return Promise.resolve(false);
     loadingOlder = true;
     render({ prepend: true });
-    const older = await fetchPage(`&before=${events[0].id}`, OLDER_PAGE);
-    if (signal.aborted) return;
-    if (older === null) {
-      olderFailedAt = Date.now();
-    } else {
-      events = mergeEvents(older, events);
-      hasMoreBefore = older.length > 0 && events[0].id > 1;
-    }
-    loadingOlder = false;
-    render({ prepend: true });
+    olderPromise = (async () => {
+      const older = await fetchPage(`&before=${events[0].id}`, size);
+      if (signal.aborted) return false;
+      if (older === null) {
+        olderFailedAt = Date.now();
+      } else {
+        events = mergeEvents(older, events);
+        hasMoreBefore = older.length > 0 && events[0].id > 1;
+      }
+      loadingOlder = false;
+      render({ prepend: true });
+      return older !== null;
+    })();
+    return olderPromise;
   }
 
   // Your name ---------------------------------------------------------------------------------
@@ -332,7 +476,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     cancelAnimationFrame(frame);
     saveNow();
     closedView?.stop();
-    for (const part of [outbox, uploads, renamer, typing, title, notifier, dialogs, bannerPart, head, list, invite, nameNotice, composer]) part.stop();
+    search?.dialog.close();
+    for (const part of [outbox, uploads, renamer, typing, title, notifier, dialogs, bannerPart, head, list, invite, nameNotice, composer, actions, commands, mentions, convs]) part.stop();
   }
 
   return { stop };

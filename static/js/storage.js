@@ -55,6 +55,18 @@ export function clientId(make) {
   return id;
 }
 
+/** Let the host know this browser on HTTP routes too (its private history and files). */
+export function shareClientId(id) {
+  document.cookie = `lanchat_client=${encodeURIComponent(id)}; path=/; max-age=31536000; SameSite=Strict`;
+}
+
+/** The last event id this person saw in a room, for the "new messages" line. */
+export function lastRead(roomId) {
+  const id = read(`lanchat.read.${roomId}`);
+  return Number.isInteger(id) ? id : null;
+}
+export function setLastRead(roomId, id) { write(`lanchat.read.${roomId}`, id); }
+
 export function roomInfo() { return read('lanchat.room_info'); }
 export function setRoomInfo(info) { write('lanchat.room_info', info); }
 

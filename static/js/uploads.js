@@ -9,12 +9,13 @@ const hasFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
 
 /**
  * Listens for files dropped on the window, showing `overlay` while they are dragged over it.
- * `maxBytes()` is the room's current limit, `onUploaded(info)` gets the host's file record,
+ * `maxBytes()` is the room's current limit, `onUploaded(info, up)` gets the host's file record
+ * (and the upload, with what `extra()` added when it started: the conversation it goes to),
  * `onChange(opts)` asks for a redraw and `onProgress()` for one soon. Returns { list(),
  * start(file), cancel(key), retry(key), dismiss(key), stop() }; stop() also abandons uploads
  * under way (the host drops unfinished uploads by itself).
  */
-export function mountUploads(overlay, { maxBytes, onUploaded, onChange, onProgress }) {
+export function mountUploads(overlay, { maxBytes, onUploaded, onChange, onProgress, extra = () => ({}) }) {
   const ctl = new AbortController();
   let uploads = [];
   let depth = 0;
@@ -30,7 +31,7 @@ export function mountUploads(overlay, { maxBytes, onUploaded, onChange, onProgre
     promise.then((info) => {
       if (ctl.signal.aborted) return;
       uploads = uploads.filter((u) => u !== up);
-      onUploaded(info);
+      onUploaded(info, up);
       if (up.preview) setTimeout(() => URL.revokeObjectURL(up.preview), 5000);
     }, (err) => {
       if (ctl.signal.aborted) return;
@@ -48,7 +49,7 @@ export function mountUploads(overlay, { maxBytes, onUploaded, onChange, onProgre
   function start(file) {
     const up = {
       key: `u-${uuid()}`, file, progress: 0, error: null, canRetry: true, ts: new Date().toISOString(),
-      preview: INLINE_IMAGES.has(file.type) ? URL.createObjectURL(file) : null,
+      preview: INLINE_IMAGES.has(file.type) ? URL.createObjectURL(file) : null, ...extra(),
     };
     uploads.push(up);
     const limit = maxBytes();
@@ -86,7 +87,7 @@ export function mountUploads(overlay, { maxBytes, onUploaded, onChange, onProgre
     e.preventDefault();
     depth = 0;
     overlay.hidden = true;
-    [...e.dataTransfer.files].forEach(start);
+    [...e.dataTransfer.files].forEach((f) => start(f));
   }, { signal });
 
   return {

@@ -146,6 +146,11 @@ export function refusalText(code, detail) {
     case ERROR.UNKNOWN_FILE: return 'The file is no longer on the host.';
     case ERROR.STORE_FAILED: return `The host could not save it${detail ? `: ${detail}` : ''}.`;
     case ERROR.RATE_LIMITED: return 'Sending too fast; trying again shortly.';
+    case ERROR.FORBIDDEN: return 'Only its author (or a moderator) can change that message.';
+    case ERROR.UNKNOWN_TARGET: return 'That message is no longer there.';
+    case ERROR.UNKNOWN_USER: return 'That person is not known in this room.';
+    case ERROR.BAD_EMOJI: return 'That reaction cannot be used.';
+    case ERROR.TOO_MANY_REACTIONS: return 'That message has as many different reactions as it can take.';
     default: return detail || `Refused by the host (${code}).`;
   }
 }

@@ -1,0 +1,31 @@
+// The line above the composer while it answers a message ("Replying to Ada: …") or changes one
+// of yours ("Editing your message"), with a button (or Escape in the text box) to stop.
+
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import { firstLine } from './message-parts.js';
+
+/** Mount in `form` before its first row. Returns { show({mode, who, text}), hide(), stop() }. */
+export function mountComposeContext(form, { onCancel }) {
+  const label = h('span', { class: 'context-label' });
+  const excerpt = h('span', { class: 'context-text' });
+  const cancel = h('button', { type: 'button', class: 'icon-btn', onclick: () => onCancel() }, icon('close'));
+  const bar = h('div', { class: 'compose-context', role: 'status', hidden: true },
+    h('span', { class: 'context-icon' }), h('span', { class: 'context-main' }, label, excerpt), cancel);
+  form.prepend(bar);
+  return {
+    show({ mode, who, text }) {
+      const editing = mode === 'edit';
+      bar.firstChild.replaceChildren(icon(editing ? 'edit' : 'reply'));
+      label.textContent = editing ? 'Editing your message' : `Replying to ${who}`;
+      excerpt.textContent = editing ? 'Enter saves, Escape cancels' : firstLine(text) || 'A file';
+      const what = editing ? 'Cancel editing' : 'Cancel the reply';
+      cancel.setAttribute('aria-label', `${what} (Escape)`);
+      cancel.title = `${what} (Escape)`;
+      bar.classList.toggle('editing', editing);
+      bar.hidden = false;
+    },
+    hide() { bar.hidden = true; },
+    stop() { bar.remove(); },
+  };
+}
