@@ -5,6 +5,7 @@
 
 import { h, emit } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 import { utf8Length } from './util.js';
 
 const TYPING_EVERY_MS = 2500;
@@ -16,11 +17,11 @@ export function mountComposer(form, { limitBytes, placeholder }) {
   let limit = limitBytes;
   let lastTyping = 0;
   const picker = h('input', { type: 'file', multiple: true, class: 'sr-only', tabIndex: -1, 'aria-hidden': 'true' });
-  const attach = h('button', { type: 'button', class: 'icon-btn attach', 'aria-label': 'Attach files', title: 'Attach files' }, icon('attach'));
-  const text = h('textarea', { id: 'compose', class: 'compose-text', rows: 1, placeholder, 'aria-label': 'Message', enterKeyHint: 'send', autocomplete: 'off' });
+  const attach = h('button', { type: 'button', class: 'icon-btn attach', 'aria-label': t('composer.attach'), title: t('composer.attach') }, icon('attach'));
+  const text = h('textarea', { id: 'compose', class: 'compose-text', rows: 1, placeholder, 'aria-label': t('composer.message'), enterKeyHint: 'send', autocomplete: 'off' });
   const counter = h('span', { class: 'counter', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'compose-error', role: 'alert', hidden: true });
-  const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
+  const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.sendTitle') }, icon('send'));
   form.classList.add('composer');
   form.append(error, h('div', { class: 'composer-row' }, picker, attach, h('div', { class: 'compose-box' }, text, counter), send));
 
@@ -36,7 +37,7 @@ export function mountComposer(form, { limitBytes, placeholder }) {
     const used = utf8Length(text.value);
     const near = used > limit * 0.8;
     counter.hidden = !near;
-    counter.textContent = near ? `${(limit - used).toLocaleString()} left` : '';
+    counter.textContent = near ? t('composer.left', { count: limit - used }) : '';
     counter.classList.toggle('over', used > limit);
     return used <= limit;
   }
@@ -50,7 +51,7 @@ export function mountComposer(form, { limitBytes, placeholder }) {
     const value = text.value;
     if (!value.trim()) return;
     if (!check()) {
-      showError(`That is ${(utf8Length(value) - limit).toLocaleString()} characters over the limit; shorten it or send it as a file.`);
+      showError(t('composer.over', { count: utf8Length(value) - limit }));
       return;
     }
     showError('');

@@ -3,11 +3,12 @@
 // state handed down to them; clicks go up through the callbacks.
 
 import { h } from './dom.js';
+import { t } from './i18n.js';
 import { icon } from './icons.js';
 import { offlineNote } from './offline.js';
 import * as desktop from './desktop.js';
 
-const STATE_TEXT = { online: 'Connected', connecting: 'Connecting…', offline: 'Offline', refused: 'Not connected' };
+const STATE_KEYS = { online: 'conn.online', connecting: 'conn.connecting', offline: 'conn.offline', refused: 'conn.refused' };
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
 /** The address to show for the room: one other devices can reach when there is one. */
@@ -24,19 +25,19 @@ export function roomAddress(info) {
  * stop() }.
  */
 export function mountHeader(header, { onBack, onPeople, onAddress, onList, onSearch }) {
-  const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': 'Back to the lobby', title: 'Back to the lobby', onclick: () => onBack() }, icon('back'));
+  const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': t('header.back'), title: t('header.back'), onclick: () => onBack() }, icon('back'));
   const listBadge = h('span', { class: 'list-badge', 'aria-hidden': 'true', hidden: true });
-  const list = h('button', { type: 'button', class: 'icon-btn list-btn', 'aria-label': 'Conversations', title: 'Conversations', onclick: () => onList() }, icon('list'), listBadge);
-  const search = h('button', { type: 'button', class: 'icon-btn search-btn', 'aria-label': 'Search messages (Ctrl+K)', title: 'Search (Ctrl+K)', 'aria-haspopup': 'dialog', onclick: () => onSearch() }, icon('search'));
+  const list = h('button', { type: 'button', class: 'icon-btn list-btn', 'aria-label': t('header.conversations'), title: t('header.conversations'), onclick: () => onList() }, icon('list'), listBadge);
+  const search = h('button', { type: 'button', class: 'icon-btn search-btn', 'aria-label': t('header.search'), title: t('header.searchTitle'), 'aria-haspopup': 'dialog', onclick: () => onSearch() }, icon('search'));
   const name = h('h1', { class: 'room-name' });
   const conn = h('p', { class: 'conn' }, h('span', { class: 'conn-dot', 'aria-hidden': 'true' }), h('span', { class: 'conn-text' }));
   // The room's safety code (server/tls.py), for people to compare aloud; hidden without TLS.
   const safety = h('span', { class: 'safety-code' });
-  const safetyLine = h('p', { class: 'safety-line', hidden: true, title: 'Safety code: the same digits on every screen in this room mean nobody is in between' },
-    icon('lock'), h('span', { class: 'safety-label', text: 'Safety code ' }), safety);
+  const safetyLine = h('p', { class: 'safety-line', hidden: true, title: t('header.safetyTitle') },
+    icon('lock'), h('span', { class: 'safety-label', text: `${t('safety.label')} ` }), safety);
   const count = h('span', { class: 'chip-count' });
   const people = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onPeople() },
-    icon('users'), count, ' ', h('span', { class: 'chip-label', text: 'online' }));
+    icon('users'), count, ' ', h('span', { class: 'chip-label', text: t('header.online') }));
   const addrText = h('span', { class: 'chip-label addr' });
   const addr = h('button', { type: 'button', class: 'chip', 'aria-haspopup': 'dialog', onclick: () => onAddress() }, icon('qr'), addrText);
   header.replaceChildren(back, list, h('div', { class: 'room-title' }, name, conn, safetyLine), h('div', { class: 'header-actions' }, search, people, addr));
@@ -55,21 +56,21 @@ export function mountHeader(header, { onBack, onPeople, onAddress, onList, onSea
       safety.textContent = safetyCode ?? '';
       listBadge.hidden = !unreadElsewhere;
       listBadge.textContent = unreadElsewhere > 99 ? '99+' : String(unreadElsewhere);
-      list.setAttribute('aria-label', unreadElsewhere ? `Conversations, ${plural(unreadElsewhere, 'unread message', 'unread messages')} elsewhere` : 'Conversations');
+      list.setAttribute('aria-label', unreadElsewhere ? t('header.conversationsUnread', { count: unreadElsewhere }) : t('header.conversations'));
       back.hidden = !inDesktop;
       name.textContent = roomName;
       name.title = roomName;
       conn.className = `conn conn-${state}`;
-      conn.lastChild.textContent = STATE_TEXT[state] ?? '';
+      conn.lastChild.textContent = (STATE_KEYS[state] ? t(STATE_KEYS[state]) : '');
       count.textContent = String(n);
-      people.setAttribute('aria-label', `${n} online; show who is here`); // starts with what it shows
+      people.setAttribute('aria-label', t('header.people', { count: n })); // starts with what it shows
       addrText.textContent = address;
-      addr.setAttribute('aria-label', `Room address ${address}; show the QR code to join from a phone`);
+      addr.setAttribute('aria-label', t('header.address', { address }));
     },
     /** The host closed the room for good. */
     closed() {
       conn.className = 'conn conn-closed';
-      conn.lastChild.textContent = 'Closed';
+      conn.lastChild.textContent = t('conn.closed');
     },
     stop() { stopped = true; },
   };
@@ -84,7 +85,7 @@ export function mountBanner(banner, { onRetry }) {
   const text = h('span', { class: 'banner-text' });
   const note = h('span', { class: 'banner-note' });
   banner.replaceChildren(icon('wifi'), text,
-    h('button', { type: 'button', class: 'link-btn', text: 'Try now', onclick: () => onRetry() }), note);
+    h('button', { type: 'button', class: 'link-btn', text: t('banner.tryNow'), onclick: () => onRetry() }), note);
   let conn = { state: 'connecting' };
   let dropped = false;
 
@@ -95,7 +96,7 @@ export function mountBanner(banner, { onRetry }) {
     banner.hidden = !dropped;
     if (!dropped) return;
     const secs = state === 'offline' ? Math.max(0, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000)) : 0;
-    const line = secs > 0 ? `Reconnecting… next try in ${secs} s` : 'Reconnecting…';
+    const line = secs > 0 ? t('banner.nextTry', { count: secs }) : t('banner.reconnecting');
     if (text.textContent !== line) text.textContent = line;
     const words = offlineNote();
     if (note.textContent !== words) note.textContent = words;
