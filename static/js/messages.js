@@ -6,7 +6,8 @@ import { h, emit } from './dom.js';
 import { icon } from './icons.js';
 import { fileNameEl } from './filename.js';
 import { mountHistoryScroll } from './history-scroll.js';
-import { formatSize, linkify, safeHref, timeLabel, INLINE_IMAGES } from './util.js';
+import { linkify, safeHref, INLINE_IMAGES } from './util.js';
+import { formatSize, formatTime, t } from './i18n.js';
 import { replyQuote, editedMark, tombstone, reactionRow } from './message-parts.js';
 
 const NEAR_BOTTOM_PX = 64;
@@ -33,7 +34,7 @@ function fileCard(file, extra = {}) {
   if (isImage) {
     const img = h('img', { class: 'thumb', src: extra.preview || url, alt: file.name, loading: 'lazy', decoding: 'async' });
     card.append(url
-      ? h('button', { type: 'button', class: 'thumb-btn', 'aria-label': `Open ${file.name} full size`, dataset: { action: 'open-image', url, name: file.name } }, img)
+      ? h('button', { type: 'button', class: 'thumb-btn', 'aria-label': t('msg.openFull', { name: file.name }), dataset: { action: 'open-image', url, name: file.name } }, img)
       : h('div', { class: 'thumb-btn' }, img));
   }
   card.append(h('div', { class: 'file-row' },
@@ -41,31 +42,31 @@ function fileCard(file, extra = {}) {
     h('span', { class: 'file-info' },
       fileNameEl(file.name),
       h('span', { class: 'file-size', text: extra.sizeText ?? formatSize(file.size) })),
-    url ? h('a', { class: 'icon-btn', href: url, download: file.name, 'aria-label': `Download ${file.name}`, title: 'Download' }, icon('download')) : null,
+    url ? h('a', { class: 'icon-btn', href: url, download: file.name, 'aria-label': t('msg.download', { name: file.name }), title: t('msg.downloadTitle') }, icon('download')) : null,
     extra.action ?? null));
   return card;
 }
 
 function statusLine(item) {
   if (item.status === 'delivered') {
-    return h('p', { class: 'msg-status delivered' }, icon('check'), h('span', { class: 'status-text', text: 'Delivered' }));
+    return h('p', { class: 'msg-status delivered' }, icon('check'), h('span', { class: 'status-text', text: t('msg.delivered') }));
   }
   if (item.status === 'failed') {
     return h('p', { class: 'msg-status failed', role: 'alert' },
-      icon('alert'), h('span', { class: 'status-text', text: `Not sent. ${item.reason || ''}` }),
-      h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry', cmid: item.cmid }, text: 'Retry' }),
-      h('button', { type: 'button', class: 'link-btn', dataset: { action: 'discard', cmid: item.cmid }, text: 'Discard' }));
+      icon('alert'), h('span', { class: 'status-text', text: t('msg.notSent', { reason: item.reason || '' }) }),
+      h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry', cmid: item.cmid }, text: t('msg.retry') }),
+      h('button', { type: 'button', class: 'link-btn', dataset: { action: 'discard', cmid: item.cmid }, text: t('msg.discard') }));
   }
   const waiting = item.status === 'waiting';
   return h('p', { class: 'msg-status sending' }, icon('clock'),
-    h('span', { class: 'status-text', text: waiting ? 'Waiting for the connection…' : 'Sending…' }));
+    h('span', { class: 'status-text', text: waiting ? t('msg.waiting') : t('msg.sending') }));
 }
 
 function meta(name, ts) {
   const date = new Date(ts);
   return h('div', { class: 'msg-meta' },
     h('span', { class: 'msg-author', text: name }),
-    h('time', { dateTime: ts, title: date.toLocaleString(), text: timeLabel(date) }));
+    h('time', { dateTime: ts, title: date.toLocaleString(), text: formatTime(date) }));
 }
 
 function buildMessage(item) {
@@ -83,10 +84,10 @@ function buildMessage(item) {
     });
     li.tabIndex = -1;
   }
-  const who = item.own ? 'You' : ev.user?.name ?? 'Someone';
+  const who = item.own ? t('people.you') : ev.user?.name ?? t('people.someone');
   if (item.grouped) li.append(h('span', { class: 'sr-only', text: `${who}:` }));
   else li.append(meta(who, ev.ts));
-  if (item.mention) li.append(h('span', { class: 'sr-only', text: 'Mentions you.' }));
+  if (item.mention) li.append(h('span', { class: 'sr-only', text: t('msg.mentionsYou') }));
   if (ev.deleted) {
     li.append(tombstone());
     return li;
@@ -107,21 +108,21 @@ function buildMessage(item) {
 
 function buildUpload(item) {
   const li = h('li', { class: `msg own upload${item.grouped ? ' grouped' : ''}`, dataset: { key: item.key, status: item.error ? 'failed' : item.note ? 'paused' : 'uploading' } });
-  if (!item.grouped) li.append(meta('You', item.ts));
+  if (!item.grouped) li.append(meta(t('people.you'), item.ts));
   const file = { name: item.name, size: item.size, mime: item.mime };
   const bubble = h('div', { class: 'bubble' });
   if (item.error) {
     bubble.append(fileCard(file, { preview: item.preview }),
       h('p', { class: 'msg-status failed', role: 'alert' }, icon('alert'), h('span', { class: 'status-text', text: item.error }),
-        item.canRetry ? h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry-upload', key: item.key }, text: 'Retry' }) : null,
-        h('button', { type: 'button', class: 'link-btn', dataset: { action: 'dismiss-upload', key: item.key }, text: 'Dismiss' })));
+        item.canRetry ? h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry-upload', key: item.key }, text: t('msg.retry') }) : null,
+        h('button', { type: 'button', class: 'link-btn', dataset: { action: 'dismiss-upload', key: item.key }, text: t('msg.dismiss') })));
   } else {
     const pct = Math.round(item.progress * 100);
-    const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-label': `Uploading ${item.name}`, 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct },
+    const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-label': t('msg.uploading', { name: item.name }), 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct },
       h('div', { class: 'progress-bar' }));
     bar.style.setProperty('--progress', String(item.progress));
-    const cancel = h('button', { type: 'button', class: 'icon-btn', 'aria-label': `Cancel uploading ${item.name}`, title: 'Cancel', dataset: { action: 'cancel-upload', key: item.key } }, icon('close'));
-    bubble.append(fileCard(file, { preview: item.preview, action: cancel, sizeText: `${pct}% of ${formatSize(item.size)}` }), bar);
+    const cancel = h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('msg.cancelUpload', { name: item.name }), title: t('msg.cancel'), dataset: { action: 'cancel-upload', key: item.key } }, icon('close'));
+    bubble.append(fileCard(file, { preview: item.preview, action: cancel, sizeText: t('msg.progress', { percent: pct, size: formatSize(item.size) }) }), bar);
     if (item.note) bubble.append(h('p', { class: 'msg-status paused', role: 'status' }, icon('wifi'), h('span', { class: 'status-text', text: item.note })));
   }
   li.append(bubble);
@@ -136,7 +137,7 @@ function updateUpload(node, item) {
     bar.style.setProperty('--progress', String(item.progress));
   }
   const size = node.querySelector('.file-size');
-  if (size) size.textContent = `${pct}% of ${formatSize(item.size)}`;
+  if (size) size.textContent = t('msg.progress', { percent: pct, size: formatSize(item.size) });
 }
 
 function build(item) {
@@ -147,15 +148,15 @@ function build(item) {
     case 'notice': {
       const date = new Date(item.ts);
       return h('li', { class: 'notice' }, h('span', { text: item.text }), ' ',
-        h('time', { dateTime: item.ts, title: date.toLocaleString(), text: timeLabel(date) }));
+        h('time', { dateTime: item.ts, title: date.toLocaleString(), text: formatTime(date) }));
     }
     case 'older': return h('li', { class: 'older' }, h('button', {
       type: 'button', class: 'link-btn', dataset: { action: 'load-older' }, disabled: item.loading,
-      text: item.loading ? 'Loading earlier messages…' : 'Load earlier messages' }));
+      text: item.loading ? t('history.loadingOlder') : t('history.loadOlder') }));
     case 'start': return h('li', { class: 'start', text: item.partner
-      ? `This is the beginning of your private conversation with ${item.partner}. Only the two of you see it.`
-      : `This is the beginning of ${item.room}.` });
-    case 'unread': return h('li', { class: 'unread-line', role: 'separator', 'aria-label': 'New messages since you were last here' }, h('span', { text: 'New messages' }));
+      ? t('history.startPrivate', { name: item.partner })
+      : t('history.start', { room: item.room }) });
+    case 'unread': return h('li', { class: 'unread-line', role: 'separator', 'aria-label': t('history.unreadLine') }, h('span', { text: t('history.newMessages') }));
     default: return h('li');
   }
 }
@@ -172,7 +173,7 @@ function signature(item) {
 
 /** Mount the list inside `scroller` (the element that scrolls). */
 export function mountMessageList(scroller, pill) {
-  const list = h('ol', { class: 'messages', id: 'messages', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages' });
+  const list = h('ol', { class: 'messages', id: 'messages', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': t('msg.list') });
   scroller.append(list);
   const nodes = new Map();
   let stuck = true;
