@@ -23,7 +23,7 @@ NOT_YET_CONVERTED = (
     "codes.js", "compose-context.js", "conv-list.js", "conv-state.js", "icons.js",
     "mentions.js", "message-actions.js", "message-commands.js", "message-parts.js",
     "moderation.js", "notice.js", "notify.js", "outbox.js", "room-dialogs.js",
-    "room-items.js", "room.js", "safety.js", "search.js", "storage.js", "title.js", "uploads.js",
+    "room.js", "safety.js", "search.js", "storage.js", "title.js", "uploads.js",
     "util.js",
 )
 # Forms in which a language may spell the number out ("شخصان", two people) instead of {count}.

@@ -4,7 +4,8 @@
 // then the outbox and the uploads under way. Pure: no DOM, no storage.
 
 import { presenceFolder, isPresence, renameText } from './presence.js';
-import { groupsWith, dayKey, dayLabel } from './util.js';
+import { groupsWith, dayKey } from './util.js';
+import { formatDay, t } from './i18n.js';
 import { ROOM, conversationOf } from './conversations.js';
 import { currentQuote } from './message-state.js';
 
@@ -13,9 +14,10 @@ const goesTo = (item, conv) => (item.to ? `p:${item.to}` : ROOM) === conv;
 
 function removeText(ev) {
   const minutes = Math.round((new Date(ev.until) - new Date(ev.ts)) / 60000);
-  const span = !Number.isFinite(minutes) ? 'for a while'
-    : minutes < 90 ? `for ${minutes} minute${minutes === 1 ? '' : 's'}` : `for ${Math.round(minutes / 60)} hours`;
-  return `${ev.user?.name ?? 'A moderator'} removed ${ev.target_user?.name ?? 'someone'} from the room ${span}`;
+  const names = { name: ev.user?.name ?? t('people.aModerator'), target: ev.target_user?.name ?? t('people.someoneElse') };
+  if (!Number.isFinite(minutes)) return t('notice.removedWhile', names);
+  if (minutes < 90) return t('notice.removedMinutes', { ...names, count: minutes });
+  return t('notice.removedHours', { ...names, count: Math.round(minutes / 60) });
 }
 
 /**
@@ -38,7 +40,7 @@ export function roomItems({ events, messages = new Map(), conv = ROOM, partnerNa
     if (key !== day) {
       day = key;
       prev = null;
-      out.push({ kind: 'day', key: `day-${key}`, label: dayLabel(date, now) });
+      out.push({ kind: 'day', key: `day-${key}`, label: formatDay(date, now) });
     }
   };
   const meId = me?.id;
