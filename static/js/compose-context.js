@@ -3,6 +3,7 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 import { firstLine } from './message-parts.js';
 
 /** Mount in `form` before its first row. Returns { show({mode, who, text}), hide(), stop() }. */
@@ -17,11 +18,11 @@ export function mountComposeContext(form, { onCancel }) {
     show({ mode, who, text }) {
       const editing = mode === 'edit';
       bar.firstChild.replaceChildren(icon(editing ? 'edit' : 'reply'));
-      label.textContent = editing ? 'Editing your message' : `Replying to ${who}`;
-      excerpt.textContent = editing ? 'Enter saves, Escape cancels' : firstLine(text) || 'A file';
-      const what = editing ? 'Cancel editing' : 'Cancel the reply';
-      cancel.setAttribute('aria-label', `${what} (Escape)`);
-      cancel.title = `${what} (Escape)`;
+      label.textContent = editing ? t('context.editing') : t('context.replying', { name: who });
+      excerpt.textContent = editing ? t('context.editHint') : firstLine(text) || t('msg.aFile');
+      const what = t(editing ? 'context.cancelEdit' : 'context.cancelReply');
+      cancel.setAttribute('aria-label', what);
+      cancel.title = what;
       bar.classList.toggle('editing', editing);
       bar.hidden = false;
     },

@@ -7,6 +7,7 @@
 
 import { h, emit } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 
@@ -19,14 +20,14 @@ export function mountMessageActions(scroller, list, { onLeave }) {
   const btn = (label, name, action, extra = {}) => h('button', {
     type: 'button', class: 'icon-btn', title: label, 'aria-label': label, dataset: { act: action }, ...extra,
   }, icon(name));
-  const react = btn('Add a reaction', 'smile', 'picker', { 'aria-expanded': 'false' });
-  const reply = btn('Reply', 'reply', 'reply');
-  const edit = btn('Edit', 'edit', 'edit');
-  const del = btn('Delete', 'trash', 'delete');
-  const write = btn('Message privately', 'person', 'write');
-  const picker = h('div', { class: 'emoji-picker', role: 'group', 'aria-label': 'Reactions', hidden: true },
-    QUICK_EMOJI.map((e) => h('button', { type: 'button', class: 'emoji-btn', 'aria-label': `React with ${e}`, title: e, dataset: { emoji: e }, text: e })));
-  const bar = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' }, react, reply, write, edit, del, picker);
+  const react = btn(t('actions.react'), 'smile', 'picker', { 'aria-expanded': 'false' });
+  const reply = btn(t('actions.reply'), 'reply', 'reply');
+  const edit = btn(t('actions.edit'), 'edit', 'edit');
+  const del = btn(t('actions.delete'), 'trash', 'delete');
+  const write = btn(t('actions.write'), 'person', 'write');
+  const picker = h('div', { class: 'emoji-picker', role: 'group', 'aria-label': t('msg.reactions'), hidden: true },
+    QUICK_EMOJI.map((e) => h('button', { type: 'button', class: 'emoji-btn', 'aria-label': t('actions.reactWith', { emoji: e }), title: e, dataset: { emoji: e }, text: e })));
+  const bar = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': t('actions.bar') }, react, reply, write, edit, del, picker);
   let current = null;
 
   function attach(li) {
