@@ -5,15 +5,15 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { ROOM } from './conversations.js';
-import { plural } from './util.js';
+import { t } from './i18n.js';
 
 /** Owns `nav`; `onOpen(key)` opens a conversation. Returns { update(state), focusActive(), stop() }. */
 export function mountConversationList(nav, { onOpen }) {
   nav.classList.add('conv-list');
-  nav.setAttribute('aria-label', 'Conversations');
+  nav.setAttribute('aria-label', t('header.conversations'));
   const ul = h('ul', { class: 'conv-items' });
-  const heading = h('h2', { class: 'conv-heading', text: 'Private' });
-  const empty = h('p', { class: 'conv-empty', text: 'Nobody yet. Open the people online list to message someone privately.' });
+  const heading = h('h2', { class: 'conv-heading', text: t('conv.private') });
+  const empty = h('p', { class: 'conv-empty', text: t('conv.empty') });
   nav.replaceChildren(ul, heading, empty);
   const privates = h('ul', { class: 'conv-items' });
   heading.after(privates);
@@ -25,8 +25,8 @@ export function mountConversationList(nav, { onOpen }) {
   function row({ key, label, online, unread, mention, active, isRoom }) {
     const count = unread?.count ?? 0;
     const parts = [label];
-    if (count) parts.push(plural(count, 'unread message', 'unread messages'));
-    if (mention) parts.push('mentions you');
+    if (count) parts.push(t('conv.unread', { count }));
+    if (mention) parts.push(t('conv.mentionsYou'));
     return h('li', {}, h('button', {
       type: 'button', class: `conv${active ? ' active' : ''}`, dataset: { conv: key },
       'aria-current': active ? 'page' : null, 'aria-label': parts.join(', '),

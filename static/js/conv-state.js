@@ -4,6 +4,7 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 import { ROOM, privateKey, partnerOf, privateConversations } from './conversations.js';
 import { mountConversationList } from './conv-list.js';
 
@@ -19,8 +20,8 @@ export function mountConversations(roomEl, nav, { onOpen }) {
   const list = mountConversationList(nav, { onOpen });
   const name = h('h2', { class: 'conv-title-name' });
   const head = h('div', { class: 'conv-head', hidden: true },
-    h('button', { type: 'button', class: 'icon-btn conv-back', 'aria-label': 'Back to the room', title: 'Back to the room', onclick: () => onOpen(ROOM) }, icon('back')),
-    icon('lock'), name, h('span', { class: 'conv-note', text: 'Only the two of you see this conversation' }));
+    h('button', { type: 'button', class: 'icon-btn conv-back', 'aria-label': t('conv.backToRoom'), title: t('conv.backToRoom'), onclick: () => onOpen(ROOM) }, icon('back')),
+    icon('lock'), name, h('span', { class: 'conv-note', text: t('conv.onlyTwo') }));
 
   return {
     head,
@@ -60,7 +61,7 @@ export function mountConversations(roomEl, nav, { onOpen }) {
       const partner = convs.find((c) => c.key === conv)?.user ?? null;
       list.update({ roomName, active: conv, convs, unread });
       head.hidden = conv === ROOM;
-      name.textContent = partner ? `Private with ${partner.name}` : '';
+      name.textContent = partner ? t('conv.privateWith', { name: partner.name }) : '';
       return partner;
     },
     stop() { list.stop(); },

@@ -6,7 +6,7 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { openDialog } from './dialogs.js';
-import { dayLabel, timeLabel } from './util.js';
+import { formatDay, formatTime, t } from './i18n.js';
 
 const PAGE = 20;
 const TYPE_PAUSE_MS = 250;
@@ -43,12 +43,12 @@ export function excerpt(text, q) {
  * message; `meId` names your own results "You". Returns { results(frame), dialog }.
  */
 export function openSearch({ send, onJump, meId }) {
-  const input = h('input', { type: 'search', id: 'search-q', class: 'search-input', placeholder: 'Search messages', 'aria-label': 'Search messages', autocomplete: 'off', enterKeyHint: 'search' });
+  const input = h('input', { type: 'search', id: 'search-q', class: 'search-input', placeholder: t('search.placeholder'), 'aria-label': t('search.placeholder'), autocomplete: 'off', enterKeyHint: 'search' });
   const status = h('p', { class: 'search-status muted', role: 'status' });
-  const list = h('ul', { class: 'search-results', 'aria-label': 'Results' });
-  const more = h('button', { type: 'button', class: 'link-btn', hidden: true, text: 'Older results' });
+  const list = h('ul', { class: 'search-results', 'aria-label': t('search.results') });
+  const more = h('button', { type: 'button', class: 'link-btn', hidden: true, text: t('search.older') });
   const body = h('div', { class: 'search-panel' }, h('div', { class: 'search-field' }, icon('search'), input), status, list, more);
-  const dialog = openDialog('Search', body, 'search-dialog');
+  const dialog = openDialog(t('search.title'), body, 'search-dialog');
   let asked = '';
   let timer = 0;
   let shown = [];
@@ -59,19 +59,19 @@ export function openSearch({ send, onJump, meId }) {
     if (!q) { asked = ''; list.replaceChildren(); status.textContent = ''; more.hidden = true; return; }
     const frame = { type: 'search', q, limit: PAGE };
     if (before) frame.before = before;
-    if (!send(frame)) { status.textContent = 'Not connected to the room; search works again once it is back.'; return; }
+    if (!send(frame)) { status.textContent = t('search.offline'); return; }
     asked = q;
-    if (!before) status.textContent = 'Searching…';
+    if (!before) status.textContent = t('search.searching');
   }
 
   function row(ev) {
     const date = new Date(ev.ts);
     const part = excerpt(ev.text ?? '', asked);
-    const who = ev.user?.id === meId ? 'You' : ev.user?.name ?? 'Someone';
-    const where = ev.to ? (ev.user?.id === meId ? `private, to ${ev.to.name}` : 'private, to you') : '';
+    const who = ev.user?.id === meId ? t('people.you') : ev.user?.name ?? t('people.someone');
+    const where = ev.to ? (ev.user?.id === meId ? t('search.privateTo', { name: ev.to.name }) : t('search.privateToYou')) : '';
     return h('li', {}, h('button', { type: 'button', class: 'search-hit', dataset: { id: String(ev.id) } },
       h('span', { class: 'search-meta' }, h('strong', { text: who }), where ? h('span', { class: 'search-private', text: where }) : null,
-        h('time', { dateTime: ev.ts, text: `${dayLabel(date)} ${timeLabel(date)}` })),
+        h('time', { dateTime: ev.ts, text: `${formatDay(date)} ${formatTime(date)}` })),
       h('span', { class: 'search-text' }, part.before, part.hit ? h('mark', { text: part.hit }) : null, part.after)));
   }
 
@@ -114,7 +114,7 @@ export function openSearch({ send, onJump, meId }) {
       more.dataset.pending = '';
       list.replaceChildren(...shown.map(row));
       more.hidden = !frame.has_more;
-      status.textContent = shown.length ? `${shown.length}${frame.has_more ? '+' : ''} found` : 'Nothing found.';
+      status.textContent = shown.length ? t(frame.has_more ? 'search.foundMore' : 'search.found', { count: shown.length }) : t('search.none');
     },
   };
 }
