@@ -20,10 +20,10 @@ JS = STATIC / "js"
 # The room's own modules, being rewritten on another branch: converted next, mechanically, with
 # the keys and helpers already here (i18n.js, errors.js). The scan skips them and says so.
 NOT_YET_CONVERTED = (
-    "codes.js", "icons.js",
+    "icons.js",
     "mentions.js", "message-commands.js",
-    "moderation.js", "notice.js", "notify.js", "outbox.js", "room-dialogs.js",
-    "room.js", "safety.js", "storage.js", "title.js", "uploads.js",
+    "moderation.js", "notify.js", "room-dialogs.js",
+    "safety.js", "storage.js", "uploads.js",
     "util.js",
 )
 # Forms in which a language may spell the number out ("شخصان", two people) instead of {count}.

@@ -16,12 +16,12 @@ export const CLOSE = Object.freeze({
   REMOVED: 4410, // a moderator removed this person for a while (the reason says until when)
 });
 
-/** Close codes that retrying cannot fix, with what to tell the person when the host gave no reason. */
+/** Close codes that retrying cannot fix, with the key (static/i18n) of what to tell the person. */
 export const REFUSALS = new Map([
-  [CLOSE.BAD_HELLO, 'The host refused to let you in.'],
-  [CLOSE.UNAUTHORIZED, 'This room needs its password.'],
-  [CLOSE.FORBIDDEN, 'This page is not from this room.'],
-  [CLOSE.REMOVED, 'A moderator removed you from this room for a while.'],
+  [CLOSE.BAD_HELLO, 'refused.hello'],
+  [CLOSE.UNAUTHORIZED, 'refused.password'],
+  [CLOSE.FORBIDDEN, 'refused.origin'],
+  [CLOSE.REMOVED, 'refused.removed'],
 ]);
 
 /** The `code` of `error` frames. */

@@ -3,7 +3,7 @@
 // key of its own, showing the host's words only for a code this page does not know.
 
 import { t } from './i18n.js';
-import { CLOSE, ERROR } from './codes.js';
+import { ERROR, REFUSALS } from './codes.js';
 
 const ERROR_KEYS = new Map([
   [ERROR.TOO_LONG, 'error.tooLong'],
@@ -18,6 +18,11 @@ const ERROR_KEYS = new Map([
   [ERROR.BAD_FRAME, 'error.badFrame'],
   [ERROR.BAD_FIELD, 'error.badFrame'],
   [ERROR.UNKNOWN_TYPE, 'error.badFrame'],
+  [ERROR.FORBIDDEN, 'error.forbidden'],
+  [ERROR.UNKNOWN_TARGET, 'error.unknownTarget'],
+  [ERROR.UNKNOWN_USER, 'error.unknownUser'],
+  [ERROR.BAD_EMOJI, 'error.badEmoji'],
+  [ERROR.TOO_MANY_REACTIONS, 'error.tooManyReactions'],
 ]);
 
 /** An `error` frame's `code` as a sentence; the host's detail only for an unknown code. */
@@ -27,15 +32,9 @@ export function errorText(code, detail = '') {
   return detail ? t('error.otherDetail', { detail }) : t('error.other', { code: String(code) });
 }
 
-const CLOSE_KEYS = new Map([
-  [CLOSE.BAD_HELLO, 'refused.hello'],
-  [CLOSE.UNAUTHORIZED, 'refused.password'],
-  [CLOSE.FORBIDDEN, 'refused.origin'],
-]);
-
 /** Why the room will not let this page in, from the WebSocket close code. */
 export function refusalReason(code) {
-  return t(CLOSE_KEYS.get(code) ?? 'refused.hello');
+  return t(REFUSALS.get(code) ?? 'refused.hello');
 }
 
 /** An HTTP refusal of an upload as a sentence (413 too large, 507 host full, 429 too many...). */

@@ -4,6 +4,7 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 
 const SHOWN_MS = 8000;
 
@@ -18,7 +19,7 @@ function region(root = document.body) {
 
 /** A short visible note that goes away by itself (and is read out politely). */
 export function toast(text, { failed = true } = {}) {
-  const close = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Dismiss', title: 'Dismiss' }, icon('close'));
+  const close = h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('msg.dismiss'), title: t('msg.dismiss') }, icon('close'));
   const note = h('div', { class: `notice-toast${failed ? ' failed' : ''}` }, icon(failed ? 'alert' : 'check'), h('span', { text }), close);
   const timer = setTimeout(() => note.remove(), SHOWN_MS);
   close.addEventListener('click', () => { clearTimeout(timer); note.remove(); });
@@ -29,11 +30,11 @@ export function mountDownloadNotices(root = document.body) {
   const notes = region(root);
   function onDownload(event) {
     const d = event.detail ?? {};
-    const name = typeof d.name === 'string' ? d.name : 'the file';
+    const name = typeof d.name === 'string' ? d.name : t('notice.theFile');
     const saved = d.state === 'saved';
-    const text = saved
-      ? `Saved “${name}” in ${typeof d.folder === 'string' && d.folder ? d.folder : 'your Downloads folder'}`
-      : `Could not save “${name}”: ${typeof d.reason === 'string' ? d.reason : 'the download failed'}`;
+    const folder = typeof d.folder === 'string' && d.folder ? d.folder : '';
+    let text = t('notice.saveFailed', { name, reason: typeof d.reason === 'string' ? d.reason : t('notice.downloadFailed') });
+    if (saved) text = folder ? t('notice.savedIn', { name, folder }) : t('notice.savedDownloads', { name });
     toast(text, { failed: !saved });
   }
   window.addEventListener('lanchat:download', onDownload);

@@ -3,7 +3,8 @@
 // A message the host refuses for good is marked failed, with the reason, for Retry or Discard.
 
 import * as store from './storage.js';
-import { uuid, refusalText } from './util.js';
+import { uuid } from './util.js';
+import { errorText } from './errors.js';
 import { ERROR, retryAfterSeconds } from './codes.js';
 
 const ACK_WAIT_MS = 10000;
@@ -79,7 +80,7 @@ export function mountOutbox({ send, ready, onChange }) {
         waitTimer = setTimeout(pump, Math.max(200, retryAfterSeconds(frame) * 1000));
         return true;
       }
-      update(cmid, { state: 'failed', reason: refusalText(frame.code, frame.detail) });
+      update(cmid, { state: 'failed', reason: errorText(frame.code, frame.detail) });
       onChange({});
       pump();
       return true;

@@ -25,7 +25,9 @@ import { mountTyping } from './typing.js';
 import { mountTitle, isAway } from './title.js';
 import { mountNotifier } from './notify.js';
 import { roomItems } from './room-items.js';
-import { uuid, mergeEvents, refusalText } from './util.js';
+import { uuid, mergeEvents } from './util.js';
+import { errorText } from './errors.js';
+import { t } from './i18n.js';
 import { foldMessages, scrubDeleted } from './message-state.js';
 import { ROOM, conversationOf } from './conversations.js';
 import { mountConversations } from './conv-state.js';
@@ -78,19 +80,19 @@ export function mountRoom(root, info, joinName, { onRefused }) {
 
   const header = h('header', { class: 'room-header' });
   const banner = h('div', { class: 'banner', role: 'status', hidden: true });
-  const pill = h('button', { type: 'button', class: 'new-pill', hidden: true }, icon('down'), h('span', { text: 'New messages' }));
+  const pill = h('button', { type: 'button', class: 'new-pill', hidden: true }, icon('down'), h('span', { text: t('history.newMessages') }));
   const scroller = h('div', {
-    class: 'scroller', tabIndex: 0, 'aria-label': 'Chat history',
-    'aria-description': 'Arrow keys move from message to message; on a message R replies, E edits, Delete deletes, P writes privately, plus reacts, Enter opens its actions, Escape goes back to the text box.',
+    class: 'scroller', tabIndex: 0, 'aria-label': t('room.history'),
+    'aria-description': t('room.historyHelp'),
   });
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
-  const form = h('form', { class: 'composer', 'aria-label': 'Write a message' });
+  const form = h('form', { class: 'composer', 'aria-label': t('room.compose') });
   const overlay = h('div', { class: 'drop-overlay', hidden: true, 'aria-hidden': 'true' },
-    h('div', { class: 'drop-box' }, icon('attach'), h('p', { text: `Drop files to share them in ${roomName}` })));
+    h('div', { class: 'drop-box' }, icon('attach'), h('p', { text: t('room.drop', { room: roomName }) })));
   const main = h('main', { class: 'room-main' }, scroller, pill);
   const noticeBox = h('div');
   const nav = h('nav');
-  const pane = h('section', { class: 'conv-pane', 'aria-label': 'Conversation' }, main, typingLine, form);
+  const pane = h('section', { class: 'conv-pane', 'aria-label': t('room.conversation') }, main, typingLine, form);
   const roomEl = h('div', { class: 'room' }, header, banner, noticeBox, h('div', { class: 'room-body' }, nav, pane));
   root.replaceChildren(roomEl, overlay);
   const convs = mountConversations(roomEl, nav, { onOpen: (key) => openConversation(key) });
@@ -118,7 +120,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const actions = mountMessageActions(scroller, list.element, { onLeave: () => composer.focus() });
   const invite = mountInvite(scroller, { onRename: askRename });
   const nameNotice = mountNameNotice(noticeBox, { onRename: askRename });
-  const composer = mountComposer(form, { limitBytes: limits.max_message_bytes, placeholder: `Message ${roomName}` });
+  const composer = mountComposer(form, { limitBytes: limits.max_message_bytes, placeholder: t('room.placeholder', { room: roomName }) });
   const typing = mountTyping(typingLine);
   const title = mountTitle(roomName, { onBack: () => { marker.back(); convs.back(); renderHeader(); render(); } });
   const notifier = mountNotifier();
@@ -221,7 +223,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     convs.open(key);
     render({ forceBottom: true, quiet: true });
     const person = convs.update({ roomName, messages, meId: me?.id, users });
-    composer.setPlaceholder(person ? `Message ${person.name} privately` : `Message ${roomName}`);
+    composer.setPlaceholder(person ? t('room.placeholderPrivate', { name: person.name }) : t('room.placeholder', { room: roomName }));
     renderHeader();
     if (focus) composer.focus();
   }
@@ -242,12 +244,12 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     }
     const msg = messages.get(id);
     if (!msg) {
-      toast('That message is not in the history any more.');
+      toast(t('room.notInHistory'));
       return;
     }
     const key = conversationOf(msg, me?.id);
     if (key !== convs.current()) openConversation(key, { focus: false });
-    if (!list.reveal(id)) toast('That message is not in the history any more.');
+    if (!list.reveal(id)) toast(t('room.notInHistory'));
   }
 
   function renderSoon() {
@@ -308,8 +310,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       case 'error':
         if (renamer.answer(f) || outbox.refused(f)) break;
         // An edit, delete, reaction or removal of ours was refused: say so where it shows.
-        if (f.client_msg_id) toast(refusalText(f.code, f.detail));
-        else announce(refusalText(f.code, f.detail));
+        if (f.client_msg_id) toast(errorText(f.code, f.detail));
+        else announce(errorText(f.code, f.detail));
         break;
       case 'closing': onClosing(f); break;
       case 'edit':
@@ -331,7 +333,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
 
   async function onWelcome(w) {
     me = w.you;
-    if (w.admin === true && !admin && welcomed === false && sentSince !== null) toast('You are a moderator in this room now.', { failed: false });
+    if (w.admin === true && !admin && welcomed === false && sentSince !== null) toast(t('room.nowModerator'), { failed: false });
     admin = w.admin === true;
     marker.start(w.room_id);
     store.setMe(w.you);
@@ -354,7 +356,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     roomName = w.room;
     limits = { ...limits, ...(w.limits ?? {}) };
     composer.setLimit(limits.max_message_bytes);
-    composer.setPlaceholder(`Message ${roomName}`);
+    composer.setPlaceholder(t('room.placeholder', { room: roomName }));
     users = new Map(w.users.map((u) => [u.id, u]));
     if (w.name_taken && w.requested_name) nameNotice.show(w.requested_name, w.you.name);
     else nameNotice.hide();
@@ -401,8 +403,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
         convs.arrived(key, mention);
         renderHeader();
       }
-      if (key !== convs.current()) announce(key === ROOM ? `New message in ${roomName}` : `Private message from ${ev.user.name}`);
-      else if (!list.isStuck()) announce(`New message from ${ev.user.name}`);
+      if (key !== convs.current()) announce(key === ROOM ? t('room.newIn', { room: roomName }) : t('room.privateFrom', { name: ev.user.name }));
+      else if (!list.isStuck()) announce(t('room.newFrom', { name: ev.user.name }));
     }
     const here = key === convs.current();
     render({ forceBottom: own && here, newFromOthers: !own && here });

@@ -3,6 +3,7 @@
 // Chat" when the person returns to the window.
 
 import * as desktop from './desktop.js';
+import { t } from './i18n.js';
 
 /** The person is not looking: another tab, a minimised window, or another app in front. */
 export function isAway() {
@@ -18,7 +19,7 @@ export function mountTitle(roomName, { onBack } = {}) {
   let mentions = 0;
 
   function show() {
-    const base = `${name} · LAN Chat`;
+    const base = t('app.titleRoom', { room: name });
     const count = mentions ? `${unread} · @${mentions}` : `${unread}`;
     document.title = unread ? `(${count}) ${base}` : base;
     desktop.setUnread(unread, name);
