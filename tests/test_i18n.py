@@ -22,7 +22,7 @@ JS = STATIC / "js"
 NOT_YET_CONVERTED = (
     "icons.js",
     "mentions.js", "message-commands.js",
-    "moderation.js", "notify.js", "room-dialogs.js",
+    "notify.js",
     "safety.js", "storage.js", "uploads.js",
     "util.js",
 )

@@ -5,20 +5,21 @@
 
 import { h } from './dom.js';
 import { openDialog } from './dialogs.js';
+import { t } from './i18n.js';
 
 export const REMOVE_MINUTES = [5, 15, 60, 24 * 60];
 
-const label = (m) => (m < 60 ? `${m} minutes` : m === 60 ? '1 hour' : `${m / 60} hours`);
+const label = (m) => (m < 60 ? t('mod.minutes', { count: m }) : t('mod.hours', { count: m / 60 }));
 
 /** Ask how long to remove `user`; `onRemove(minutes)` does it. */
 export function openRemoveDialog(user, onRemove) {
   const select = h('select', { id: 'remove-minutes', class: 'select' },
     REMOVE_MINUTES.map((m) => h('option', { value: String(m), text: label(m), selected: m === 15 })));
-  const go = h('button', { type: 'submit', class: 'btn btn-danger', text: `Remove ${user.name}` });
+  const go = h('button', { type: 'submit', class: 'btn btn-danger', text: t('mod.remove', { name: user.name }) });
   const form = h('form', { class: 'stack' },
-    h('p', { text: `${user.name} is disconnected and cannot come back from this browser until the time is up.` }),
-    h('label', { for: 'remove-minutes', text: 'For how long' }), select, go);
-  const dialog = openDialog(`Remove ${user.name} from the room?`, form, 'remove-dialog');
+    h('p', { text: t('mod.removeNote', { name: user.name }) }),
+    h('label', { for: 'remove-minutes', text: t('mod.forHowLong') }), select, go);
+  const dialog = openDialog(t('mod.removeTitle', { name: user.name }), form, 'remove-dialog');
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     onRemove(Number(select.value));
@@ -30,16 +31,16 @@ export function openRemoveDialog(user, onRemove) {
 
 /** Ask before deleting a message (yours, or any as a moderator); `onDelete()` does it. */
 export function openDeleteDialog({ own, excerpt }, onDelete) {
-  const go = h('button', { type: 'button', class: 'btn btn-danger', text: 'Delete' });
-  const keep = h('button', { type: 'button', class: 'btn', text: 'Cancel' });
+  const go = h('button', { type: 'button', class: 'btn btn-danger', text: t('actions.delete') });
+  const keep = h('button', { type: 'button', class: 'btn', text: t('msg.cancel') });
   const body = [
     excerpt ? h('blockquote', { class: 'delete-quote', text: excerpt }) : null,
     h('p', { text: own
-      ? 'It is erased from the host for everyone, with any file attached; the others see “message deleted”.'
-      : 'As a moderator you erase it for everyone, with any file attached.' }),
+      ? t('mod.deleteOwn')
+      : t('mod.deleteAny') }),
     h('p', { class: 'dialog-actions' }, keep, go),
   ].filter(Boolean);
-  const dialog = openDialog('Delete this message?', body, 'delete-dialog');
+  const dialog = openDialog(t('mod.deleteTitle'), body, 'delete-dialog');
   go.addEventListener('click', () => { dialog.close(); onDelete(); });
   keep.addEventListener('click', () => dialog.close());
   go.focus();
@@ -53,11 +54,11 @@ export function openDeleteDialog({ own, excerpt }, onDelete) {
 export function openAdminSignIn(onAdmin) {
   const input = h('input', { id: 'admin-password', type: 'password', required: true, autocomplete: 'current-password' });
   const problem = h('p', { class: 'form-error', role: 'alert', id: 'admin-error', hidden: true });
-  const go = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Sign in' });
+  const go = h('button', { type: 'submit', class: 'btn btn-primary', text: t('mod.signIn') });
   const form = h('form', { class: 'stack' },
-    h('p', { text: 'Whoever has the host’s admin password may delete any message and remove people for a while.' }),
-    h('label', { for: 'admin-password', text: 'Admin password' }), input, problem, go);
-  const dialog = openDialog('Sign in as moderator', form, 'admin-dialog');
+    h('p', { text: t('mod.signInNote') }),
+    h('label', { for: 'admin-password', text: t('mod.password') }), input, problem, go);
+  const dialog = openDialog(t('mod.signInTitle'), form, 'admin-dialog');
   const say = (text) => {
     problem.textContent = text;
     problem.hidden = false;
@@ -66,7 +67,7 @@ export function openAdminSignIn(onAdmin) {
   };
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    if (!input.value) { say('Type the admin password.'); return; }
+    if (!input.value) { say(t('mod.typePassword')); return; }
     go.disabled = true;
     const answer = await signIn(input.value);
     go.disabled = false;
@@ -86,11 +87,11 @@ async function signIn(password) {
       body: JSON.stringify({ password }), credentials: 'same-origin',
     });
     const body = await res.json().catch(() => ({}));
-    if (res.ok) return body?.admin === true ? null : 'That is not the admin password.';
-    if (res.status === 401) return 'That is not the admin password.';
-    if (res.status === 429) return `Too many wrong tries: ${body?.detail || 'wait a little and try again'}.`;
-    return body?.detail ? `The room refused: ${body.detail}.` : `The room refused (HTTP ${res.status}).`;
+    if (res.ok) return body?.admin === true ? null : t('mod.wrongPassword');
+    if (res.status === 401) return t('mod.wrongPassword');
+    if (res.status === 429) return t('join.tooManyTries');
+    return body?.detail ? t('mod.refused', { reason: body.detail }) : t('join.refusedStatus', { status: String(res.status) });
   } catch {
-    return 'Could not reach the room. Check that you are still on its network.';
+    return t('join.unreachable');
   }
 }

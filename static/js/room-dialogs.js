@@ -5,7 +5,7 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { openDialog, copyField } from './dialogs.js';
-import { plural } from './util.js';
+import { t } from './i18n.js';
 import { safetyNote } from './safety.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
@@ -26,39 +26,39 @@ export function mountRoomDialogs() {
       const people = [...users].sort((a, b) => a.name.localeCompare(b.name));
       let dialog = null;
       const then = (fn, u) => () => { dialog?.close(); fn(u); };
-      const change = h('button', { type: 'button', class: 'link-btn', text: 'Change name', onclick: then(onRename) });
+      const change = h('button', { type: 'button', class: 'link-btn', text: t('name.change'), onclick: then(onRename) });
       const actions = (u) => h('span', { class: 'people-actions' },
-        h('button', { type: 'button', class: 'link-btn', text: 'Message privately', 'aria-label': `Message ${u.name} privately`, onclick: then(onMessage, u) }),
-        onRemove ? h('button', { type: 'button', class: 'link-btn danger', text: 'Remove…', 'aria-label': `Remove ${u.name} from the room`, onclick: then(onRemove, u) }) : null);
+        h('button', { type: 'button', class: 'link-btn', text: t('actions.write'), 'aria-label': t('people.messageName', { name: u.name }), onclick: then(onMessage, u) }),
+        onRemove ? h('button', { type: 'button', class: 'link-btn danger', text: t('people.remove'), 'aria-label': t('people.removeName', { name: u.name }), onclick: then(onRemove, u) }) : null);
       const list = h('ul', { class: 'people' }, people.map((u) => h('li', {},
         h('span', { class: 'avatar', 'aria-hidden': 'true', text: (u.name.trim()[0] ?? '?').toUpperCase() }),
         h('span', { class: 'people-name', text: u.name }),
-        u.id === meId ? [h('span', { class: 'muted', text: ' (you)' }), change] : actions(u))));
-      const body = [people.length ? list : h('p', { class: 'muted', text: 'Nobody is connected right now.' })];
-      if (onSignIn) body.push(h('p', { class: 'people-foot' }, h('button', { type: 'button', class: 'link-btn', text: 'Sign in as moderator', onclick: then(onSignIn) })));
-      else if (onRemove) body.push(h('p', { class: 'people-foot muted', text: 'You are a moderator here.' }));
-      dialog = show(`${plural(people.length, 'person', 'people')} online`, body);
+        u.id === meId ? [h('span', { class: 'muted', text: ` ${t('people.youMark')}` }), change] : actions(u))));
+      const body = [people.length ? list : h('p', { class: 'muted', text: t('people.nobody') })];
+      if (onSignIn) body.push(h('p', { class: 'people-foot' }, h('button', { type: 'button', class: 'link-btn', text: t('mod.signInTitle'), onclick: then(onSignIn) })));
+      else if (onRemove) body.push(h('p', { class: 'people-foot muted', text: t('people.youModerate') }));
+      dialog = show(t('people.title', { count: people.length }), body);
     },
     address(info) {
       const urls = (info.urls ?? []).length ? info.urls : [window.location.origin + '/'];
       const lanUrls = urls.filter((u) => !LOOPBACK.test(u));
       const best = lanUrls[0] ?? urls[0];
-      const qr = h('img', { class: 'qr', src: `/api/qr.svg?text=${encodeURIComponent(best)}`, alt: `QR code for ${best}`, width: 220, height: 220 });
+      const qr = h('img', { class: 'qr', src: `/api/qr.svg?text=${encodeURIComponent(best)}`, alt: t('invite.qr', { address: best }), width: 220, height: 220 });
       const body = [
-        h('p', { text: 'Anyone on the same network can join from a phone or a browser: scan the code or type the address.' }),
+        h('p', { text: t('address.how') }),
         h('div', { class: 'qr-box' }, qr),
-        ...urls.map((u) => copyField(u, `Room address ${u}`)),
+        ...urls.map((u) => copyField(u, t('invite.addressLabel', { address: u }))),
         safetyNote(info, 'host'),
       ].filter(Boolean);
       if (!lanUrls.length) {
-        body.push(h('p', { class: 'warning', text: 'This room only listens on this computer, so other devices cannot reach it. Host it on your network to share it.' }));
+        body.push(h('p', { class: 'warning', text: t('invite.loopbackOnly') }));
       }
-      show('Join from another device', body, 'address-dialog');
+      show(t('address.title'), body, 'address-dialog');
     },
     image(url, name) {
       const body = [
         h('img', { class: 'full-image', src: url, alt: name }),
-        h('p', { class: 'dialog-actions' }, h('a', { class: 'btn', href: url, download: name }, icon('download'), h('span', { text: 'Download' }))),
+        h('p', { class: 'dialog-actions' }, h('a', { class: 'btn', href: url, download: name }, icon('download'), h('span', { text: t('msg.downloadTitle') }))),
       ];
       show(name, body, 'image-dialog');
     },
