@@ -21,9 +21,9 @@ JS = STATIC / "js"
 # the keys and helpers already here (i18n.js, errors.js). The scan skips them and says so.
 NOT_YET_CONVERTED = (
     "icons.js",
-    "mentions.js", "message-commands.js",
-    "notify.js",
-    "safety.js", "storage.js", "uploads.js",
+
+   
+    "storage.js",
     "util.js",
 )
 # Forms in which a language may spell the number out ("شخصان", two people) instead of {count}.

@@ -3,6 +3,7 @@
 // The host finds the mentions in the text it stores; this only helps to type them right.
 
 import { h } from './dom.js';
+import { t } from './i18n.js';
 
 const MAX_SHOWN = 6;
 
@@ -28,7 +29,7 @@ export function matchPeople(people, query) {
 export function mountMentions(form, textarea, { people }) {
   const ctl = new AbortController();
   const { signal } = ctl;
-  const list = h('ul', { class: 'mention-list', id: 'mention-list', role: 'listbox', 'aria-label': 'People to mention', hidden: true });
+  const list = h('ul', { class: 'mention-list', id: 'mention-list', role: 'listbox', 'aria-label': t('mentions.list'), hidden: true });
   (textarea.parentElement ?? form).append(list); // above the text box, wherever it sits
   textarea.setAttribute('aria-autocomplete', 'list');
   textarea.setAttribute('aria-controls', 'mention-list');

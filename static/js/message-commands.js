@@ -5,6 +5,7 @@
 // error the room shows.
 
 import { uuid } from './util.js';
+import { t } from './i18n.js';
 import { mountComposeContext } from './compose-context.js';
 import { openDeleteDialog } from './moderation.js';
 import { firstLine } from './message-parts.js';
@@ -22,7 +23,7 @@ export function mountMessageCommands(form, composer, { send, enqueue, message, t
   const bar = mountComposeContext(form, { onCancel: () => cancel() });
 
   function act(frame) {
-    if (!send({ ...frame, client_msg_id: uuid() })) onRefused('Not connected to the room; try again once it is back.');
+    if (!send({ ...frame, client_msg_id: uuid() })) onRefused(t('name.notConnected'));
   }
 
   function clear() {

@@ -12,13 +12,10 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { openDialog } from './dialogs.js';
 import * as store from './storage.js';
+import { t } from './i18n.js';
 
 export const LEVELS = ['off', 'mentions', 'all'];
-const LEVEL_TEXT = {
-  off: 'Off',
-  mentions: 'When someone mentions me or writes to me privately',
-  all: 'For every message',
-};
+const LEVEL_KEYS = { off: 'notify.off', mentions: 'notify.mentions', all: 'notify.all' };
 const BODY_CHARS = 180;
 
 /** True where this page may show notifications at all (the API exists in a secure context). */
@@ -38,10 +35,10 @@ export function wanted(ev, meId, level) {
 
 /** The notification's title and body for `ev` in `roomName`. */
 export function describe(ev, meId, roomName) {
-  const who = ev.user?.name ?? 'Someone';
-  let title = `${who} in ${roomName}`;
-  if (ev.to) title = `${who} (private)`;
-  else if (Array.isArray(ev.mentions) && ev.mentions.includes(meId)) title = `${who} mentioned you in ${roomName}`;
+  const who = ev.user?.name ?? t('people.someone');
+  let title = t('notify.titleIn', { name: who, room: roomName });
+  if (ev.to) title = t('notify.titlePrivate', { name: who });
+  else if (Array.isArray(ev.mentions) && ev.mentions.includes(meId)) title = t('notify.titleMention', { name: who, room: roomName });
   const text = ev.text || ev.file?.name || '';
   return { title, body: text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text };
 }
@@ -73,8 +70,8 @@ export function mountNotifier() {
 
   function label() {
     const on = level() !== 'off';
-    button.setAttribute('aria-label', on ? 'Notifications on; change' : 'Notifications off; change');
-    button.title = on ? 'Notifications are on' : 'Notifications are off';
+    button.setAttribute('aria-label', t(on ? 'notify.onChange' : 'notify.offChange'));
+    button.title = t(on ? 'notify.isOn' : 'notify.isOff');
     button.classList.toggle('is-on', on);
   }
 
@@ -83,11 +80,11 @@ export function mountNotifier() {
       try { await Notification.requestPermission(); } catch { /* treated as not granted */ }
     }
     if (value !== 'off' && Notification.permission !== 'granted') {
-      status.textContent = 'The browser did not allow notifications. It can be changed in the site settings of this page.';
+      status.textContent = t('notify.notAllowed');
       value = 'off';
       radios.forEach((r) => { r.checked = r.value === 'off'; });
     } else {
-      status.textContent = value === 'off' ? 'Notifications are off.' : 'Notifications are on.';
+      status.textContent = t(value === 'off' ? 'notify.nowOff' : 'notify.nowOn');
     }
     store.setNotifyLevel(value);
     label();
@@ -95,22 +92,22 @@ export function mountNotifier() {
 
   function openSettings() {
     const status = h('p', { class: 'hint', role: 'status' });
-    const body = [h('p', { class: 'muted', text: 'While this tab is in the background, the browser can show a notification. The tab title counts unread messages either way.' })];
+    const body = [h('p', { class: 'muted', text: t('notify.intro') })];
     if (!canNotify()) {
       body.push(h('p', { class: 'warning', text: window.isSecureContext
-        ? 'This browser cannot show notifications.'
-        : 'Browsers show notifications only on secure pages (https or this computer\'s own address), so this page cannot.' }));
+        ? t('notify.unsupported')
+        : t('notify.insecure') }));
     } else {
       const current = level();
       const radios = LEVELS.map((value) => h('input', { type: 'radio', name: 'notify-level', value, checked: value === current }));
-      const fieldset = h('fieldset', { class: 'notify-levels' }, h('legend', { text: 'Notify me' }),
-        radios.map((radio) => h('label', { class: 'radio-row' }, radio, h('span', { text: LEVEL_TEXT[radio.value] }))));
+      const fieldset = h('fieldset', { class: 'notify-levels' }, h('legend', { text: t('notify.legend') }),
+        radios.map((radio) => h('label', { class: 'radio-row' }, radio, h('span', { text: t(LEVEL_KEYS[radio.value]) }))));
       fieldset.addEventListener('change', (e) => choose(e.target.value, status, radios));
-      if (Notification.permission === 'denied') status.textContent = 'Notifications are blocked for this page in the browser\'s site settings.';
+      if (Notification.permission === 'denied') status.textContent = t('notify.blocked');
       body.push(fieldset);
     }
     body.push(status);
-    dialog = openDialog('Notifications', body, 'notify-dialog');
+    dialog = openDialog(t('notify.title'), body, 'notify-dialog');
     dialog.addEventListener('close', () => { dialog = null; }, { once: true });
   }
 

@@ -3,6 +3,7 @@
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 
 /** The code element alone, or null for a room without TLS. */
 export function safetyCode(info) {
@@ -17,10 +18,8 @@ export function safetyCode(info) {
 export function safetyNote(info, role) {
   const code = safetyCode(info);
   if (!code) return null;
-  const text = role === 'host'
-    ? 'Browsers warn once that the connection is not private: this computer made its own certificate, which no authority signs. The traffic is encrypted all the same. Ask people joining to compare this safety code with the one at the top of their room.'
-    : 'Your browser may have warned that this connection is not private: each LAN Chat host makes its own certificate, which no authority signs. The traffic is encrypted; to be sure it reaches the host and nobody in between, ask the host to read the safety code at the top of their room. Same digits: you are safe.';
+  const text = t(role === 'host' ? 'safety.hostNote' : 'safety.joinerNote');
   return h('div', { class: 'safety-note' },
-    h('p', { class: 'safety-line' }, icon('lock'), h('span', { text: 'Safety code ' }), code),
+    h('p', { class: 'safety-line' }, icon('lock'), h('span', { text: `${t('safety.label')} ` }), code),
     h('p', { class: 'muted', text }));
 }

@@ -3,7 +3,8 @@
 // it; then it goes out through the outbox like any message.
 
 import { uploadResumable } from './resume-upload.js';
-import { uuid, formatSize, INLINE_IMAGES } from './util.js';
+import { uuid, INLINE_IMAGES } from './util.js';
+import { formatSize, t } from './i18n.js';
 
 const hasFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
 
@@ -54,7 +55,7 @@ export function mountUploads(overlay, { maxBytes, onUploaded, onChange, onProgre
     uploads.push(up);
     const limit = maxBytes();
     if (file.size > limit) {
-      up.error = `Too large: this room accepts files up to ${formatSize(limit)}.`;
+      up.error = t('upload.tooLargeLimit', { size: formatSize(limit) });
       up.canRetry = false;
     } else {
       run(up);
