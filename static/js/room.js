@@ -395,8 +395,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       const mention = (ev.mentions ?? []).includes(me?.id);
       if (isAway()) {
         title.bump(mention || key !== ROOM);
-        const where = key === ROOM ? `in ${roomName}` : 'privately';
-        desktop.notify(mention ? `${ev.user.name} mentioned you ${where}` : `${ev.user.name} ${where}`, ev.text || ev.file?.name || '');
+        const said = { name: ev.user.name, room: roomName };
+        const heading = key === ROOM ? t(mention ? 'notify.titleMention' : 'notify.titleIn', said)
+          : t(mention ? 'notify.mentionPrivately' : 'notify.privately', said);
+        desktop.notify(heading, ev.text || ev.file?.name || '');
         notifier.message(ev, me?.id, roomName);
       }
       if (key !== convs.current() || isAway()) {

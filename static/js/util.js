@@ -1,7 +1,5 @@
 // Pure helpers: no DOM, no storage, no network. Everything here can be reasoned about alone.
 
-import { ERROR } from './codes.js';
-
 /** A random UUID v4. crypto.randomUUID exists only on secure origins, and a LAN room is http. */
 export function uuid() {
   const b = crypto.getRandomValues(new Uint8Array(16));
@@ -9,16 +7,6 @@ export function uuid() {
   b[8] = (b[8] & 0x3f) | 0x80;
   const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-export function formatSize(bytes) {
-  if (!Number.isFinite(bytes) || bytes < 0) return '';
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1024;
-  let i = 0;
-  while (value >= 1024 && i < units.length - 1) { value /= 1024; i += 1; }
-  return `${value >= 10 ? Math.round(value) : value.toFixed(1)} ${units[i]}`;
 }
 
 export function utf8Length(text) {
@@ -82,7 +70,8 @@ export function parseAddress(input) {
   if (hasScheme && !/^https?:\/\//i.test(text)) return null;
   let url;
   try {
-    url = new URL(hasScheme ? text : `http://${text}`);
+    const scheme = hasScheme ? '' : 'http://';
+    url = new URL(scheme + text);
   } catch {
     return null;
   }
@@ -93,20 +82,6 @@ export function parseAddress(input) {
 
 export function dayKey(date) {
   return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
-}
-
-export function dayLabel(date, now = new Date()) {
-  const today = dayKey(now);
-  const yesterday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
-  if (dayKey(date) === today) return 'Today';
-  if (dayKey(date) === dayKey(yesterday)) return 'Yesterday';
-  const opts = { weekday: 'long', month: 'long', day: 'numeric' };
-  if (date.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
-  return date.toLocaleDateString(undefined, opts);
-}
-
-export function timeLabel(date) {
-  return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
 }
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -125,34 +100,6 @@ export function mergeEvents(list, incoming) {
   const byId = new Map(list.map((e) => [e.id, e]));
   for (const ev of incoming) if (Number.isInteger(ev?.id)) byId.set(ev.id, ev);
   return [...byId.values()].sort((a, b) => a.id - b.id);
-}
-
-export function typingLabel(names) {
-  if (names.length === 0) return '';
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  return 'Several people are typing…';
-}
-
-export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
-/** Why a message was refused, in words a person can act on. */
-export function refusalText(code, detail) {
-  switch (code) {
-    case ERROR.TOO_LONG: return `Too long to send${detail ? ` (${detail})` : ''}.`;
-    case ERROR.EMPTY: return 'Nothing to send.';
-    case ERROR.UNKNOWN_FILE: return 'The file is no longer on the host.';
-    case ERROR.STORE_FAILED: return `The host could not save it${detail ? `: ${detail}` : ''}.`;
-    case ERROR.RATE_LIMITED: return 'Sending too fast; trying again shortly.';
-    case ERROR.FORBIDDEN: return 'Only its author (or a moderator) can change that message.';
-    case ERROR.UNKNOWN_TARGET: return 'That message is no longer there.';
-    case ERROR.UNKNOWN_USER: return 'That person is not known in this room.';
-    case ERROR.BAD_EMOJI: return 'That reaction cannot be used.';
-    case ERROR.TOO_MANY_REACTIONS: return 'That message has as many different reactions as it can take.';
-    default: return detail || `Refused by the host (${code}).`;
-  }
 }
 
 export const INLINE_IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp',
