@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import chromium_path, need_tool
-from tests.e2e_helpers import DESKTOP, PHONE, launch_browser, new_page, shot, wait_connected
+from tests.conftest import Chatter, chromium_path, need_tool
+from tests.e2e_helpers import (DESKTOP, PHONE, join, launch_browser, new_page, say, shot,
+                               wait_connected)
 from tests.test_i18n import languages
 
 pytestmark = pytest.mark.e2e
@@ -152,3 +153,56 @@ def test_the_picker_switches_language_and_it_is_remembered(make_host: Any, brows
     expect(page.locator("html")).to_have_attribute("dir", "ltr")
     expect(page.get_by_role("heading", name="Rooms nearby")).to_be_visible()
     assert not errors.real_errors(), errors.real_errors()
+
+
+def test_room_in_arabic_with_a_reply_and_a_reaction_mirrors_right_to_left(
+        make_host: Any, browser: Any) -> None:
+    """The room itself in Arabic: header, messages, a reply made from the toolbar, a reaction,
+    the composer; own messages sit on the left, the others' on the right; no key, no English."""
+    need_tool(chromium_path(), "chromium")
+    host = make_host(room="غرفة الصف")
+    omar = Chatter(host, "Omar")
+    try:
+        _, page, errors = new_page(browser, locale="ar-EG")
+        join(page, host.url, "ليلى")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.locator(".conn-text")).to_have_text("متصل")
+        expect(page.locator("#compose")).to_have_attribute("placeholder", "رسالة إلى غرفة الصف")
+        expect(page.get_by_role("button", name="البحث في الرسائل (Ctrl+K)")).to_be_visible()
+        omar.say("مرحبًا بالجميع، الاجتماع الساعة الثالثة")
+        theirs = page.locator(".msg[data-id]", has=page.locator(".msg-text", has_text="مرحبًا"))
+        expect(theirs).to_be_visible()
+        # A reaction from the toolbar, by its Arabic names.
+        theirs.hover()
+        theirs.get_by_role("button", name="إضافة تفاعل").click()
+        page.get_by_role("button", name="التفاعل بـ 👍").click()
+        chip = theirs.locator(".reaction", has_text="👍")
+        expect(chip.locator(".reaction-count")).to_have_text("1")
+        assert (chip.get_attribute("aria-label") or "").endswith("إزالة تفاعلك")
+        # A reply: the line above the composer, then the quote in the sent message.
+        theirs.hover()
+        theirs.get_by_role("button", name="رد", exact=True).click()
+        expect(page.locator(".compose-context")).to_contain_text("الرد على Omar")
+        say(page, "سأكون هناك")
+        got = omar.recv_type("message", text="سأكون هناك")
+        assert got["reply_to"]["id"] == int(theirs.get_attribute("data-id") or 0)
+        mine = page.locator(".msg.own", has=page.locator(".msg-text", has_text="سأكون هناك"))
+        quote = mine.locator(".reply-quote")
+        expect(quote).to_contain_text("مرحبًا")
+        assert (quote.get_attribute("aria-label") or "").startswith("رد على Omar")
+        # Mirrored: the others' bubbles start at the right edge, your own at the left.
+        list_box = box(page, "#messages")
+        their_bubble, my_bubble = box(page, ".msg:not(.own) .bubble"), box(page, ".msg.own .bubble")
+        assert their_bubble["x"] + their_bubble["width"] > list_box["x"] + list_box["width"] - 80
+        assert my_bubble["x"] < list_box["x"] + 80, (my_bubble, list_box)
+        body = page.locator("body").inner_text()
+        for leftover in ("msg.", "history.", "header.", "Connected", "New messages", "Reply"):
+            assert leftover not in body, leftover
+        print(shot(page, "i18n-room-ar-desktop.png"))
+        page.set_viewport_size(PHONE)
+        expect(mine).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        print(shot(page, "i18n-room-ar-360.png"))
+        assert not errors.real_errors(), errors.real_errors()
+    finally:
+        omar.close()
