@@ -11,8 +11,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Chatter, chromium_path, need_tool
-from tests.e2e_helpers import (DESKTOP, PHONE, join, launch_browser, new_page, say, shot,
-                               wait_connected)
+from tests.e2e_helpers import (
+    DESKTOP,
+    PHONE,
+    join,
+    launch_browser,
+    new_page,
+    say,
+    shot,
+    wait_connected,
+)
 from tests.test_i18n import languages
 
 pytestmark = pytest.mark.e2e
