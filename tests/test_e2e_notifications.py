@@ -73,6 +73,8 @@ def test_the_rules_follow_the_protocol_fields(browser: Any, host: Host) -> None:
     need_tool(chromium_path(), "chromium")
     _, page, _ = new_page(browser)
     page.goto(host.url + "/")
+    # The titles are sentences from the language file: wait until the page has loaded it.
+    page.locator("#join-name").wait_for()
     result = page.evaluate("""async () => {
       const { wanted, describe } = await import('/js/notify.js');
       const bob = { id: 'b', name: 'Bob' };
