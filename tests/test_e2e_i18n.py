@@ -203,6 +203,10 @@ def test_room_in_arabic_with_a_reply_and_a_reaction_mirrors_right_to_left(
         their_bubble, my_bubble = box(page, ".msg:not(.own) .bubble"), box(page, ".msg.own .bubble")
         assert their_bubble["x"] + their_bubble["width"] > list_box["x"] + list_box["width"] - 80
         assert my_bubble["x"] < list_box["x"] + 80, (my_bubble, list_box)
+        # Send and reply arrows point the way the line is read.
+        for arrow in (".send-btn .icon", ".msg-actions [data-act=reply] .icon"):
+            flipped = page.locator(arrow).first.evaluate("el => getComputedStyle(el).transform")
+            assert "matrix(-1" in flipped, (arrow, flipped)
         body = page.locator("body").inner_text()
         for leftover in ("msg.", "history.", "header.", "Connected", "New messages", "Reply"):
             assert leftover not in body, leftover

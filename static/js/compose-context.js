@@ -17,7 +17,7 @@ export function mountComposeContext(form, { onCancel }) {
   return {
     show({ mode, who, text }) {
       const editing = mode === 'edit';
-      bar.firstChild.replaceChildren(icon(editing ? 'edit' : 'reply'));
+      bar.firstChild.replaceChildren(editing ? icon('edit') : icon('reply', 'flip-rtl'));
       label.textContent = editing ? t('context.editing') : t('context.replying', { name: who });
       excerpt.textContent = editing ? t('context.editHint') : firstLine(text) || t('msg.aFile');
       const what = t(editing ? 'context.cancelEdit' : 'context.cancelReply');

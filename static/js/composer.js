@@ -21,7 +21,7 @@ export function mountComposer(form, { limitBytes, placeholder }) {
   const text = h('textarea', { id: 'compose', class: 'compose-text', rows: 1, placeholder, 'aria-label': t('composer.message'), enterKeyHint: 'send', autocomplete: 'off' });
   const counter = h('span', { class: 'counter', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'compose-error', role: 'alert', hidden: true });
-  const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.sendTitle') }, icon('send'));
+  const send = h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.sendTitle') }, icon('send', 'flip-rtl'));
   form.classList.add('composer');
   form.append(error, h('div', { class: 'composer-row' }, picker, attach, h('div', { class: 'compose-box' }, text, counter), send));
 

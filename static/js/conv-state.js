@@ -20,7 +20,7 @@ export function mountConversations(roomEl, nav, { onOpen }) {
   const list = mountConversationList(nav, { onOpen });
   const name = h('h2', { class: 'conv-title-name' });
   const head = h('div', { class: 'conv-head', hidden: true },
-    h('button', { type: 'button', class: 'icon-btn conv-back', 'aria-label': t('conv.backToRoom'), title: t('conv.backToRoom'), onclick: () => onOpen(ROOM) }, icon('back')),
+    h('button', { type: 'button', class: 'icon-btn conv-back', 'aria-label': t('conv.backToRoom'), title: t('conv.backToRoom'), onclick: () => onOpen(ROOM) }, icon('back', 'flip-rtl')),
     icon('lock'), name, h('span', { class: 'conv-note', text: t('conv.onlyTwo') }));
 
   return {

@@ -22,6 +22,7 @@ export function mountMessageActions(scroller, list, { onLeave }) {
   }, icon(name));
   const react = btn(t('actions.react'), 'smile', 'picker', { 'aria-expanded': 'false' });
   const reply = btn(t('actions.reply'), 'reply', 'reply');
+  reply.firstChild.classList.add('flip-rtl'); // the arrow points back along the reading direction
   const edit = btn(t('actions.edit'), 'edit', 'edit');
   const del = btn(t('actions.delete'), 'trash', 'delete');
   const write = btn(t('actions.write'), 'person', 'write');

@@ -25,7 +25,7 @@ export function roomAddress(info) {
  * stop() }.
  */
 export function mountHeader(header, { onBack, onPeople, onAddress, onList, onSearch }) {
-  const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': t('header.back'), title: t('header.back'), onclick: () => onBack() }, icon('back'));
+  const back = h('button', { type: 'button', class: 'icon-btn', hidden: true, 'aria-label': t('header.back'), title: t('header.back'), onclick: () => onBack() }, icon('back', 'flip-rtl'));
   const listBadge = h('span', { class: 'list-badge', 'aria-hidden': 'true', hidden: true });
   const list = h('button', { type: 'button', class: 'icon-btn list-btn', 'aria-label': t('header.conversations'), title: t('header.conversations'), onclick: () => onList() }, icon('list'), listBadge);
   const search = h('button', { type: 'button', class: 'icon-btn search-btn', 'aria-label': t('header.search'), title: t('header.searchTitle'), 'aria-haspopup': 'dialog', onclick: () => onSearch() }, icon('search'));
