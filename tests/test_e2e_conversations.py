@@ -36,7 +36,7 @@ def frames_seen(page: Any) -> list[str]:
 
 def message_privately(page: Any, name: str) -> None:
     page.locator(".chip", has_text="online").first.click()
-    page.get_by_role("button", name=f"Message {name} privately").click()
+    page.get_by_role("button", name=f"Message privately: {name}").click()
     expect(page.locator(".conv-head")).to_contain_text(f"Private with {name}")
 
 

@@ -33,7 +33,6 @@ export function mountMentions(form, textarea, { people }) {
   (textarea.parentElement ?? form).append(list); // above the text box, wherever it sits
   textarea.setAttribute('aria-autocomplete', 'list');
   textarea.setAttribute('aria-controls', 'mention-list');
-  textarea.setAttribute('aria-expanded', 'false');
   let shown = [];
   let active = 0;
   let where = null;
@@ -42,7 +41,6 @@ export function mountMentions(form, textarea, { people }) {
     shown = [];
     where = null;
     list.hidden = true;
-    textarea.setAttribute('aria-expanded', 'false');
     textarea.removeAttribute('aria-activedescendant');
   }
 
@@ -52,7 +50,6 @@ export function mountMentions(form, textarea, { people }) {
       onmousedown: (e) => { e.preventDefault(); active = i; pick(); },
     }, h('span', { class: 'avatar', 'aria-hidden': 'true', text: (p.name.trim()[0] ?? '?').toUpperCase() }), h('span', { text: p.name }))));
     list.hidden = false;
-    textarea.setAttribute('aria-expanded', 'true');
     textarea.setAttribute('aria-activedescendant', `mention-opt-${active}`);
   }
 
