@@ -297,10 +297,9 @@ class HistoryStore:
         return {str(i): str(n) for i, n in self._db.execute("SELECT id, name FROM people")}
 
     def remember_person(self, user_id: str, name: str) -> None:
-        """Keep ``name`` as the latest name of ``user_id`` (queued with the writes)."""
-        self._writer.call(lambda db: db.execute(
-            "INSERT OR REPLACE INTO people (id, name) VALUES (?, ?)", (user_id, name)),
-            lambda _r, _e: None)
+        """Keep ``name`` as the latest name of ``user_id``: written inside the next batch's
+        commit, so a crowd joining at once costs no sync of its own."""
+        self._writer.remember(user_id, name)
 
     def removals(self) -> list[dict[str, Any]]:
         """The stored ``remove`` events (moderation), oldest first."""

@@ -91,6 +91,14 @@ class _Bulk:
     done: Done
 
 
+@dataclass
+class _Person:
+    """The latest name of a person: written with the next batch, never in a commit of its own."""
+
+    user_id: str
+    name: str
+
+
 _STOP = object()
 
 
@@ -113,6 +121,9 @@ class Writer:
         self.batches = 0  # commits made (for benchmarks and tests)
         self.appended = 0
         self._purging = False
+        # Names of people to keep (the people table), written inside the next commit: a crowd
+        # joining at once must not cost one sync each on a slow disk.
+        self._people: dict[str, str] = {}
         self._indexing = indexing
         self._thread.start()
 
@@ -129,6 +140,10 @@ class Writer:
              done: Callable[[Any, BaseException | None], None], on_loop: bool = True) -> None:
         """Run ``fn(connection)`` in order with the appends; ``done(result, error)`` after."""
         self._queue.put(_Call(fn, done, _running_loop() if on_loop else None))
+
+    def remember(self, user_id: str, name: str) -> None:
+        """Keep ``name`` as the latest name of ``user_id``, written with the next batch."""
+        self._queue.put(_Person(user_id, name))
 
     def bulk(self, events: list[dict[str, Any]], done: Done) -> None:
         """Append ``events`` in one transaction; ``done`` runs on this thread."""
@@ -191,6 +206,9 @@ class Writer:
             if isinstance(item, _Append):
                 appends.append(item)
                 continue
+            if isinstance(item, _Person):
+                self._people[item.user_id] = item.name
+                continue
             self._flush(appends)
             appends = []
             if isinstance(item, _Call):
@@ -198,6 +216,26 @@ class Writer:
             else:
                 self._run_bulk(item)
         self._flush(appends)
+        if self._people:  # a batch of names alone (a rename refused later, a hello resumed)
+            self._write_people()
+
+    def _write_people(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._store_people()
+            self._db.execute("COMMIT")
+            self._people.clear()
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            log.warning("names of people not kept yet: %s", exc)
+
+    def _store_people(self) -> None:
+        """Write the pending names inside the open transaction; they are dropped from the
+        pending ones only by the caller's commit succeeding (see :meth:`_commit`)."""
+        if self._people:
+            self._db.executemany("INSERT OR REPLACE INTO people (id, name) VALUES (?, ?)",
+                                 list(self._people.items()))
 
     def _run_bulk(self, item: _Bulk) -> None:
         rows = []
@@ -281,11 +319,13 @@ class Writer:
                         earlier[key] = outcome  # a retry later in this same batch
                 outcomes.append(outcome)
             _insert(db, rows)
+            self._store_people()
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        self._people.clear()
         self._last_id = next_id
         self.batches += 1
         self.appended += len(appends)

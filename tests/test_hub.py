@@ -237,6 +237,24 @@ def test_a_crowd_joining_one_commit_at_a_time_costs_each_socket_a_few_writes(
     run(tmp_path, body, presence_batch_seconds=0.5, **CROWD)
 
 
+def test_a_crowd_joining_at_once_is_stored_in_a_few_commits_names_included(
+        tmp_path: Path) -> None:
+    """100 people join in one go: their join lines and the names the room keeps for them go to
+    disk in a few commits (each one sync, 20 ms on a slow disk), not one or two per person."""
+    async def body(room: Room) -> None:
+        await room.settle()
+        commits = room.store.commits
+        for i in range(100):
+            room.join(f"crowd{i}")
+        await room.settle()
+        await room.store.async_flush()
+        print(f"{room.store.commits - commits} commits for 100 joins")
+        assert room.store.commits - commits <= 10
+        names = set(room.store.people().values())
+        assert {f"crowd{i}" for i in range(100)} <= names
+    run(tmp_path, body, **CROWD)
+
+
 def test_welcomes_built_while_join_lines_are_held_neither_repeat_nor_skip(
         tmp_path: Path) -> None:
     """People keep joining (fresh and resuming) while others talk: for every one of them the
