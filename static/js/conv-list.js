@@ -31,10 +31,15 @@ export function mountConversationList(nav, { onOpen }) {
       type: 'button', class: `conv${active ? ' active' : ''}`, dataset: { conv: key },
       'aria-current': active ? 'page' : null, 'aria-label': parts.join(', '),
     },
-    h('span', { class: `conv-icon${online ? ' online' : ''}`, 'aria-hidden': 'true' }, isRoom ? icon('chat') : (label.trim()[0] ?? '?').toUpperCase()),
+    // The initial is drawn by CSS (data-initial) and the parts are spaced, so the words seen
+    // read in order within the button's name (a label that contains what is shown).
+    h('span', {
+      class: `conv-icon${online ? ' online' : ''}`, 'aria-hidden': 'true',
+      dataset: isRoom ? {} : { initial: (label.trim()[0] ?? '?').toUpperCase() },
+    }, isRoom ? icon('chat') : null),
     h('span', { class: 'conv-name', text: label }),
-    mention ? h('span', { class: 'conv-mention', 'aria-hidden': 'true', text: '@' }) : null,
-    count ? h('span', { class: 'conv-badge', 'aria-hidden': 'true', text: count > 99 ? '99+' : String(count) }) : null));
+    mention ? [' ', h('span', { class: 'conv-mention', 'aria-hidden': 'true', text: '@' })] : null,
+    count ? [' ', h('span', { class: 'conv-badge', 'aria-hidden': 'true', text: count > 99 ? '99+' : String(count) })] : null));
   }
 
   return {

@@ -24,7 +24,7 @@ export function replyQuote(reply, meId) {
     type: 'button', class: `reply-quote${gone ? ' gone' : ''}`,
     dataset: Number.isInteger(reply.id) ? { action: 'jump', target: String(reply.id) } : {},
     'aria-label': t('msg.replyQuote', { name: who, text: excerpt }),
-  }, h('span', { class: 'reply-who', text: who }), h('span', { class: 'reply-text', text: excerpt }));
+  }, h('span', { class: 'reply-who', text: who }), ' ', h('span', { class: 'reply-text', text: excerpt }));
 }
 
 export function editedMark(ev) {
