@@ -151,6 +151,13 @@ def then_key(first: Opener, key: str, shown: str) -> Opener:
     return opener
 
 
+def replying(page: Any, make_host: Callable[..., Host]) -> None:
+    """`message_focused`, then R: the composer answers Ada's own message, in her language."""
+    then_key(message_focused, "r", ".compose-context")(page, make_host)
+    if not (page.locator("html").get_attribute("lang") or "").startswith("en"):
+        expect(page.locator(".compose-context")).not_to_contain_text("yourself")
+
+
 def searched(page: Any, make_host: Callable[..., Host]) -> None:
     conversation(page, make_host)
     page.keyboard.press("ControlOrMeta+k")
@@ -192,7 +199,7 @@ SCREENS: dict[str, Opener] = {
     "room with a reply, reactions, an edit and a delete": conversation,
     "private conversation": private,
     "message toolbar": message_focused,
-    "composer replying": then_key(message_focused, "r", ".compose-context"),
+    "composer replying": replying,
     "search dialog with results": searched,
     "delete confirmation": then_key(message_focused, "Delete", "dialog[open]"),
     "moderator sign-in dialog": then_click(conversation, PEOPLE, "Sign in as moderator",

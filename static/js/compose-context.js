@@ -6,7 +6,7 @@ import { icon } from './icons.js';
 import { t } from './i18n.js';
 import { firstLine } from './message-parts.js';
 
-/** Mount in `form` before its first row. Returns { show({mode, who, text}), hide(), stop() }. */
+/** Mount in `form` before its first row. Returns { show({mode, who, self, text}), hide(), stop() }. */
 export function mountComposeContext(form, { onCancel }) {
   const label = h('span', { class: 'context-label' });
   const excerpt = h('span', { class: 'context-text' });
@@ -15,10 +15,12 @@ export function mountComposeContext(form, { onCancel }) {
     h('span', { class: 'context-icon' }), h('span', { class: 'context-main' }, label, excerpt), cancel);
   form.prepend(bar);
   return {
-    show({ mode, who, text }) {
+    show({ mode, who, self, text }) {
       const editing = mode === 'edit';
       bar.firstChild.replaceChildren(editing ? icon('edit') : icon('reply', 'flip-rtl'));
-      label.textContent = editing ? t('context.editing') : t('context.replying', { name: who });
+      label.textContent = editing ? t('context.editing')
+        : self ? t('context.replyingYourself')
+          : who ? t('context.replying', { name: who }) : t('context.replyingSomeone');
       excerpt.textContent = editing ? t('context.editHint') : firstLine(text) || t('msg.aFile');
       const what = t(editing ? 'context.cancelEdit' : 'context.cancelReply');
       cancel.setAttribute('aria-label', what);

@@ -46,7 +46,7 @@ export function mountMessageCommands(form, composer, { send, enqueue, message, t
       clear();
     }
     context = { mode: 'reply', id, quote: { id, user: msg.user, text: firstLine(msg.text) || msg.file?.name || '' } };
-    bar.show({ mode: 'reply', who: msg.user?.id === me()?.id ? 'yourself' : msg.user?.name ?? 'someone', text: context.quote.text });
+    bar.show({ mode: 'reply', who: msg.user?.name, self: msg.user?.id === me()?.id, text: context.quote.text });
     composer.focus();
   }
 
