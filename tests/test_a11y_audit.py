@@ -20,8 +20,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import ROOT, Chatter, Host, need_tool, wait_until
-from tests.e2e_helpers import (DESKTOP, PHONE, join, launch_browser, new_page, say, shot,
-                               wait_connected)
+from tests.e2e_helpers import (
+    DESKTOP,
+    PHONE,
+    join,
+    launch_browser,
+    new_page,
+    say,
+    shot,
+    wait_connected,
+)
 from tests.test_e2e_conversations import tab_to
 from tests.test_e2e_files import png_bytes
 
@@ -107,7 +115,8 @@ def conversation(page: Any, make_host: Callable[..., Host]) -> None:
     lunch = posted(bob, "Lunch at noon?")
     posted(cy, "Yes, the usual place", reply_to=lunch)
     typo = posted(cy, "I'll bring the tikcets")
-    cy.send(type="edit", target=typo, text="I'll bring the tickets", client_msg_id=str(uuid.uuid4()))
+    cy.send(type="edit", target=typo, text="I'll bring the tickets",
+            client_msg_id=str(uuid.uuid4()))
     gone = posted(cy, "wrong room, sorry")
     cy.send(type="delete", target=gone, client_msg_id=str(uuid.uuid4()))
     for who, emoji in ((bob, "👍"), (cy, "👍"), (cy, "🎉")):
