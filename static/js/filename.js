@@ -29,10 +29,11 @@ export function splitFileName(name) {
   return [text.slice(0, text.length - tail.length), tail];
 }
 
-/** The name as an element with class `className`, cut in the middle when it does not fit. */
+/** The name as an element with class `className`, cut in the middle when it does not fit.
+ * `dir: auto`: its two halves sit in the name's own direction, whatever the page's. */
 export function fileNameEl(name, className = 'file-name') {
   const [head, tail] = splitFileName(name);
-  return h('span', { class: `${className} mid-cut`, title: name },
+  return h('span', { class: `${className} mid-cut`, title: name, dir: 'auto' },
     h('span', { class: 'mid-cut-head', text: head }),
     h('span', { class: 'mid-cut-tail', text: tail }));
 }
