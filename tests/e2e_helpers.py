@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import artifact_path, chromium_path, need_tool
+from tests.conftest import artifact_path, chromium_path, need_tool, wait_until
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -74,6 +74,14 @@ def join(page: Any, url: str, name: str) -> None:
     page.locator("#join-name").fill(name)
     page.locator("#join-name").press("Enter")
     wait_connected(page)
+
+
+def wait_in_page(page: Any, predicate: str, what: str, timeout: float = 15.0) -> None:
+    """Wait until the JavaScript function ``predicate`` returns something truthy in ``page``,
+    polled from the test over the DevTools channel. Playwright's own ``wait_for_function``
+    polls by evaluating the predicate inside the page, which the app's Content-Security-Policy
+    (no eval) refuses whenever the first check is not already true."""
+    wait_until(lambda: page.evaluate(predicate), timeout=timeout, interval=0.05, what=what)
 
 
 def wait_connected(page: Any) -> None:

@@ -29,6 +29,7 @@ from tests.e2e_helpers import (
     say,
     shot,
     wait_connected,
+    wait_in_page,
 )
 from tests.test_e2e_conversations import tab_to
 from tests.test_e2e_files import png_bytes
@@ -96,7 +97,7 @@ def room(page: Any, make_host: Callable[..., Host]) -> None:
     expect(page.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
     bob.say("See you at ten")
     expect(page.locator("#messages .msg-text", has_text="See you at ten")).to_be_visible()
-    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    wait_in_page(page, "() => [...document.images].every((i) => i.complete)", "images loaded")
     bob.close()
 
 
@@ -338,7 +339,8 @@ def test_new_messages_are_announced_politely_and_history_is_not(
     expect(page.locator("#messages .msg-text", has_text="earlier message 14")).to_be_visible()
     loud = page.evaluate("() => window.__added.filter((a) => a.live === 'polite').length")
     assert loud == 0, "the history that arrived on joining was announced"
-    page.wait_for_function("() => document.querySelector('#messages').ariaLive === 'polite'")
+    wait_in_page(page, "() => document.querySelector('#messages').ariaLive === 'polite'",
+                 "the list announcing politely")
     page.evaluate("() => { window.__added = []; }")
     bob.say("fresh news")
     expect(page.locator("#messages .msg-text", has_text="fresh news")).to_be_visible()

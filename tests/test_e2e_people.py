@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Chatter, Host, chromium_path, need_tool, wait_until
-from tests.e2e_helpers import DESKTOP, join, launch_browser, new_page, say, shot
+from tests.e2e_helpers import DESKTOP, join, launch_browser, new_page, say, shot, wait_in_page
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +90,8 @@ def test_the_hosts_first_view_invites_people_in(make_host: Any, browser: Any,
     expect(card.locator(".invite-me")).to_contain_text("You are in the room as Ada")
     qr = card.locator("img.qr")
     expect(qr).to_be_visible()
-    ada.wait_for_function("document.querySelector('.invite img.qr').naturalWidth > 0")
+    wait_in_page(ada, "() => document.querySelector('.invite img.qr').naturalWidth > 0",
+                 "the QR code drawn")
     address = card.locator(".copy-input")
     assert address.input_value().startswith("http")
     expect(card.locator(".invite-lock")).to_contain_text(

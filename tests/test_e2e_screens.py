@@ -11,7 +11,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool
-from tests.e2e_helpers import DESKTOP, PHONE, join, launch_browser, new_page, say, shot
+from tests.e2e_helpers import (
+    DESKTOP,
+    PHONE,
+    join,
+    launch_browser,
+    new_page,
+    say,
+    shot,
+    wait_in_page,
+)
 from tests.test_e2e_files import png_bytes
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +54,8 @@ def fill_room(host: Host, browser: Any, tmp_path: Path) -> tuple[Any, Any]:
     say(bob, "Thanks 🙏 supercalifragilisticexpialidocious_words_without_spaces_must_wrap_too")
     expect(ada.locator("#messages img.thumb")).to_have_count(1)
     expect(ada.locator('#messages .msg.own[data-status="delivered"]')).to_have_count(2)
-    ada.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth)")
+    wait_in_page(ada, "() => [...document.images].every(i => i.complete && i.naturalWidth)",
+                 "every image drawn")
     bob.locator("#compose").type("On my way", delay=350)
     expect(ada.locator(".typing")).to_have_text("Bob is typing…", timeout=8000)
     return ada, bob
@@ -64,7 +74,7 @@ def test_screenshots_of_the_room(host: Host, tmp_path: Path, browser: Any, schem
     no_sideways_scroll(ada)
     ada.get_by_role("button", name="Room address").click()
     expect(ada.locator("dialog[open] img.qr")).to_be_visible()
-    ada.wait_for_function("document.querySelector('img.qr').naturalWidth > 0")
+    wait_in_page(ada, "() => document.querySelector('img.qr').naturalWidth > 0", "the QR code")
     shot(ada, f"room-phone-qr-{scheme}.png")
     ada.keyboard.press("Escape")
     ada.set_viewport_size(DESKTOP)
