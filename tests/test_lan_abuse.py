@@ -35,7 +35,7 @@ def _replies(chatter: Chatter, count: int) -> list[dict[str, Any]]:
 
 def _hello(host: Host, name: str, client_id: str | None = None) -> tuple[dict[str, Any], Any]:
     """Open /ws and say hello; the first frame answered and the socket (may be closing)."""
-    ws = connect(host.ws_url, open_timeout=10).__enter__()
+    ws = connect(host.ws_url, open_timeout=10, close_timeout=1).__enter__()
     ws.send(json.dumps({"type": "hello", "name": name,
                         "client_id": client_id or uuid.uuid4().hex}))
     return json.loads(ws.recv(timeout=10)), ws
@@ -282,6 +282,6 @@ def test_deeply_nested_json_is_a_bad_json_error_not_a_crash(host: Host) -> None:
 
 
 def _hello_raw(host: Host, raw: str) -> tuple[dict[str, Any], Any]:
-    ws = connect(host.ws_url, open_timeout=10).__enter__()
+    ws = connect(host.ws_url, open_timeout=10, close_timeout=1).__enter__()
     ws.send(raw)
     return json.loads(ws.recv(timeout=10)), ws
