@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from tests.conftest import artifact_path, chromium_path, need_tool, wait_until
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -50,12 +48,6 @@ def launch_browser() -> Iterator[Any]:
                                headless=True)
         yield b
         b.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """The same browser as a fixture, for modules that load this file with pytest_plugins."""
-    yield from launch_browser()
 
 
 def new_page(browser: Any, *, viewport: dict[str, int] = DESKTOP, dark: bool = False,

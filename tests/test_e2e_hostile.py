@@ -9,16 +9,23 @@ dialog. They arrive as messages, as names and as shared file names.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Chatter, Host, artifact_path, chromium_path, need_tool
-from tests.e2e_helpers import join, new_page
+from tests.e2e_helpers import join, launch_browser, new_page
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ("tests.e2e_helpers",)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """One Chromium for each test of this module."""
+    yield from launch_browser()
+
 
 RUN = "window.__pwned=1;alert(1)"
 PAYLOADS = [
