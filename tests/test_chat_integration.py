@@ -169,7 +169,7 @@ def test_two_people_cannot_hold_the_same_name(host: Host) -> None:
 
 
 def test_a_flood_from_one_connection_is_slowed_down(make_host) -> None:  # type: ignore[no-untyped-def]
-    host: Host = make_host(messages_per_second=5.0, message_burst=10)
+    host: Host = make_host(messages_per_second=0.01, message_burst=10)  # no refill meanwhile
     ada = Chatter(host, "Ada")
     for i in range(30):
         ada.say(f"flood {i}")
