@@ -92,6 +92,8 @@ def test_reload_keeps_the_name_and_resumes_without_duplicates(host: Host, browse
     join(bob, host.url, "Bob")
     for text in ("one", "two"):
         say(ada, text)
+    # Each one stored before the next person speaks, so the order below is the room's order.
+    expect(ada.locator('#messages .msg.own[data-status="delivered"]')).to_have_count(2)
     say(bob, "three")
     expect(ada.locator("#messages .msg-text")).to_have_count(3)
 
@@ -106,6 +108,8 @@ def test_reload_keeps_the_name_and_resumes_without_duplicates(host: Host, browse
     assert '"name":"Ada"' in hellos[0]
 
     say(bob, "four")
+    expect(bob.locator('#messages .msg.own[data-status="delivered"] .msg-text',
+                       has_text="four")).to_have_count(1)
     say(ada, "five")
     expect(ada.locator('#messages .msg.own[data-status="delivered"] .msg-text',
                        has_text="five")).to_have_count(1)
