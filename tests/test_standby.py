@@ -163,3 +163,33 @@ def test_a_standby_never_overwrites_another_rooms_history(make_host, tmp_path: P
     finally:
         standby.stop()
     assert rows(tmp_path / "other" / "history.sqlite3") == before
+
+
+def test_shared_files_follow_within_the_quota_and_the_rest_show_unavailable(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    ada = Chatter(host, "Ada")
+    small_bytes, big_bytes = b"small file " * 100, b"B" * 300_000
+    with host.http() as http:
+        small = http.post("/api/files", files={"file": ("notes.txt", small_bytes)}).json()
+        big = http.post("/api/files", files={"file": ("video.bin", big_bytes)}).json()
+    first = echo(ada, ada.say("the notes", file_id=small["id"]))
+    echo(ada, ada.say("the video", file_id=big["id"]))
+    standby: Host = make_host(standby_url=host.url, standby_files_max_bytes=100_000)
+    wait_until(caught_up(host, standby), timeout=20, what="the replica to catch up")
+    held = standby.data_dir / "files" / small["id"]
+    wait_until(lambda: held.is_file() and held.read_bytes() == small_bytes, timeout=20,
+               what="the small file's bytes on the standby")
+    host.stop()  # on purpose: the room is handed over to the standby
+    wait_until(lambda: not status(standby).get("standby"), timeout=20,
+               what="the standby to serve the room")
+    assert not (standby.data_dir / "files" / big["id"]).exists()
+    joined = Chatter(standby, "Bob", since=first["id"] - 1)
+    shown = {e["text"]: e for e in joined.welcome["events"] if e["type"] == "message"}
+    assert "available" not in shown["the notes"]["file"]
+    assert shown["the video"]["file"]["available"] is False
+    assert shown["the video"]["user"]["name"] == "Ada"  # who shared it still shows
+    with standby.http() as http:
+        assert http.get(small["url"]).content == small_bytes
+        gone = http.get(big["url"])
+        assert gone.status_code == 404 and "no longer available" in gone.json()["detail"]
+    joined.close()
