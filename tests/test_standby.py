@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from server.replica import COLUMNS
@@ -193,3 +193,44 @@ def test_shared_files_follow_within_the_quota_and_the_rest_show_unavailable(make
         gone = http.get(big["url"])
         assert gone.status_code == 404 and "no longer available" in gone.json()["detail"]
     joined.close()
+
+
+def hello_at(node: Host, origin: str, **hello: Any) -> tuple[dict[str, Any] | None, int | None]:
+    """Say hello at ``node`` as a page from ``origin`` (no cookie): the welcome, or the close
+    code."""
+    with connect(node.ws_url, open_timeout=10, additional_headers={"Origin": origin}) as ws:
+        try:
+            ws.send(json.dumps({"type": "hello", "name": "Page", "client_id": "page-1",
+                                **hello}))
+            while True:
+                event = json.loads(ws.recv(timeout=10))
+                if event["type"] == "welcome":
+                    return event, None
+        except ConnectionClosed as exc:
+            return None, exc.rcvd.code if exc.rcvd is not None else 1006
+
+
+def test_a_page_follows_a_password_room_with_its_session_and_origin(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="room-pass")
+    with host.http() as http:
+        assert http.post("/api/login", json={"password": "room-pass"}).status_code == 200
+        cookie = f"lanchat_session={http.cookies['lanchat_session']}"
+    ada = Chatter(host, "Ada", additional_headers={"Cookie": cookie, "Origin": host.url})
+    session = ada.welcome["session"]
+    standby: Host = make_host(standby_url=host.url, password="room-pass")
+    wait_until(caught_up(host, standby), timeout=20, what="the replica to catch up")
+    host.stop()
+    moved = ada.recv_type("moved", timeout=20)
+    assert moved["url"] == standby.url and moved["term"] == 1
+    wait_until(lambda: not status(standby).get("standby"), timeout=20,
+               what="the standby to serve the room")
+    assert status(standby)["password"] is True
+    welcome, _ = hello_at(standby, host.url, session=session, since=ada.welcome["last_id"])
+    assert welcome is not None and welcome["room_id"] == ada.welcome["room_id"]
+    assert welcome["term"] == 1 and "session" in welcome
+    assert hello_at(standby, host.url)[1] == 4401  # no session: the password is needed
+    assert hello_at(standby, host.url, session="0" * 32 + "." + "0" * 64)[1] == 4401
+    with pytest.raises(InvalidStatus) as refused:  # a page of some other site
+        hello_at(standby, "http://evil.example:8765", session=session)
+    assert refused.value.response.status_code == 403
+    ada.close()
