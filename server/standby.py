@@ -280,7 +280,9 @@ class Standby:
                 "hosts": json.dumps(data.get("hosts") or [])}
         await asyncio.to_thread(self.replica.adopt, meta)
         identity = data.get("identity")
-        if isinstance(identity, dict) and self.settings.tls_cert_file is None:
+        s = self.settings
+        # A standby given a certificate elsewhere keeps serving that one (an admin's own).
+        if isinstance(identity, dict) and s.tls_cert_file in (None, s.data_dir / CERT_FILE):
             await asyncio.to_thread(self._write_identity, identity)
             self._identity_changed()
         return True

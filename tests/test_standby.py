@@ -19,7 +19,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from server.replica import COLUMNS
+from server.tls import CERT_FILE, KEY_FILE, make_self_signed
 from tests.conftest import Chatter, Host, wait_until
+from tests.tls_helpers import cert_fingerprint, make_cert, served_fingerprint
 
 ADMIN = "stand-by-admin-secret"
 
@@ -234,3 +236,27 @@ def test_a_page_follows_a_password_room_with_its_session_and_origin(make_host) -
         hello_at(standby, "http://evil.example:8765", session=session)
     assert refused.value.response.status_code == 403
     ada.close()
+
+
+def test_a_standby_serves_with_the_rooms_tls_identity(make_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cert, key = make_cert(tmp_path, "host")
+    host: Host = make_host(tls_cert_file=cert, tls_key_file=key)
+    Chatter(host, "Ada").close()
+    folder = tmp_path / "standby"
+    own_cert, own_key = folder / CERT_FILE, folder / KEY_FILE
+    make_self_signed(own_cert, own_key)  # the standby's own identity, until it follows
+    standby = Host(folder, standby_url=f"https://127.0.0.1:{host.port}",
+                   tls_cert_file=own_cert, tls_key_file=own_key).start()
+    try:
+        wait_until(lambda: status(standby).get("state") == "following", timeout=20,
+                   what="the standby to follow over TLS")
+        room_fp = cert_fingerprint(cert)
+        assert served_fingerprint("127.0.0.1", standby.port) == room_fp
+        assert status(host)["successors"] == [f"https://127.0.0.1:{standby.port}"]
+        host.stop()
+        wait_until(lambda: not status(standby).get("standby"), timeout=20,
+                   what="the standby to serve the room")
+        assert status(standby)["fingerprint"] == room_fp
+        assert (own_key.stat().st_mode & 0o077) == 0, "the room's key is private"
+    finally:
+        standby.stop()
