@@ -89,6 +89,9 @@ class Standby:
         self.problem: str | None = None
         self.url: str | None = None  # where this process serves the room, once it does
         self._task: asyncio.Task[None] | None = None
+        # A host has sent this run the room: only then may a lost link lead to a take-over
+        # (a replica restarted while its host is away may be stale; the room may have moved).
+        self.followed = False
         self.files: ReplicaFiles | None = None
         self.files_token: str | None = None  # lets this standby download the host's files
         self._downloads: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -136,7 +139,7 @@ class Standby:
             if end.kind == "refused":
                 await asyncio.sleep(REFUSED_RETRY_SECONDS)
                 continue
-            if self.room_id is None:  # nothing to take over yet: just try again
+            if not self.followed:  # never followed in this run: nothing current to serve
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             found = await self._after_loss()
@@ -201,7 +204,7 @@ class Standby:
                 if not await self._adopt(data):
                     return self._refuse("this folder holds another room's history; give the "
                                         "standby another --data-dir")
-                self.state, self.problem = "following", None
+                self.state, self.problem, self.followed = "following", None, True
             elif kind == "people":
                 assert self.replica is not None
                 await asyncio.to_thread(self.replica.set_people, dict(data["people"]))
