@@ -292,10 +292,18 @@ class Succession:
 
     async def async_moved(self, url: str) -> None:
         """Tell the other standbys where the room went, so they follow its new host."""
+        await self._tell_all({"type": "moved", "url": url}, but=url)
+
+    async def async_closing(self) -> None:
+        """The room closes for good, handed to nobody: standbys must not take it over (its
+        people were told it closed); they follow the host again if it comes back."""
+        await self._tell_all({"type": "closing"})
+
+    async def _tell_all(self, event: dict[str, Any], but: str | None = None) -> None:
         for link in list(self.links):
-            if link.url != url and not link.closed:
+            if link.url != but and not link.closed:
                 try:
-                    await asyncio.wait_for(link.send_json({"type": "moved", "url": url}), 1.0)
+                    await asyncio.wait_for(link.send_json(event), 1.0)
                 except (TimeoutError, Exception):  # noqa: BLE001 - it reconnects anyway
                     pass
 
