@@ -34,6 +34,7 @@ COLUMNS = ("id", "type", "user_id", "client_msg_id", "payload", "target", "reply
 SELECT_ROWS = ("SELECT " + ", ".join(COLUMNS) + " FROM events WHERE id > ? AND id <= ? "
                "ORDER BY id LIMIT ?")
 _CHANGES = {"edit", "delete", "react"}
+_INSERT = ("INSERT INTO events (" + ", ".join(COLUMNS) + ") VALUES (?,?,?,?,?,?,?,?,?,?)")
 
 
 class ReplicaError(Exception):
@@ -113,6 +114,7 @@ class Replica:
         db = self._db
         last = self.last_id
         erase: list[str] = []
+        plain: list[list[Any]] = []  # rows that change nothing else, written together
         db.execute("BEGIN IMMEDIATE")
         try:
             for row in rows:
@@ -122,14 +124,33 @@ class Replica:
                     continue
                 if row[0] != last + 1:
                     raise ReplicaError(f"rows skip from {last} to {row[0]}")
-                erase.extend(self._write(row))
+                if row[1] in _CHANGES:
+                    self._insert(plain)
+                    plain = []
+                    erase.extend(self._write(row))
+                else:
+                    plain.append(row)
                 last = row[0]
+            self._insert(plain)
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
         self.last_id = last
         return Applied(last, erase)
+
+    def _insert(self, rows: list[list[Any]]) -> None:
+        """Rows as they are, and their messages' words in the search index."""
+        if not rows:
+            return
+        self._db.executemany(_INSERT, rows)
+        texts = []
+        for row in rows:
+            if row[1] == "message":
+                text = json.loads(row[4]).get("text")
+                if isinstance(text, str) and text:
+                    texts.append((row[0], text))
+        self._db.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", texts)
 
     def _write(self, row: list[Any]) -> list[str]:
         """One row: an edit, delete or reaction is applied to its message first."""
@@ -145,11 +166,7 @@ class Replica:
             elif outcome.erase_file is not None:
                 erase.append(outcome.erase_file[0])
             self._db.execute("RELEASE change")
-        self._db.execute("INSERT INTO events (" + ", ".join(COLUMNS) + ") VALUES "
-                         "(?,?,?,?,?,?,?,?,?,?)", row)
-        text = event.get("text") if row[1] == "message" else None
-        if isinstance(text, str) and text:
-            self._db.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (row[0], text))
+        self._db.execute(_INSERT, row)
         return erase
 
     def add_file(self, record: dict[str, Any]) -> None:
