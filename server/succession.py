@@ -231,6 +231,15 @@ class Succession:
         if link.serving is not None and not link.serving.done():
             link.serving.set_exception(ConnectionError("the standby went away"))
 
+    def mismatch(self, hello: StandbyHello) -> StandbyRefused | None:
+        """A replica that is not a copy of this history (another room's, or one holding ids
+        this host never gave) is refused: following would mix two histories."""
+        if hello.room_id is not None and hello.room_id != self.store.room_id:
+            return StandbyRefused(4409, "the standby holds another room's history")
+        if hello.after > self.store.last_id:
+            return StandbyRefused(4409, "the standby holds events this host does not have")
+        return None
+
     # Order --------------------------------------------------------------------------------
 
     def ranked(self) -> list[Link]:
