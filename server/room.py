@@ -201,6 +201,7 @@ class Room:
         return {"type": "replica", "room_id": store.room_id, "room": s.room,
                 "term": store.term, "secret": store.secret().hex(), "hosts": self.hosts,
                 "identity": identity, "you": link.url, "files_token": link.token,
+                "last_id": store.last_id,
                 "settings": {"password_required": bool(s.password), "password": s.password,
                              "admin_password": s.admin_password,
                              **{k: getattr(s, k) for k in REPLICATED_SETTINGS}}}

@@ -93,6 +93,9 @@ class Standby:
         # A host has sent this run the room: only then may a lost link lead to a take-over
         # (a replica restarted while its host is away may be stale; the room may have moved).
         self.followed = False
+        # Its replica once held everything the host had: only such a standby takes the room
+        # over after a crash (one still catching up would serve a partial history).
+        self.caught_up = False
         self.files: ReplicaFiles | None = None
         self.files_token: str | None = None  # lets this standby download the host's files
         self._downloads: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -140,7 +143,7 @@ class Standby:
             if end.kind in ("refused", "closed"):
                 await asyncio.sleep(REFUSED_RETRY_SECONDS)
                 continue
-            if not self.followed:  # never followed in this run: nothing current to serve
+            if not (self.followed and self.caught_up):  # nothing current to serve
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             found = await self._after_loss()
@@ -200,7 +203,7 @@ class Standby:
             data = json.loads(raw)
             kind = data.get("type")
             if kind == "rows":
-                await self._rows(ws, data["rows"])
+                await self._rows(ws, data["rows"], int(data.get("last_id") or 0))
             elif kind == "replica":
                 if not await self._adopt(data):
                     return self._refuse("this folder holds another room's history; give the "
@@ -216,13 +219,13 @@ class Standby:
             elif kind == "moved":
                 return End("moved", url=str(data["url"]))
             elif kind == "closing":  # closed for good: not ours to take over
-                self.followed, self.state = False, "connecting"
+                self.followed, self.caught_up, self.state = False, False, "connecting"
                 return End("closed")
             elif kind == "take_over":
                 return await self._take_over(ws, int(data["last_id"]), int(data["term"]))
         return End("dropped")
 
-    async def _rows(self, ws: ClientConnection, rows: list[list[Any]]) -> None:
+    async def _rows(self, ws: ClientConnection, rows: list[list[Any]], host_last: int) -> None:
         assert self.replica is not None
         try:
             applied = await asyncio.to_thread(self.replica.apply, rows)
@@ -231,6 +234,8 @@ class Standby:
             await ws.close(1011, exc.detail[:120])
             return
         await ws.send(json.dumps({"type": "ack", "id": applied.last_id}))
+        if applied.last_id >= host_last:
+            self.caught_up = True
         for stored_name in applied.erase:  # the files of deleted messages
             if self.files is not None:
                 self.files.erase(stored_name)
@@ -283,6 +288,7 @@ class Standby:
         self.you = data.get("you")
         self.host_settings = dict(data.get("settings") or {})
         self.files_token = data.get("files_token")
+        self.caught_up = self.replica.last_id >= int(data.get("last_id") or 0)
         meta = {"room_id": room_id, "secret": str(data["secret"]), "term": str(self.term),
                 "hosts": json.dumps(data.get("hosts") or [])}
         await asyncio.to_thread(self.replica.adopt, meta)

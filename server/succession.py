@@ -349,7 +349,9 @@ class RowReader:
                 if size > FRAME_BYTES:
                     break
         last = rows[-1][0] if rows else after
-        return json.dumps({"type": "rows", "rows": rows}, ensure_ascii=False,
+        # ``last_id``: the host's newest id when this was read, so a standby knows when it
+        # has caught up.
+        return json.dumps({"type": "rows", "rows": rows, "last_id": upto}, ensure_ascii=False,
                           separators=(",", ":")), int(last)
 
     def files_after(self, rowid: int) -> list[tuple[Any, ...]]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -326,3 +328,56 @@ def test_successors_put_caught_up_standbys_first(make_host) -> None:  # type: ig
         assert bob.welcome["successors"] == [standby.url, "http://127.0.0.1:9"]
         bob.close()
     ada.close()
+
+
+def fake_host_that_dies(rows_sent: int, last_id: int) -> tuple[str, Callable[[], None]]:
+    """A host speaking the replication link that sends ``rows_sent`` of its ``last_id`` rows,
+    then drops the link and stops answering (as a host killed mid-way would)."""
+    from websockets.sync.server import ServerConnection, serve
+
+    room_id = uuid.uuid4().hex
+
+    def link(ws: ServerConnection) -> None:
+        json.loads(ws.recv(timeout=10))
+        ws.send(json.dumps({"type": "replica", "room_id": room_id, "room": "Fake room",
+                            "term": 4, "secret": "ab" * 32, "hosts": [], "identity": None,
+                            "you": None, "settings": {}, "last_id": last_id}))
+        rows = [[i, "message", "u1", None, json.dumps({"type": "message", "id": i,
+                                                        "text": f"m{i}"}),
+                 None, None, None, None, None] for i in range(1, rows_sent + 1)]
+        ws.send(json.dumps({"type": "rows", "rows": rows, "last_id": last_id}))
+        wait_until(lambda: json.loads(ws.recv(timeout=10))["id"] == rows_sent, timeout=10)
+        acked.set()
+        dying.wait(10)
+        ws.close(1011, "gone")
+
+    def die() -> None:
+        assert acked.wait(20), "the standby never acknowledged the rows"
+        dying.set()  # the link drops, and nothing answers any more
+        server.shutdown()
+        thread.join(10)
+
+    acked, dying = threading.Event(), threading.Event()
+    server = serve(link, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, name="fake-host")
+    thread.start()
+    return f"http://127.0.0.1:{server.socket.getsockname()[1]}", die
+
+
+@pytest.mark.parametrize("rows_sent", [10, 30])
+def test_after_a_crash_only_a_caught_up_standby_takes_over(make_host, rows_sent: int) -> None:  # type: ignore[no-untyped-def]
+    url, die = fake_host_that_dies(rows_sent, last_id=30)
+    standby: Host = make_host(standby_url=url, standby_grace_seconds=0.3)
+    die()
+    if rows_sent == 30:  # it holds everything: it serves the room, one term on
+        wait_until(lambda: not status(standby).get("standby"), timeout=20,
+                   what="the caught-up standby to take over")
+        info = status(standby)
+        assert info["term"] == 5 and info["room"] == "Fake room"
+        assert Chatter(standby, "Ada", since=0).welcome["last_id"] >= 30
+    else:  # a partial history is not served; it waits for a host to follow
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert status(standby)["standby"] is True
+            time.sleep(0.2)
+        assert status(standby)["last_id"] == rows_sent
