@@ -124,6 +124,8 @@ class Room:
             await self.discovery.async_begin_shutdown()
         if moved is not None and self._hub is not None:
             await self._hub.async_moved(moved, self.store.room_id, self.store.term + 1)
+        elif self._succession is not None and self._succession.uncertain:
+            pass  # no closing: clients keep looking (host, successors) for where it went
         elif closing and self._hub is not None:
             if self._succession is not None:
                 await self._succession.async_closing()

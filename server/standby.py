@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 0.5  # between tries to reach a host that went away
 REFUSED_RETRY_SECONDS = 15.0  # between tries of a host that refused this standby
+BUSY_RETRY_SECONDS = 2.0  # after a 4429 (a password check from this address was running)
 PING_SECONDS = 2.0  # keepalive on the link: a host behind a pulled cable is found out in ~6 s
 
 Promote = Callable[[Settings], Awaitable[None]]
@@ -56,8 +57,8 @@ Promote = Callable[[Settings], Awaitable[None]]
 @dataclass(frozen=True)
 class End:
     """Why following a host stopped: ``take_over``, ``moved`` (to ``url``), ``refused``,
-    ``closed`` (the room closed for good), ``dropped`` (the link broke) or ``unreachable``
-    (it never opened)."""
+    ``busy`` (try again soon), ``closed`` (the room closed for good), ``dropped`` (the link
+    broke) or ``unreachable`` (it never opened)."""
 
     kind: str
     url: str = ""
@@ -140,8 +141,9 @@ class Standby:
             if end.kind == "moved":
                 self.host_url = end.url.rstrip("/")
                 continue
-            if end.kind in ("refused", "closed"):
-                await asyncio.sleep(REFUSED_RETRY_SECONDS)
+            if end.kind in ("refused", "closed", "busy"):
+                await asyncio.sleep(BUSY_RETRY_SECONDS if end.kind == "busy"
+                                    else REFUSED_RETRY_SECONDS)
                 continue
             if not (self.followed and self.caught_up):  # nothing current to serve
                 await asyncio.sleep(RETRY_SECONDS)
@@ -167,7 +169,9 @@ class Standby:
                 return await self._listen(ws)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else 1006
-            if code in (4400, 4403, 4409, 4429):
+            if code == 4429:  # another check from this address ran, or a brake: soon again
+                return End("busy")
+            if code in (4400, 4403, 4409):
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 return self._refuse(f"the host refused this standby ({code}: {reason})")
             return End("dropped")

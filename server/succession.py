@@ -117,6 +117,7 @@ class Link:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     serving: asyncio.Future[str] | None = None
+    asked: bool = False  # take_over was sent to it
     closed: bool = False
 
     async def send_json(self, event: dict[str, Any]) -> None:
@@ -140,6 +141,8 @@ class Succession:
         self._replica_info = replica_info
         self._on_change = on_change
         self.links: list[Link] = []
+        # A standby was asked to take the room over and never said it serves: it may yet.
+        self.uncertain = False
         self.urls: list[str] = []
         # (when, last id) samples of the last few seconds: "caught up" is an ack of the id
         # the host had a second ago.
@@ -297,6 +300,9 @@ class Succession:
                 url = await asyncio.wait_for(self._pass_to(link, last, term), TAKE_OVER_SECONDS)
             except (TimeoutError, ConnectionError, OSError, RuntimeError) as exc:
                 log.warning("standby %s did not take the room over (%r)", link.url, exc)
+                if link.asked:  # it may serve the room yet: asking another could make two
+                    self.uncertain = True
+                    return None
                 continue
             log.info("handed the room over to %s (term %d, last id %d)", url, term + 1, last)
             return url
@@ -309,6 +315,7 @@ class Succession:
             if link.closed:
                 raise ConnectionError("the standby went away")
             await asyncio.sleep(0.01)
+        link.asked = True
         await link.send_json({"type": "take_over", "last_id": last, "term": term})
         return await link.serving
 

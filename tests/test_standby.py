@@ -381,3 +381,43 @@ def test_after_a_crash_only_a_caught_up_standby_takes_over(make_host, rows_sent:
             assert status(standby)["standby"] is True
             time.sleep(0.2)
         assert status(standby)["last_id"] == rows_sent
+
+
+def test_a_silent_standby_after_take_over_is_not_replaced(make_host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("server.succession.TAKE_OVER_SECONDS", 1.0)
+    host: Host = make_host()
+    ada = Chatter(host, "Ada")
+    heard: list[list[str]] = [[], []]
+
+    def silent_standby(port: int, kinds: list[str]) -> None:
+        hello = {"type": "standby", "standby_id": uuid.uuid4().hex, "after": 0,
+                 "room_id": None, "port": port, "tls": False, "name": "silent"}
+        with connect(f"ws://127.0.0.1:{host.port}/ws/standby", open_timeout=10) as ws:
+            ws.send(json.dumps(hello))
+            try:
+                while True:
+                    kind = json.loads(ws.recv(timeout=30))["type"]
+                    kinds.append(kind)
+                    if kind == "rows":
+                        ws.send(json.dumps({"type": "ack", "id": status_last}))
+            except (ConnectionClosed, TimeoutError) as exc:
+                kinds.append(repr(exc))
+
+    status_last = 10**6  # it claims to hold everything, then never serves
+    threads = [threading.Thread(target=silent_standby, args=(9 + i, heard[i]))
+               for i in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: len(status(host)["successors"]) == 2, timeout=20,
+                   what="both silent standbys listed")
+    except AssertionError:
+        raise AssertionError(f"{heard} {status(host)}") from None
+    host.close_room()
+    for thread in threads:
+        thread.join(20)
+    assert [kinds.count("take_over") for kinds in heard] in ([1, 0], [0, 1])
+    with pytest.raises(ConnectionClosed) as closed:
+        ada.recv_type("closing", timeout=10)
+    # No closing event: the room may live on at the standby asked; clients keep looking.
+    assert closed.value.rcvd is not None and closed.value.rcvd.code in (1001, 1012)

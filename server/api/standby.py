@@ -10,7 +10,14 @@ from fastapi import APIRouter, WebSocket
 from .. import protocol
 from ..hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN
 from ..room import Room
-from ..succession import Link, StandbyRefused, base_url, may_stand_by, parse_standby_hello
+from ..succession import (
+    Link,
+    StandbyHello,
+    StandbyRefused,
+    base_url,
+    may_stand_by,
+    parse_standby_hello,
+)
 from .chat import HELLO_TIMEOUT
 
 router = APIRouter()
@@ -40,6 +47,23 @@ async def standby_link(ws: WebSocket) -> None:
             await sender
 
 
+async def _check_password(room: Room, hello: StandbyHello, address: str) -> None:
+    """Raise :class:`StandbyRefused` unless the standby proved what it must; wrong guesses
+    are braked like sign-ins (one check per address at a time, then doubling waits)."""
+    wait = room.attempts.begin(address)
+    if wait:
+        raise StandbyRefused(4429, f"too many password attempts; try again in {wait} s")
+    refused: StandbyRefused | None = StandbyRefused(4403, "refused")
+    try:
+        refused = await asyncio.to_thread(
+            may_stand_by, hello, room.admin_gate.required, room.gate.required,
+            room.admin_gate.check, room.gate.check)
+    finally:
+        room.attempts.end(address, refused is None)
+    if refused is not None:
+        raise refused
+
+
 async def _admit(ws: WebSocket, room: Room) -> Link | None:
     """Read the standby's hello and check its credentials, or close with the reason."""
     address = ws.client.host if ws.client else "?"
@@ -48,18 +72,8 @@ async def _admit(ws: WebSocket, room: Room) -> Link | None:
         if first["type"] == "websocket.disconnect":
             return None
         hello = parse_standby_hello(first.get("text") or first.get("bytes") or b"")
-        wait = room.attempts.begin(address)
-        if wait:
-            raise StandbyRefused(4429, f"too many password attempts; try again in {wait} s")
-        refused: StandbyRefused | None = StandbyRefused(4403, "refused")
-        try:
-            refused = await asyncio.to_thread(
-                may_stand_by, hello, room.admin_gate.required, room.gate.required,
-                room.admin_gate.check, room.gate.check)
-        finally:
-            room.attempts.end(address, refused is None)
-        if refused is not None:
-            raise refused
+        if room.admin_gate.required or room.gate.required:
+            await _check_password(room, hello, address)
         mismatch = room.succession.mismatch(hello)
         if mismatch is not None:
             raise mismatch
