@@ -106,7 +106,7 @@ class Room:
             known = [str(u) for u in json.loads(store.meta("hosts") or "[]")]
         except (ValueError, TypeError):
             known = []
-        self.hosts = list(dict.fromkeys(known + own))
+        self.hosts = list(dict.fromkeys(known + own))[-MAX_HOSTS:]  # the latest hosts
         if self.hosts != known:
             await store.async_set_meta("hosts", json.dumps(self.hosts))
         gate = self.gate
@@ -272,6 +272,8 @@ class Room:
             "successors": self.hub.successors,
         }
 
+
+MAX_HOSTS = 64  # base URLs of former hosts kept as accepted origins
 
 # Limits a successor keeps as the host had them, so the room behaves the same after a move.
 REPLICATED_SETTINGS = (
