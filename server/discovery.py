@@ -110,6 +110,9 @@ class Peer:
     is_self: bool = False
     # The SHA-256 of its certificate (TXT ``fp``); "" for a host without TLS (or an old one).
     fingerprint: str = ""
+    # How many times the room was handed over (TXT ``term``; 0 for an old host): of two
+    # entries of one room id, a lobby shows the one with the higher term.
+    term: int = 0
 
     @property
     def url(self) -> str:
@@ -121,7 +124,7 @@ class Peer:
         return {"id": self.id, "name": self.name, "url": self.url, "host": self.host,
                 "port": self.port, "users": self.users, "version": self.version,
                 "password": self.password, "machine": self.machine, "self": self.is_self,
-                "fingerprint": self.fingerprint or None}
+                "fingerprint": self.fingerprint or None, "term": self.term}
 
 
 class Advertiser:
@@ -130,8 +133,9 @@ class Advertiser:
     def __init__(self, azc: AsyncZeroconf, *, room: str, room_id: str, port: int,
                  addresses: list[str], machine: str, users: int = 0, password: bool = False,
                  path: str = "/", version: str = __version__,
-                 fingerprint: str | None = None) -> None:
+                 fingerprint: str | None = None, term: int = 0) -> None:
         self.azc = azc
+        self.term = term
         self.room = room
         self.room_id = room_id
         self.port = port
@@ -150,6 +154,8 @@ class Advertiser:
                 "version": self.version, "password": "1" if self.password else "0",
                 "id": self.room_id, "path": self.path, "users": str(self.users),
                 "machine": _clip_utf8(self.machine, TXT_VALUE_MAX),
+                # How many times the room was handed over: the lobby shows the highest.
+                "term": str(self.term),
                 # What a desktop app pins the host's certificate to (absent: no TLS).
                 **({"fp": self.fingerprint} if self.fingerprint else {})}
 
@@ -389,10 +395,7 @@ class PeerBrowser:
         addresses = tuple(info.parsed_addresses(IPVersion.V4Only))
         if not addresses or not info.port:
             return None
-        try:
-            users = max(0, int(props.get("users") or 0))
-        except ValueError:
-            users = 0
+        users, term = _count(props.get("users")), _count(props.get("term"))
         path = props.get("path") or "/"
         if not path.startswith("/"):
             path = "/"
@@ -408,7 +411,7 @@ class PeerBrowser:
                     version=props.get("version") or "?",
                     password=(props.get("password") or "0") == "1", machine=machine,
                     service=info.name, addresses=tuple(ordered),
-                    is_self=room_id == self.self_id, fingerprint=fp)
+                    is_self=room_id == self.self_id, fingerprint=fp, term=term)
 
     # -- liveness -----------------------------------------------------------------------------
 
@@ -510,6 +513,14 @@ class _AnnouncementListener(RecordUpdateListener):
         """Nothing to flush: ``heard`` acts per record."""
 
 
+def _count(text: str | None) -> int:
+    """A non-negative whole number from a TXT value; 0 for anything else."""
+    try:
+        return max(0, int(text or 0))
+    except ValueError:
+        return 0
+
+
 def _probe_context() -> ssl.SSLContext:
     """TLS for the liveness probe: it asks only whether the host answers, so the certificate
     is not checked here (the window pins it when someone joins: desktop/pinning.py)."""
@@ -552,9 +563,11 @@ class Discovery:
     """
 
     def __init__(self, settings: Settings, *, room_id: str,
-                 users: Callable[[], int] = lambda: 0, fingerprint: str | None = None) -> None:
+                 users: Callable[[], int] = lambda: 0, fingerprint: str | None = None,
+                 term: int = 0) -> None:
         self.settings = settings
         self.fingerprint = fingerprint
+        self.term = term
         self.room_id = room_id
         self.users = users
         self.azc: AsyncZeroconf | None = None
@@ -611,7 +624,8 @@ class Discovery:
         advertiser = Advertiser(
             self.azc, room=self.settings.room, room_id=self.room_id, port=self.settings.port,
             addresses=addresses, machine=netinfo.machine_name(), users=self._users(),
-            password=bool(self.settings.password), fingerprint=self.fingerprint)
+            password=bool(self.settings.password), fingerprint=self.fingerprint,
+            term=self.term)
         self.advertiser = advertiser
         try:
             await advertiser.async_start()
