@@ -110,6 +110,9 @@ class Peer:
     is_self: bool = False
     # The SHA-256 of its certificate (TXT ``fp``); "" for a host without TLS (or an old one).
     fingerprint: str = ""
+    # How many times the room changed hosts (TXT ``term``; 0 for an old host or a first host):
+    # while a room moves, its old and its new host may both be heard, and the higher term wins.
+    term: int = 0
 
     @property
     def url(self) -> str:
@@ -121,7 +124,7 @@ class Peer:
         return {"id": self.id, "name": self.name, "url": self.url, "host": self.host,
                 "port": self.port, "users": self.users, "version": self.version,
                 "password": self.password, "machine": self.machine, "self": self.is_self,
-                "fingerprint": self.fingerprint or None}
+                "fingerprint": self.fingerprint or None, "term": self.term}
 
 
 class Advertiser:
@@ -130,7 +133,7 @@ class Advertiser:
     def __init__(self, azc: AsyncZeroconf, *, room: str, room_id: str, port: int,
                  addresses: list[str], machine: str, users: int = 0, password: bool = False,
                  path: str = "/", version: str = __version__,
-                 fingerprint: str | None = None) -> None:
+                 fingerprint: str | None = None, term: int = 0) -> None:
         self.azc = azc
         self.room = room
         self.room_id = room_id
@@ -142,6 +145,7 @@ class Advertiser:
         self.path = path
         self.version = version
         self.fingerprint = fingerprint
+        self.term = term
         self.name = f"{instance_name(room, machine, room_id)}.{SERVICE_TYPE}"
         self.info: AsyncServiceInfo | None = None
 
@@ -149,15 +153,16 @@ class Advertiser:
         return {"txtvers": "1", "room": _clip_utf8(self.room, TXT_VALUE_MAX),
                 "version": self.version, "password": "1" if self.password else "0",
                 "id": self.room_id, "path": self.path, "users": str(self.users),
-                "machine": _clip_utf8(self.machine, TXT_VALUE_MAX),
+                "machine": _clip_utf8(self.machine, TXT_VALUE_MAX), "term": str(self.term),
                 # What a desktop app pins the host's certificate to (absent: no TLS).
                 **({"fp": self.fingerprint} if self.fingerprint else {})}
 
     def _make_info(self) -> AsyncServiceInfo:
         return AsyncServiceInfo(
             SERVICE_TYPE, self.name, port=self.port, properties=self._properties(),
-            # A host name of our own, so we never fight the OS responder over "<machine>.local.".
-            server=f"lanchat-{self.room_id[:12]}.local.",
+            # A host name of our own, so we never fight the OS responder over "<machine>.local.";
+            # with the port in it, so the room's next host (same room id) has a name of its own.
+            server=f"lanchat-{self.room_id[:12]}-{self.port}.local.",
             parsed_addresses=self.addresses)
 
     @property
@@ -215,6 +220,7 @@ class _Entry:
     failures: int = 0
     last_ok: float = 0.0
     probing: bool = False
+    heard_at: float = field(default_factory=time.monotonic)  # last announced with new records
 
 
 @dataclass
@@ -293,8 +299,23 @@ class PeerBrowser:
     # -- reading ------------------------------------------------------------------------------
 
     def peers(self) -> list[Peer]:
-        """The rooms that answer right now, this computer's first, then by name."""
-        found = [e.peer for e in self._entries.values() if e.visible]
+        """The rooms that answer right now, one entry per room id, this computer's first, then
+        by name.
+
+        A room handed over to another host is heard twice for a moment (the new host announces
+        as it starts serving, the old one says goodbye as it closes; a host that crashed stays
+        in zeroconf's cache until its probe fails). A lobby must show the room once, at the
+        address that serves it: the entry with the highest ``term`` (the new host's), then the
+        one announced last."""
+        best: dict[str, _Entry] = {}
+        for entry in self._entries.values():
+            if not entry.visible:
+                continue
+            held = best.get(entry.peer.id)
+            if held is None or (entry.peer.term, entry.heard_at) > (held.peer.term,
+                                                                     held.heard_at):
+                best[entry.peer.id] = entry
+        found = [e.peer for e in best.values()]
         return sorted(found, key=lambda p: (not p.is_self, p.name.casefold(), p.url))
 
     def unreachable(self) -> list[dict[str, Any]]:
@@ -368,6 +389,8 @@ class PeerBrowser:
             if entry.peer.host in peer.addresses:
                 peer = _with_host(peer, entry.peer.host)
             old, entry.peer = entry.peer, peer
+            if old != peer:
+                entry.heard_at = time.monotonic()
             if entry.visible:
                 if old != peer:
                     self._emit("updated", peer)
@@ -403,12 +426,16 @@ class PeerBrowser:
         fp = (props.get("fp") or "").lower()
         if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
             fp = ""  # not a SHA-256: treat the room as one without TLS rather than trust junk
+        term_text = props.get("term") or "0"
+        # A junk term counts as 0: it must not outrank the room's real host.
+        term = int(term_text) if term_text.isascii() and term_text.isdigit() and len(
+            term_text) <= 9 else 0
         return Peer(id=room_id, name=props.get("room") or info.name.split(".")[0],
                     host=ordered[0], port=info.port, path=path, users=users,
                     version=props.get("version") or "?",
                     password=(props.get("password") or "0") == "1", machine=machine,
                     service=info.name, addresses=tuple(ordered),
-                    is_self=room_id == self.self_id, fingerprint=fp)
+                    is_self=room_id == self.self_id, fingerprint=fp, term=term)
 
     # -- liveness -----------------------------------------------------------------------------
 
