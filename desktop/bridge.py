@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 APP_TITLE = "LAN Chat"
 EXPOSED: frozenset[str] = frozenset(
     {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external", "lobby_url",
-     "hosting_state", "stop_hosting", "take_refusal"})
+     "hosting_state", "stop_hosting", "take_refusal", "stand_by_with"})
 MAX_URL_CHARS = 2048
 MAX_NOTIFY_TITLE = 100
 MAX_NOTIFY_BODY = 300
@@ -95,8 +95,12 @@ class Bridge:
     def __init__(self, server: EmbeddedServer, prefs: PrefsStore,
                  notifier: Callable[[str, str], bool] | None = None,
                  opener: Callable[[str], bool] | None = None,
-                 confirm: Confirm | None = None) -> None:
+                 confirm: Confirm | None = None,
+                 prefs_changed: Callable[[], None] | None = None,
+                 room_password: Callable[[str, str], None] | None = None) -> None:
         self._server = server
+        self._prefs_changed = prefs_changed  # the standby follows the ``standby`` preference
+        self._room_password = room_password  # (page URL, password): for the room's standby
         self._confirm = confirm
         self._confirming = False
         self._prefs = prefs
@@ -132,13 +136,14 @@ class Bridge:
 
     # Exposed to the page ------------------------------------------------------------------
 
-    def get_prefs(self) -> dict[str, str]:
-        """The remembered nickname and last room (any page may read them: they are carried
-        over to the hosts the user joins)."""
+    def get_prefs(self) -> dict[str, Any]:
+        """The remembered nickname, last room and standby choice (any page may read them: they
+        are carried over to the hosts the user joins)."""
         return self._prefs.load().public()
 
     def set_prefs(self, changes: object) -> dict[str, Any]:
-        """Remember ``{name, last_room}`` (either key may be left out). Own pages only."""
+        """Remember ``{name, last_room, standby}`` (any key may be left out). Own pages only:
+        a room's page must not switch this app's standing by on or off."""
         if not self._on_own_page():
             return {"error": "only this app's own pages may change its preferences"}
         if not isinstance(changes, Mapping):
@@ -150,12 +155,15 @@ class Bridge:
             # itself (what the room page compares with), and keep the key off the disk.
             changes = {**changes, "last_room": f"{self._server.origin}/"}
         try:
-            return {"prefs": self._prefs.update(changes).public()}
+            saved = self._prefs.update(changes).public()
         except PrefsError as exc:
             return {"error": str(exc)}
         except OSError as exc:
             log.warning("could not save preferences: %s", exc)
             return {"error": "could not save preferences to the config folder"}
+        if "standby" in changes and self._prefs_changed is not None:
+            self._prefs_changed()
+        return {"prefs": saved}
 
     def host_room(self, request: object) -> dict[str, Any]:
         """Host ``{room, name, password?}`` on the LAN from this machine; returns
@@ -296,6 +304,18 @@ class Bridge:
         with self._lock:
             text, self._refusal = self._refusal, None
         return {"text": text} if text else {}
+
+    def stand_by_with(self, password: object) -> bool:
+        """The room password the person just entered in the remote room the window shows: this
+        app's standby for that room needs it too (its host asks standbys what it asks people).
+        Only for the calling page's own room, which learns nothing it did not know; kept in
+        memory, never written. False when refused (this app's own pages need none)."""
+        if self._room_password is None or self._on_own_page():
+            return False
+        if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD_CHARS:
+            return False
+        self._room_password(self._caller_url(), password)
+        return True
 
     # Inside the app -----------------------------------------------------------------------
 
