@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from desktop.bridge import Bridge
+from desktop.pinning import Pinning, PinStore
 from desktop.prefs import Prefs, PrefsError, PrefsStore, validate
 from desktop.servers import EmbeddedServer
 from desktop.standby import REPLICAS, StandbyKeeper, fetch_room_id, room_base
 from server.settings import Settings
 from tests.conftest import Chatter, Host, wait_until
 from tests.desktop_helpers import port_is_free
+from tests.tls_helpers import cert_fingerprint, make_cert, served_fingerprint
 
 OWN_PORT = 8123
 
@@ -142,3 +146,72 @@ def test_a_remote_room_page_may_hand_its_password_to_its_standby_only(tmp_path: 
                        (room_page, "x" * 129), (room_page, None)):
         assert bridge.call_from(page, "stand_by_with", [junk]) is False
     assert given == [(room_page, "s3cret")]
+
+
+def test_the_window_accepts_the_standby_of_a_pinned_room_by_its_replicated_certificate(
+        tmp_path: Path) -> None:
+    """The room's TLS identity travels to its standbys, so the host the window follows the room
+    to presents the certificate the window pinned for that room id: accepted without asking,
+    while another certificate for the same room is still refused."""
+    cert, key = make_cert(tmp_path, "room")
+    fp = cert_fingerprint(cert)
+    far = Host(tmp_path / "far", room="Far room", tls_cert_file=cert, tls_key_file=key).start()
+    keeper = keeper_for(tmp_path, [True])
+    try:
+        base = f"https://127.0.0.1:{far.port}/"
+        room_id = fetch_room_id(base)
+        assert room_id is not None
+        pins = PinStore(tmp_path / "config")
+        pins.remember(room_id, fp, "Far room", base)  # the window's first visit
+        keeper.page_loaded(base)
+        port = wait_until(lambda: keeper.port, timeout=20, what="the standby")
+        # It answers with a certificate of its own until the room's identity has arrived.
+        wait_until(lambda: served_fingerprint("127.0.0.1", port) == fp, timeout=20,
+                   what="the standby to present the room's certificate")
+        der = ssl.PEM_cert_to_DER_cert(cert.read_text("ascii"))
+        verdict = Pinning(pins, lambda: []).judge(f"https://127.0.0.1:{port}/", der)
+        assert verdict.action == "accept" and verdict.room_id == room_id
+        other_cert, _ = make_cert(tmp_path, "impostor")
+        impostor = ssl.PEM_cert_to_DER_cert(other_cert.read_text("ascii"))
+        assert Pinning(pins, lambda: []).judge(f"https://127.0.0.1:{port}/",
+                                               impostor).action == "refuse"
+    finally:
+        keeper.stop()
+        far.stop()
+
+
+def test_a_password_room_is_replicated_once_the_person_entered_its_password(
+        tmp_path: Path) -> None:
+    """The host of a password room refuses a standby that does not know the password; the one
+    typed in the room's join prompt (handed over by the page) lets the standby in."""
+    far = Host(tmp_path / "far", room="Far room", password="open sesame").start()
+    keeper = keeper_for(tmp_path, [True])
+    try:
+        base = f"http://127.0.0.1:{far.port}/"
+        keeper.page_loaded(base)
+        first = wait_until(lambda: keeper.port, timeout=20, what="the standby")
+        refused = f"http://127.0.0.1:{first}/api/room"
+        wait_until(lambda: httpx.get(refused, timeout=2).json().get("state") == "refused",
+                   timeout=20, what="the host to refuse the standby")
+        maya = Chatter(far, "Maya",
+                       additional_headers={"Cookie": session_cookie(far, "open sesame")})
+        maya.say("for members only")
+        maya.recv_type("message")
+        maya.close()
+        keeper.use_password(base, "open sesame")
+        room_id = wait_until(lambda: keeper.target and keeper.port != first
+                             and keeper.target.room_id, timeout=20, what="a new standby")
+        folder = tmp_path / "app-data" / REPLICAS / room_id
+        wait_until(lambda: replica_texts(folder) == ["for members only"], timeout=20,
+                   what="the replica of the password room")
+    finally:
+        keeper.stop()
+        far.stop()
+
+
+def session_cookie(host: Host, password: str) -> str:
+    with host.http() as client:
+        res = client.post("/api/login", json={"password": password},
+                          headers={"Origin": host.url})
+        assert res.status_code == 200, res.text
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
