@@ -120,9 +120,12 @@ def start_standby(settings: Settings, target: Target, password: str | None) -> R
     room's, which a host asks of its standbys when it has one."""
     from .servers import EVERY_INTERFACE, start_server
 
+    # The room keeps its scheme: a plain room's pages could not follow it to https here (the
+    # window would be asked about a certificate no one pinned); a TLS room's identity comes
+    # from its host, so its pages find the certificate they pinned.
     standby = settings.with_(standby_url=target.url, data_dir=target.folder,
                              host=EVERY_INTERFACE, port=0, hosting=True, password=password,
-                             admin_password=None)
+                             admin_password=None, tls=target.url.startswith("https:"))
     return start_server(standby, fallback_to_free_port=False)
 
 

@@ -5,16 +5,21 @@ and not replicated once the person switched standing by off in the lobby."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Chatter, wait_until
-from tests.desktop_helpers import DesktopApp, Xvfb
+from tests.conftest import ROOT, Chatter, stop_process, wait_until
+from tests.desktop_helpers import DesktopApp, Xvfb, free_port
 from tests.procs import HostProcess
 from tests.test_desktop import shot
 from tests.test_desktop_room_life import back_to_lobby, join_in_window, text_of
@@ -90,3 +95,105 @@ def test_the_app_keeps_a_replica_of_the_room_its_window_is_in_unless_switched_of
     finally:
         maya.close()
         app.stop()
+
+
+class DiscoveredHost:
+    """``python -m server`` on loopback whose zeroconf is pinned to 127.0.0.1 (no packet leaves
+    the machine), so the app's lobby hears it; stopped by its PID."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir.parent / "discovered-host.log"
+        cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(self.port),
+               "--data-dir", str(data_dir), "--room", "Far room",
+               "--set", "discovery_interfaces=127.0.0.1"]
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        wait_until(lambda: self._answers(), timeout=20, interval=0.1, what="the host to answer")
+
+    def _answers(self) -> bool:
+        assert self.proc.poll() is None, self.log.read_text(errors="replace")
+        try:
+            return httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+class LobbyWatch:
+    """Reads the app's lobby list (its server's ``/api/peers``, what the lobby shows) every
+    50 ms on a thread: the entries of one room, with the time."""
+
+    def __init__(self, app_port: int, room_id: str) -> None:
+        self.url = f"http://127.0.0.1:{app_port}/api/peers"
+        self.room_id = room_id
+        self.samples: list[tuple[float, list[dict[str, Any]]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="test-lobby-watch", daemon=True)
+        self._thread.start()
+
+    def entries(self) -> list[dict[str, Any]]:
+        try:
+            peers = httpx.get(self.url, timeout=2).json()["peers"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return []
+        return [p for p in peers if p.get("id") == self.room_id]
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.samples.append((time.monotonic(), self.entries()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_the_lobby_shows_the_room_once_while_its_host_hands_it_to_this_app(
+        xvfb: Xvfb, tmp_path: Path) -> None:
+    host = DiscoveredHost(tmp_path / "far")
+    app = DesktopApp(tmp_path / "app", xvfb.display, "--join", f"{host.url}/", discovery=True)
+    watch: LobbyWatch | None = None
+    try:
+        room_id = httpx.get(f"{host.url}/api/room", timeout=5).json()["room_id"]
+        app.wait_loaded()
+        join_in_window(app, "Ann")
+        # The app's standby is caught up and the host counts on it.
+        wait_until(lambda: httpx.get(f"{host.url}/api/room", timeout=2).json().get(
+            "successors"), timeout=20, interval=0.2, what="the app's standby as successor")
+        watch = LobbyWatch(app.app_port, room_id)
+        wait_until(lambda: [p["port"] for p in watch.entries()] == [host.port], timeout=15,
+                   interval=0.1, what="the room in the app's lobby list")
+        asked = time.monotonic()
+        host.proc.send_signal(signal.SIGTERM)  # the host quits on purpose: it hands over
+        moved = wait_until(lambda: [p for p in watch.entries() if p["port"] != host.port],
+                           timeout=10, interval=0.05, what="the room at its new host")
+        listed_at = time.monotonic()
+        host.proc.wait(10)
+        time.sleep(0.5)  # keep watching a moment after the old host is gone
+        watch.stop()
+        assert moved[0]["term"] == 1 and moved[0]["port"] != host.port
+        seen = [entries for t, entries in watch.samples if t >= asked]
+        assert all(len(entries) <= 1 for entries in seen), seen
+        missing = [t for t, entries in watch.samples if t >= asked and not entries]
+        print(f"\nlobby: room at its new host {listed_at - asked:.2f} s after SIGTERM; "
+              f"missing from the list in {len(missing)} of {len(seen)} samples (50 ms apart)")
+        assert listed_at - asked < 3.0
+        assert [e["port"] for e in seen[-1]] == [moved[0]["port"]]
+
+        # In the lobby, the room shows once, at this computer's address, and stays there.
+        app.eval(f"location.href = 'http://127.0.0.1:{app.app_port}/#lobby'; 1")
+        rows = "document.querySelectorAll('.room-row-name')"
+        wait_until(lambda: app.eval(f"[...{rows}].filter(r => r.textContent === 'Far room')"
+                                    ".length") == 1, timeout=15, what="one row for the room")
+        time.sleep(0.5)
+        shot(xvfb, "desktop-lobby-room-handed-over.png")
+        assert [p["port"] for p in watch.entries()] == [moved[0]["port"]]
+    finally:
+        if watch is not None:
+            watch.stop()
+        app.stop()
+        host.stop()
