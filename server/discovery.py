@@ -135,6 +135,7 @@ class Advertiser:
                  path: str = "/", version: str = __version__,
                  fingerprint: str | None = None, term: int = 0) -> None:
         self.azc = azc
+        self.term = term
         self.room = room
         self.room_id = room_id
         self.port = port
@@ -145,7 +146,6 @@ class Advertiser:
         self.path = path
         self.version = version
         self.fingerprint = fingerprint
-        self.term = term
         self.name = f"{instance_name(room, machine, room_id)}.{SERVICE_TYPE}"
         self.info: AsyncServiceInfo | None = None
 
@@ -153,7 +153,9 @@ class Advertiser:
         return {"txtvers": "1", "room": _clip_utf8(self.room, TXT_VALUE_MAX),
                 "version": self.version, "password": "1" if self.password else "0",
                 "id": self.room_id, "path": self.path, "users": str(self.users),
-                "machine": _clip_utf8(self.machine, TXT_VALUE_MAX), "term": str(self.term),
+                "machine": _clip_utf8(self.machine, TXT_VALUE_MAX),
+                # How many times the room was handed over: the lobby shows the highest.
+                "term": str(self.term),
                 # What a desktop app pins the host's certificate to (absent: no TLS).
                 **({"fp": self.fingerprint} if self.fingerprint else {})}
 
@@ -579,9 +581,11 @@ class Discovery:
     """
 
     def __init__(self, settings: Settings, *, room_id: str,
-                 users: Callable[[], int] = lambda: 0, fingerprint: str | None = None) -> None:
+                 users: Callable[[], int] = lambda: 0, fingerprint: str | None = None,
+                 term: int = 0) -> None:
         self.settings = settings
         self.fingerprint = fingerprint
+        self.term = term
         self.room_id = room_id
         self.users = users
         self.azc: AsyncZeroconf | None = None
@@ -638,7 +642,8 @@ class Discovery:
         advertiser = Advertiser(
             self.azc, room=self.settings.room, room_id=self.room_id, port=self.settings.port,
             addresses=addresses, machine=netinfo.machine_name(), users=self._users(),
-            password=bool(self.settings.password), fingerprint=self.fingerprint)
+            password=bool(self.settings.password), fingerprint=self.fingerprint,
+            term=self.term)
         self.advertiser = advertiser
         try:
             await advertiser.async_start()
