@@ -136,16 +136,20 @@ class LobbyWatch:
         self._thread = threading.Thread(target=self._run, name="test-lobby-watch", daemon=True)
         self._thread.start()
 
-    def entries(self) -> list[dict[str, Any]]:
+    def entries(self, client: httpx.Client | None = None) -> list[dict[str, Any]]:
         try:
-            peers = httpx.get(self.url, timeout=2).json()["peers"]
+            if client is None:
+                peers = httpx.get(self.url, timeout=2).json()["peers"]
+            else:
+                peers = client.get(self.url).json()["peers"]
         except (httpx.HTTPError, ValueError, KeyError):
             return []
         return [p for p in peers if p.get("id") == self.room_id]
 
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.samples.append((time.monotonic(), self.entries()))
+        with httpx.Client(timeout=2) as client:  # one connection: a sample every 50 ms
+            while not self._stop.wait(0.05):
+                self.samples.append((time.monotonic(), self.entries(client)))
 
     def stop(self) -> None:
         self._stop.set()
@@ -182,6 +186,9 @@ def test_the_lobby_shows_the_room_once_while_its_host_hands_it_to_this_app(
         print(f"\nlobby: room at its new host {listed_at - asked:.2f} s after SIGTERM; "
               f"missing from the list in {len(missing)} of {len(seen)} samples (50 ms apart)")
         assert listed_at - asked < 3.0
+        # The old host says goodbye once it hears its successor: no blink (a sample or two
+        # of slack for a loaded machine, where the wait for the successor may run out).
+        assert len(missing) <= 2, missing
         assert [e["port"] for e in seen[-1]] == [moved[0]["port"]]
 
         # In the lobby, the room shows once, at this computer's address, and stays there.

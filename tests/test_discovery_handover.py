@@ -15,7 +15,8 @@ from typing import Any
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from server.discovery import Advertiser, PeerBrowser
+from server.discovery import Advertiser, Discovery, PeerBrowser
+from server.settings import Settings
 from tests.test_discovery import LOOPBACK, FakeHealth, Recorder, run
 
 
@@ -207,6 +208,61 @@ def test_a_crashed_host_still_cached_never_outranks_its_successor() -> None:
             for zc in zcs:
                 await zc.async_close()
             for health in healths:
+                await health.stop()
+
+    run(body)
+
+
+def host_discovery(port: int, room_id: str, term: int) -> Discovery:
+    settings = Settings(room="Ada's room", hosting=True, port=port,
+                        discovery_interfaces=("127.0.0.1",),
+                        discovery_probe_interval_seconds=0.2,
+                        discovery_probe_timeout_seconds=0.5)
+    return Discovery(settings, room_id=room_id, term=term)
+
+
+def test_a_host_that_handed_its_room_over_says_goodbye_once_its_successor_is_heard() -> None:
+    """The successor starts announcing as it starts serving, in the background; the old host's
+    goodbye, right after the hand-over, waits until the old host hears it, so lobbies never
+    miss the room. Both on one machine: their instance names differ by the term."""
+    async def body() -> None:
+        old_health, new_health = await FakeHealth().start(), await FakeHealth().start()
+        lobby_zc = AsyncZeroconf(interfaces=LOOPBACK)
+        room_id = uuid.uuid4().hex
+        browser = PeerBrowser(lobby_zc, probe_interval=0.2, probe_timeout=0.5)
+        events = Recorder()
+        browser.add_listener(events)
+        old = host_discovery(old_health.port, room_id, 0)
+        new = host_discovery(new_health.port, room_id, 1)
+        sampler = Sampler(browser)
+        try:
+            await browser.async_start()
+            await old.async_start()
+            await events.wait_for("added", match=lambda p: p.port == old_health.port)
+            await until(lambda: any(p.port == old_health.port for p in old.peers()), 5,
+                        "the old host to hear itself")
+            sampler.start()
+            t0 = time.monotonic()
+            await new.async_start()  # announces in the background
+            await old.async_begin_shutdown(handed_over=True)
+            waited = time.monotonic() - t0
+            await events.wait_for("removed", match=lambda p: p.port == old_health.port)
+            await until(lambda: [p.port for p in browser.peers()] == [new_health.port], 5,
+                        "the new host listed")
+            await asyncio.sleep(0.3)
+            print(f"\nold host's goodbye went out {waited:.2f} s after the successor started")
+            assert old.advertiser is not None and new.advertiser is not None
+            assert old.advertiser.name != new.advertiser.name
+            seen = sampler.after(t0)
+            assert all(len(s) == 1 for s in seen), seen
+            assert sampler.gap(t0, room_id) == 0.0
+        finally:
+            await sampler.stop()
+            for d in (old, new):
+                await d.async_close()
+            await browser.async_close()
+            await lobby_zc.async_close()
+            for health in (old_health, new_health):
                 await health.stop()
 
     run(body)
