@@ -244,3 +244,43 @@ def test_take_over_after_the_host_is_killed(tmp_path: Path) -> None:
     finally:
         host.stop()
         standby.stop()
+
+
+def test_after_a_crash_the_second_successor_follows_the_first(tmp_path: Path) -> None:
+    host, first = start_pair(tmp_path)
+    second = HostProcess(tmp_path / "c", None, "--standby", host.url)
+    second.env["LANCHAT_ADMIN_PASSWORD"] = ADMIN
+    try:
+        wait_until(lambda: len(room(host.url)["successors"]) == 1, timeout=20,
+                   what="the first standby listed")
+        second.start()
+        wait_until(lambda: len(room(host.url)["successors"]) == 2, timeout=30,
+                   what="both standbys listed")
+        ada = Follower(host.url, "Ada")
+        ada.say("before the crash")
+        wait_until(lambda: (ada.pump(0.05), not ada.pending)[1], timeout=20,
+                   what="the message acknowledged")
+        wait_until(lambda: room(second.url).get("last_id", 0) >= ada.last_id, timeout=20,
+                   what="the second replica to hold it")
+        host.kill()
+        killed_at = time.monotonic()
+        wait_until(lambda: serving(first.url), timeout=15, interval=0.05,
+                   what="the first successor to serve")
+        print(f"\ntake-over with two standbys: served {time.monotonic() - killed_at:.2f} s "
+              "after SIGKILL")
+        wait_until(lambda: room(second.url).get("host") == first.url
+                   and room(second.url).get("state") == "following", timeout=30,
+                   what="the second standby to follow the first")
+        assert not serving(second.url), "one host for the room, not two"
+        ada.pump(0.1)
+        ada.join(first.url)
+        ada.say("after the crash")
+        wait_until(lambda: (ada.pump(0.05), not ada.pending)[1], timeout=20,
+                   what="the new host to acknowledge")
+        wait_until(lambda: room(second.url).get("last_id", 0) >= ada.last_id, timeout=20,
+                   what="the second replica to follow the new host")
+        ada.close()
+    finally:
+        host.stop()
+        first.stop()
+        second.stop()
