@@ -207,26 +207,33 @@ class StandbyKeeper:
                 log.info("standing by is off: no replica of the room at %s", wanted)
                 wanted = None
             password = known[1] if known is not None and known[0] == wanted else None
+            room_id = self._room_id(wanted) if wanted is not None else None
+            with self._lock:
+                if self._closed or (self._wanted != wanted and wanted is not None):
+                    room_id = None  # the window moved on meanwhile: its own turn comes
             running = self._running
-            if running is not None and (running[0].url, running[2]) != (wanted, password):
+            # The same room at another address (it moved, and the window followed it there):
+            # the standby follows the room by itself; a new password restarts it.
+            if running is not None and (running[0].room_id != room_id or (
+                    password is not None and password != running[2])):
                 self._stop_running()
-            if wanted is not None and self._running is None:
-                self._start(wanted, password)
+            if wanted is not None and room_id is not None and self._running is None:
+                self._start(Target(wanted, room_id, self._settings.data_dir / REPLICAS /
+                                   room_id), password)
 
-    def _start(self, base: str, password: str | None) -> None:
-        room_id = self._room_id(base)
-        with self._lock:
-            if room_id is None or self._closed or self._wanted != base:
-                return  # not a room, or the window moved on meanwhile
-        target = Target(base, room_id, self._settings.data_dir / REPLICAS / room_id)
+    def _start(self, target: Target, password: str | None) -> None:
+        if any(hosted.room_id == target.room_id for hosted, _ in self._hosting):
+            # Its replica is the room's history now, served from here: nothing to follow.
+            log.info("this computer hosts room %s: no standby for it", target.room_id)
+            return
         try:
             running = self._launch(self._settings, target, password)
         except (OSError, RuntimeError, ValueError) as exc:
-            log.warning("could not stand by for the room at %s: %s", base, exc)
+            log.warning("could not stand by for the room at %s: %s", target.url, exc)
             return
         self._running = (target, running, password)
-        log.info("standing by for room %s at %s: replica in %s, port %d", room_id, base,
-                 target.folder, running.port)
+        log.info("standing by for room %s at %s: replica in %s, port %d", target.room_id,
+                 target.url, target.folder, running.port)
 
     def _stop_running(self, quitting: bool = False) -> None:
         running, self._running = self._running, None

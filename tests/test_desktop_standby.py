@@ -5,6 +5,7 @@ folder. The window itself is tested in tests/test_desktop_standby_window.py."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import ssl
 from collections.abc import Iterator
@@ -106,6 +107,8 @@ def test_keeper_stands_by_for_the_room_on_screen_and_stops_when_the_window_leave
         assert standby_port is not None and keeper.target is not None
         assert keeper.target.room_id == room_id
         keeper.page_loaded(f"http://127.0.0.1:{remote.port}/")  # same room: nothing new
+        # The same room at another address (as after a move the window followed): kept.
+        keeper.page_loaded(f"http://localhost:{remote.port}/")
         maya.say("live")
         maya.recv_type("message", text="live")
         wait_until(lambda: replica_texts(folder)[-1:] == ["live"], timeout=15,
@@ -215,3 +218,33 @@ def session_cookie(host: Host, password: str) -> str:
                           headers={"Origin": host.url})
         assert res.status_code == 200, res.text
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+def test_a_room_this_app_took_over_stays_open_and_is_never_stood_by_for_again(
+        remote: Host, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The room's host hands it to this app's standby: the app hosts the room now. Leaving it
+    in the window does not close it, opening it again starts no standby of itself, and the
+    app's quitting stops it."""
+    caplog.set_level(logging.INFO, logger="desktop.standby")
+    keeper = keeper_for(tmp_path, [True])
+    try:
+        keeper.page_loaded(f"{remote.url}/")
+        port = wait_until(lambda: keeper.port, timeout=20, what="the standby")
+        here = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(f"{remote.url}/api/room", timeout=2).json().get(
+            "successors") == [here], timeout=20, interval=0.1, what="the standby as successor")
+        remote.stop()  # the host quits on purpose: it hands the room over
+        wait_until(lambda: httpx.get(f"{here}/api/room", timeout=2).json().get("term") == 1,
+                   timeout=15, interval=0.1, what="this app's standby serving the room")
+        keeper.page_loaded(f"http://127.0.0.1:{OWN_PORT}/#lobby")  # the window leaves
+        wait_until(lambda: "hosts room" in caplog.text and "it stays open" in caplog.text,
+                   timeout=15, what="the app to keep hosting the room")
+        keeper.page_loaded(f"{here}/")  # and comes back, to this computer's address
+        wait_until(lambda: "no standby for it" in caplog.text, timeout=15,
+                   what="the app to see it hosts the room itself")
+        assert keeper.target is None
+        assert httpx.get(f"{here}/api/room", timeout=2).json()["term"] == 1  # still open
+        assert not port_is_free(port)
+    finally:
+        keeper.stop()
+    assert port_is_free(port)  # the app quit: the room it hosted stopped (handed on, or closed)
