@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, Chatter, stop_process, wait_until
-from tests.desktop_helpers import DesktopApp, Xvfb, free_port
+from tests.desktop_helpers import DesktopApp, Xvfb, free_port, port_is_free
 from tests.procs import HostProcess
 from tests.test_desktop import shot
 from tests.test_desktop_room_life import back_to_lobby, join_in_window, text_of
@@ -199,6 +199,13 @@ def test_the_lobby_shows_the_room_once_while_its_host_hands_it_to_this_app(
         time.sleep(0.5)
         shot(xvfb, "desktop-lobby-room-handed-over.png")
         assert [p["port"] for p in watch.entries()] == [moved[0]["port"]]
+
+        # Closing the window ends the room this app took over, within the app's exit time.
+        took = app.close()
+        print(f"app closed {took:.2f} s after its window was asked to, with the room it hosted")
+        assert app.proc.returncode == 0, app.output()
+        assert "stopped hosting room" in app.log() and "watchdog" not in app.log()
+        assert port_is_free(moved[0]["port"])
     finally:
         if watch is not None:
             watch.stop()
