@@ -54,6 +54,8 @@ MAX_NOTIFY_BODY = 300
 NOTIFY_MIN_INTERVAL = 2.0  # seconds: a burst of messages raises one notification, not fifty
 OPENS_PER_SECOND = 0.5  # links opened in the system browser, per page origin (a few at once)
 OPEN_BURST = 3.0
+PASSWORDS_PER_SECOND = 0.2  # stand_by_with restarts the standby: a page may not churn it
+PASSWORD_BURST = 2.0
 OWN_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 # The address of the page whose call is running on this thread (set by Bridge.call_from).
@@ -112,6 +114,7 @@ class Bridge:
         self._page_room: str | None = None
         self._last_notify = 0.0
         self._opens = RateLimiter(OPENS_PER_SECOND, OPEN_BURST)
+        self._passwords = RateLimiter(PASSWORDS_PER_SECOND, PASSWORD_BURST)
         self._refusals = Refusals()  # a page's flood of links must not flood the log
         self._refusal: str | None = None  # why the window last refused a room's certificate
 
@@ -314,7 +317,11 @@ class Bridge:
             return False
         if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD_CHARS:
             return False
-        self._room_password(self._caller_url(), password)
+        page = self._caller_url()
+        if not self._passwords.allow(origin_of(page)):
+            self._refusals.refuse("too many room passwords", origin_of(page))
+            return False
+        self._room_password(page, password)
         return True
 
     # Inside the app -----------------------------------------------------------------------

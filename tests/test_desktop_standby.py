@@ -149,6 +149,9 @@ def test_a_remote_room_page_may_hand_its_password_to_its_standby_only(tmp_path: 
                        (room_page, "x" * 129), (room_page, None)):
         assert bridge.call_from(page, "stand_by_with", [junk]) is False
     assert given == [(room_page, "s3cret")]
+    # Each new password restarts the standby: a page cannot make the app churn it.
+    results = [bridge.call_from(room_page, "stand_by_with", [f"guess {i}"]) for i in range(20)]
+    assert results.count(True) <= 2 and len(given) <= 3
 
 
 def test_the_window_accepts_the_standby_of_a_pinned_room_by_its_replicated_certificate(
