@@ -56,7 +56,8 @@ Promote = Callable[[Settings], Awaitable[None]]
 @dataclass(frozen=True)
 class End:
     """Why following a host stopped: ``take_over``, ``moved`` (to ``url``), ``refused``,
-    ``dropped`` (the link broke) or ``unreachable`` (it never opened)."""
+    ``closed`` (the room closed for good), ``dropped`` (the link broke) or ``unreachable``
+    (it never opened)."""
 
     kind: str
     url: str = ""
@@ -136,7 +137,7 @@ class Standby:
             if end.kind == "moved":
                 self.host_url = end.url.rstrip("/")
                 continue
-            if end.kind == "refused":
+            if end.kind in ("refused", "closed"):
                 await asyncio.sleep(REFUSED_RETRY_SECONDS)
                 continue
             if not self.followed:  # never followed in this run: nothing current to serve
@@ -214,6 +215,9 @@ class Standby:
                 self.successors = [str(u) for u in data.get("urls", [])]
             elif kind == "moved":
                 return End("moved", url=str(data["url"]))
+            elif kind == "closing":  # closed for good: not ours to take over
+                self.followed, self.state = False, "connecting"
+                return End("closed")
             elif kind == "take_over":
                 return await self._take_over(ws, int(data["last_id"]), int(data["term"]))
         return End("dropped")
