@@ -22,6 +22,7 @@ import logging
 import re
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 REPLICAS = "replicas"
 ROOM_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 ROOM_TIMEOUT = 5.0
+REFUSAL_WATCH = 30.0  # seconds a new standby is watched for its host's refusal
 MAX_ROOM_BYTES = 64 * 1024
 
 
@@ -88,9 +90,23 @@ def _unverified_tls() -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True)
+class RoomFacts:
+    """What the keeper reads of a room before standing by for it."""
+
+    room_id: str
+    password: bool  # its host asks standbys, as people, for the room's password
+
+
 def fetch_room_id(base: str, timeout: float = ROOM_TIMEOUT) -> str | None:
-    """The room id that ``GET /api/room`` at ``base`` gives (None: not a LAN Chat room, or a
-    standby that is not serving, or no answer)."""
+    """The room id that ``GET /api/room`` at ``base`` gives (see :func:`fetch_room`)."""
+    facts = fetch_room(base, timeout)
+    return facts.room_id if facts is not None else None
+
+
+def fetch_room(base: str, timeout: float = ROOM_TIMEOUT) -> RoomFacts | None:
+    """The room's id and whether it has a password, from ``GET /api/room`` at ``base`` (None:
+    not a LAN Chat room, or a standby that is not serving, or no answer)."""
     context = _unverified_tls() if base.startswith("https:") else None
     try:
         with urllib.request.urlopen(f"{base}api/room", timeout=timeout,
@@ -102,7 +118,21 @@ def fetch_room_id(base: str, timeout: float = ROOM_TIMEOUT) -> str | None:
     if not isinstance(data, dict) or data.get("standby") is True:
         return None
     room_id = data.get("room_id")
-    return room_id if isinstance(room_id, str) and ROOM_ID.fullmatch(room_id) else None
+    if not isinstance(room_id, str) or ROOM_ID.fullmatch(room_id) is None:
+        return None
+    return RoomFacts(room_id, data.get("password") is True)
+
+
+def standby_state(running: Running) -> tuple[str, str]:
+    """``(state, problem)`` of a standby that has not taken its room over (server/standby.py:
+    ``connecting``, ``following``, ``refused``); ``("", "")`` once it serves, or unknown."""
+    try:
+        node = getattr(running.app.state, "standby", None)
+    except AttributeError:
+        return "", ""
+    if node is None or getattr(running.app.state, "room", None) is not None:
+        return "", ""
+    return str(getattr(node, "state", "")), str(getattr(node, "problem", "") or "")
 
 
 def serves_room(running: Running) -> bool:
@@ -139,12 +169,12 @@ class StandbyKeeper:
 
     def __init__(self, settings: Settings, own_port: Callable[[], int],
                  allowed: Callable[[], bool], launcher: Launcher = start_standby,
-                 room_id: Callable[[str], str | None] = fetch_room_id) -> None:
+                 room: Callable[[str], RoomFacts | None] = fetch_room) -> None:
         self._settings = settings
         self._own_port = own_port
         self._allowed = allowed
         self._launch = launcher
-        self._room_id = room_id
+        self._room = room
         self._lock = threading.Lock()  # guards _wanted and _closed
         self._work = threading.Lock()  # one start or stop at a time
         self._wanted: str | None = None
@@ -154,6 +184,9 @@ class StandbyKeeper:
         # Standbys that took their room over: this computer hosts those rooms now, so they
         # stay when the window leaves, until the app quits (which hands them on, or closes).
         self._hosting: list[tuple[Target, Running]] = []
+        # (room id, password or "") that the room's host refused: not tried again until the
+        # person gives another password (each try counts as a wrong password at the host).
+        self._refused: set[tuple[str, str]] = set()
         self._threads: list[threading.Thread] = []
 
     @property
@@ -192,8 +225,9 @@ class StandbyKeeper:
         """The preference may have changed: start or stop to match it."""
         self._soon()
 
-    def _soon(self) -> None:
-        thread = threading.Thread(target=self._reconcile, name="lanchat-standby", daemon=True)
+    def _soon(self, job: Callable[[], None] | None = None) -> None:
+        thread = threading.Thread(target=job or self._reconcile, name="lanchat-standby",
+                                  daemon=True)
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
@@ -207,7 +241,8 @@ class StandbyKeeper:
                 log.info("standing by is off: no replica of the room at %s", wanted)
                 wanted = None
             password = known[1] if known is not None and known[0] == wanted else None
-            room_id = self._room_id(wanted) if wanted is not None else None
+            facts = self._room(wanted) if wanted is not None else None
+            room_id = facts.room_id if facts is not None else None
             with self._lock:
                 if self._closed or (self._wanted != wanted and wanted is not None):
                     room_id = None  # the window moved on meanwhile: its own turn comes
@@ -217,7 +252,15 @@ class StandbyKeeper:
             if running is not None and (running[0].room_id != room_id or (
                     password is not None and password != running[2])):
                 self._stop_running()
-            if wanted is not None and room_id is not None and self._running is None:
+            if wanted is None or facts is None or room_id is None or self._running is not None:
+                return
+            if facts.password and password is None:
+                log.info("standing by for room %s waits for its password (typed to join)",
+                         room_id)
+            elif (room_id, password or "") in self._refused:
+                log.info("room %s's host refused this app's standby: not asking again",
+                         room_id)
+            else:
                 self._start(Target(wanted, room_id, self._settings.data_dir / REPLICAS /
                                    room_id), password)
 
@@ -234,6 +277,27 @@ class StandbyKeeper:
         self._running = (target, running, password)
         log.info("standing by for room %s at %s: replica in %s, port %d", target.room_id,
                  target.url, target.folder, running.port)
+        self._soon(lambda: self._watch_refusal(running, password))
+
+    def _watch_refusal(self, running: Running, password: str | None) -> None:
+        """Stop a standby its room's host refuses (it would try again every few seconds, each
+        try a wrong password there), and remember not to start it again with that password."""
+        deadline = time.monotonic() + REFUSAL_WATCH
+        while time.monotonic() < deadline and not self._closed:
+            state, problem = standby_state(running)
+            if state in ("following", ""):
+                return
+            if state == "refused":
+                with self._work:
+                    current = self._running
+                    if current is None or current[1] is not running:
+                        return
+                    self._refused.add((current[0].room_id, password or ""))
+                    log.warning("room %s's host refuses this app's standby (%s): it stops",
+                                current[0].room_id, problem or "refused")
+                    self._stop_running(quitting=True)
+                return
+            time.sleep(0.2)
 
     def _stop_running(self, quitting: bool = False) -> None:
         running, self._running = self._running, None

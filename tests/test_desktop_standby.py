@@ -187,29 +187,56 @@ def test_the_window_accepts_the_standby_of_a_pinned_room_by_its_replicated_certi
 
 
 def test_a_password_room_is_replicated_once_the_person_entered_its_password(
-        tmp_path: Path) -> None:
-    """The host of a password room refuses a standby that does not know the password; the one
-    typed in the room's join prompt (handed over by the page) lets the standby in."""
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The host of a password room refuses standbys that do not know the password, and counts
+    each try as a wrong password: the app waits for the one typed in the room's join prompt
+    (handed over by the page), then its standby gets in."""
+    caplog.set_level(logging.INFO, logger="desktop.standby")
     far = Host(tmp_path / "far", room="Far room", password="open sesame").start()
     keeper = keeper_for(tmp_path, [True])
     try:
         base = f"http://127.0.0.1:{far.port}/"
         keeper.page_loaded(base)
-        first = wait_until(lambda: keeper.port, timeout=20, what="the standby")
-        refused = f"http://127.0.0.1:{first}/api/room"
-        wait_until(lambda: httpx.get(refused, timeout=2).json().get("state") == "refused",
-                   timeout=20, what="the host to refuse the standby")
+        wait_until(lambda: "waits for its password" in caplog.text, timeout=15,
+                   what="the app to wait for the password")
+        assert keeper.target is None
         maya = Chatter(far, "Maya",
                        additional_headers={"Cookie": session_cookie(far, "open sesame")})
         maya.say("for members only")
         maya.recv_type("message")
         maya.close()
         keeper.use_password(base, "open sesame")
-        room_id = wait_until(lambda: keeper.target and keeper.port != first
-                             and keeper.target.room_id, timeout=20, what="a new standby")
+        room_id = wait_until(lambda: keeper.target and keeper.target.room_id, timeout=20,
+                             what="the standby")
         folder = tmp_path / "app-data" / REPLICAS / room_id
         wait_until(lambda: replica_texts(folder) == ["for members only"], timeout=20,
                    what="the replica of the password room")
+    finally:
+        keeper.stop()
+        far.stop()
+
+
+def test_a_standby_its_host_refuses_stops_and_is_not_tried_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A host with an admin password (as every room a desktop app hosts) refuses standbys
+    without it: the app's standby stops at the first refusal instead of trying again every
+    few seconds, and coming back to the room does not try again."""
+    caplog.set_level(logging.INFO, logger="desktop.standby")
+    far = Host(tmp_path / "far", room="Far room", admin_password="only-the-host").start()
+    keeper = keeper_for(tmp_path, [True])
+    try:
+        keeper.page_loaded(f"{far.url}/")
+        port = wait_until(lambda: keeper.port, timeout=20, what="the standby")
+        wait_until(lambda: "refuses this app's standby" in caplog.text, timeout=20,
+                   what="the refusal")
+        assert "admin password" in caplog.text
+        wait_until(lambda: keeper.target is None and port_is_free(port), timeout=15,
+                   what="the refused standby to stop")
+        keeper.page_loaded(f"http://127.0.0.1:{OWN_PORT}/#lobby")
+        keeper.page_loaded(f"{far.url}/")
+        wait_until(lambda: "not asking again" in caplog.text, timeout=15,
+                   what="the app to remember the refusal")
+        assert keeper.target is None
     finally:
         keeper.stop()
         far.stop()
