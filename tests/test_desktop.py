@@ -300,7 +300,8 @@ def test_nickname_is_remembered_between_launches(launch) -> None:
     second.wait_loaded()
     wait_bridge(second)
     assert bridge_call(second, "get_prefs()") == {"name": "Ann",
-                                                   "last_room": "http://10.1.2.3:8765/"}
+                                                   "last_room": "http://10.1.2.3:8765/",
+                                                   "standby": True}
 
 
 def test_sigterm_closes_the_window_cleanly(launch) -> None:
