@@ -346,12 +346,13 @@ def run_window(launch: Launch) -> int:
 
     prepare_qt_environment()
     server = launch.server
+    pinning = Pinning(PinStore(paths.user_config_dir()), lambda: own_peers(server.origin))
     standby = StandbyKeeper(server.settings, lambda: server.port,
-                            lambda: standing_by_allowed(server, launch.prefs))
+                            lambda: standing_by_allowed(server, launch.prefs),
+                            pins=pinning.pins.get)
     bridge = Bridge(server, launch.prefs, prefs_changed=standby.refresh,
                     room_password=standby.use_password)
     url = launch.start_url or f"{server.origin}/#lobby"
-    pinning = Pinning(PinStore(paths.user_config_dir()), lambda: own_peers(server.origin))
     try:
         window = create_main_window(webview, bridge, url, pinning)
     except BaseException:

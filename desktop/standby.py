@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from server.settings import Settings
 
 from .bridge import is_own_url
+from .pinning import fetch_room as fetch_pinned_room
+from .pinning import host_port
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +171,14 @@ class StandbyKeeper:
 
     def __init__(self, settings: Settings, own_port: Callable[[], int],
                  allowed: Callable[[], bool], launcher: Launcher = start_standby,
-                 room: Callable[[str], RoomFacts | None] = fetch_room) -> None:
+                 room: Callable[[str], RoomFacts | None] = fetch_room,
+                 pins: Callable[[str], str | None] = lambda _room_id: None) -> None:
         self._settings = settings
         self._own_port = own_port
         self._allowed = allowed
         self._launch = launcher
         self._room = room
+        self._pins = pins  # room id -> the certificate fingerprint the window pinned for it
         self._lock = threading.Lock()  # guards _wanted and _closed
         self._work = threading.Lock()  # one start or stop at a time
         self._wanted: str | None = None
@@ -254,7 +258,10 @@ class StandbyKeeper:
                 self._stop_running()
             if wanted is None or facts is None or room_id is None or self._running is not None:
                 return
-            if facts.password and password is None:
+            if not self._certified(wanted, room_id):
+                log.warning("no standby for room %s at %s: it does not present the "
+                            "certificate this app pinned for it", room_id, wanted)
+            elif facts.password and password is None:
                 log.info("standing by for room %s waits for its password (typed to join)",
                          room_id)
             elif (room_id, password or "") in self._refused:
@@ -263,6 +270,24 @@ class StandbyKeeper:
             else:
                 self._start(Target(wanted, room_id, self._settings.data_dir / REPLICAS /
                                    room_id), password)
+
+    def _certified(self, base: str, room_id: str) -> bool:
+        """A TLS room is stood by for only at an address that presents the certificate the
+        window pinned for it: a standby is given the room's whole history, private messages
+        and TLS key included, and must not get them through someone in between (the window
+        may have just refused that address). A plain room has nothing to check."""
+        where = host_port(base)
+        if where is None:
+            return base.startswith("http:")
+        pinned = self._pins(room_id)
+        if pinned is None:
+            return False
+        try:
+            room = fetch_pinned_room(where[0], where[1], pinned)
+        except (OSError, ValueError, ssl.SSLError) as exc:
+            log.info("room %s at %s: %s", room_id, base, exc)
+            return False
+        return room.get("room_id") == room_id
 
     def _start(self, target: Target, password: str | None) -> None:
         if any(hosted.room_id == target.room_id for hosted, _ in self._hosting):

@@ -23,7 +23,7 @@ from desktop.standby import REPLICAS, StandbyKeeper, fetch_room_id, room_base
 from server.settings import Settings
 from tests.conftest import Chatter, Host, wait_until
 from tests.desktop_helpers import port_is_free
-from tests.tls_helpers import cert_fingerprint, make_cert, served_fingerprint
+from tests.tls_helpers import TlsMitm, cert_fingerprint, make_cert, served_fingerprint
 
 OWN_PORT = 8123
 
@@ -50,9 +50,11 @@ def remote(tmp_path: Path) -> Iterator[Host]:
     host.stop()
 
 
-def keeper_for(tmp_path: Path, allowed: list[bool]) -> StandbyKeeper:
+def keeper_for(tmp_path: Path, allowed: list[bool],
+               pins: PinStore | None = None) -> StandbyKeeper:
     settings = Settings(data_dir=tmp_path / "app-data", discovery=False)
-    return StandbyKeeper(settings, lambda: OWN_PORT, lambda: allowed[0])
+    return StandbyKeeper(settings, lambda: OWN_PORT, lambda: allowed[0],
+                         pins=pins.get if pins is not None else lambda _room_id: None)
 
 
 def test_room_base_is_a_remote_room_and_never_this_apps_own_pages() -> None:
@@ -162,12 +164,12 @@ def test_the_window_accepts_the_standby_of_a_pinned_room_by_its_replicated_certi
     cert, key = make_cert(tmp_path, "room")
     fp = cert_fingerprint(cert)
     far = Host(tmp_path / "far", room="Far room", tls_cert_file=cert, tls_key_file=key).start()
-    keeper = keeper_for(tmp_path, [True])
+    pins = PinStore(tmp_path / "config")
+    keeper = keeper_for(tmp_path, [True], pins)
     try:
         base = f"https://127.0.0.1:{far.port}/"
         room_id = fetch_room_id(base)
         assert room_id is not None
-        pins = PinStore(tmp_path / "config")
         pins.remember(room_id, fp, "Far room", base)  # the window's first visit
         keeper.page_loaded(base)
         port = wait_until(lambda: keeper.port, timeout=20, what="the standby")
@@ -278,3 +280,34 @@ def test_a_room_this_app_took_over_stays_open_and_is_never_stood_by_for_again(
     finally:
         keeper.stop()
     assert port_is_free(port)  # the app quit: the room it hosted stopped (handed on, or closed)
+
+
+def test_no_standby_for_a_tls_room_behind_another_certificate_or_never_pinned(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A standby gets the room's whole history and TLS key: the app stands by only at an
+    address that presents the certificate the window pinned for the room, never through a
+    man in the middle (whom the window refused), nor for a room it pinned nothing for."""
+    caplog.set_level(logging.INFO, logger="desktop.standby")
+    cert, key = make_cert(tmp_path, "room")
+    far = Host(tmp_path / "far", room="Far room", tls_cert_file=cert, tls_key_file=key).start()
+    mallory_cert, mallory_key = make_cert(tmp_path, "mallory")
+    mitm = TlsMitm(far.port, mallory_cert, mallory_key)
+    pins = PinStore(tmp_path / "config")
+    keeper = keeper_for(tmp_path, [True], pins)
+    try:
+        room_id = fetch_room_id(f"https://127.0.0.1:{far.port}/")
+        assert room_id is not None
+        keeper.page_loaded(f"https://127.0.0.1:{far.port}/")  # nothing pinned yet
+        wait_until(lambda: caplog.text.count("does not present the certificate") == 1,
+                   timeout=15, what="no standby without a pin")
+        pins.remember(room_id, cert_fingerprint(cert), "Far room", "")
+        keeper.page_loaded(f"https://127.0.0.1:{mitm.port}/")  # through Mallory's proxy
+        wait_until(lambda: caplog.text.count("does not present the certificate") == 2,
+                   timeout=15, what="no standby through the proxy")
+        assert keeper.target is None
+        assert b"/ws/standby" not in bytes(mitm.seen)  # no standby link through Mallory
+        assert not (tmp_path / "app-data" / REPLICAS).exists()
+    finally:
+        keeper.stop()
+        mitm.stop()
+        far.stop()
