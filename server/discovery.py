@@ -417,10 +417,7 @@ class PeerBrowser:
         addresses = tuple(info.parsed_addresses(IPVersion.V4Only))
         if not addresses or not info.port:
             return None
-        try:
-            users = max(0, int(props.get("users") or 0))
-        except ValueError:
-            users = 0
+        users, term = _count(props.get("users")), _count(props.get("term"))
         path = props.get("path") or "/"
         if not path.startswith("/"):
             path = "/"
@@ -431,10 +428,6 @@ class PeerBrowser:
         fp = (props.get("fp") or "").lower()
         if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
             fp = ""  # not a SHA-256: treat the room as one without TLS rather than trust junk
-        term_text = props.get("term") or "0"
-        # A junk term counts as 0: it must not outrank the room's real host.
-        term = int(term_text) if term_text.isascii() and term_text.isdigit() and len(
-            term_text) <= 9 else 0
         return Peer(id=room_id, name=props.get("room") or info.name.split(".")[0],
                     host=ordered[0], port=info.port, path=path, users=users,
                     version=props.get("version") or "?",
@@ -540,6 +533,14 @@ class _AnnouncementListener(RecordUpdateListener):
 
     def async_update_records_complete(self) -> None:
         """Nothing to flush: ``heard`` acts per record."""
+
+
+def _count(text: str | None) -> int:
+    """A non-negative whole number from a TXT value; 0 for anything else."""
+    try:
+        return max(0, int(text or 0))
+    except ValueError:
+        return 0
 
 
 def _probe_context() -> ssl.SSLContext:
