@@ -63,6 +63,7 @@ class Target:
     url: str  # the host's base URL, as the window opened it
     room_id: str
     folder: Path
+    fingerprint: str | None = None  # the certificate the window pinned (TLS rooms)
 
 
 Launcher = Callable[[Settings, Target, "str | None"], Running]
@@ -157,7 +158,8 @@ def start_standby(settings: Settings, target: Target, password: str | None) -> R
     # from its host, so its pages find the certificate they pinned.
     standby = settings.with_(standby_url=target.url, data_dir=target.folder,
                              host=EVERY_INTERFACE, port=0, hosting=True, password=password,
-                             admin_password=None, tls=target.url.startswith("https:"))
+                             admin_password=None, tls=target.url.startswith("https:"),
+                             standby_fingerprint=target.fingerprint)
     return start_server(standby, fallback_to_free_port=False)
 
 
@@ -269,7 +271,8 @@ class StandbyKeeper:
                          room_id)
             else:
                 self._start(Target(wanted, room_id, self._settings.data_dir / REPLICAS /
-                                   room_id), password)
+                                   room_id, self._pins(room_id) if host_port(wanted) else None),
+                            password)
 
     def _certified(self, base: str, room_id: str) -> bool:
         """A TLS room is stood by for only at an address that presents the certificate the

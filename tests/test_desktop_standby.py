@@ -20,6 +20,7 @@ from desktop.pinning import Pinning, PinStore
 from desktop.prefs import Prefs, PrefsError, PrefsStore, validate
 from desktop.servers import EmbeddedServer
 from desktop.standby import REPLICAS, StandbyKeeper, fetch_room_id, room_base
+from server.runner import ServerThread
 from server.settings import Settings
 from tests.conftest import Chatter, Host, wait_until
 from tests.desktop_helpers import port_is_free
@@ -177,6 +178,7 @@ def test_the_window_accepts_the_standby_of_a_pinned_room_by_its_replicated_certi
         wait_until(lambda: served_fingerprint("127.0.0.1", port) == fp, timeout=20,
                    what="the standby to present the room's certificate")
         der = ssl.PEM_cert_to_DER_cert(cert.read_text("ascii"))
+        assert keeper.target is not None and keeper.target.fingerprint == fp  # handed on
         verdict = Pinning(pins, lambda: []).judge(f"https://127.0.0.1:{port}/", der)
         assert verdict.action == "accept" and verdict.room_id == room_id
         other_cert, _ = make_cert(tmp_path, "impostor")
@@ -309,5 +311,31 @@ def test_no_standby_for_a_tls_room_behind_another_certificate_or_never_pinned(
         assert not (tmp_path / "app-data" / REPLICAS).exists()
     finally:
         keeper.stop()
+        mitm.stop()
+        far.stop()
+
+
+def test_a_standby_given_the_rooms_fingerprint_sends_nothing_to_another_certificate(
+        tmp_path: Path) -> None:
+    """``standby_fingerprint`` (what the desktop app gives its standby from the window's pin):
+    the standby's very first link must present that certificate, so a man in the middle gets
+    neither the password in its hello nor, in answer, the room's history and key."""
+    cert, key = make_cert(tmp_path, "room")
+    far = Host(tmp_path / "far", room="Far room", tls_cert_file=cert, tls_key_file=key,
+               password="open sesame").start()
+    mallory_cert, mallory_key = make_cert(tmp_path, "mallory")
+    mitm = TlsMitm(far.port, mallory_cert, mallory_key)
+    standby = ServerThread(Settings(
+        room="Far room", host="127.0.0.1", port=0, data_dir=tmp_path / "standby",
+        discovery=False, password="open sesame", standby_url=f"https://127.0.0.1:{mitm.port}",
+        standby_fingerprint=cert_fingerprint(cert).upper())).start()
+    try:
+        status = f"http://127.0.0.1:{standby.port}/api/room"
+        wait_until(lambda: httpx.get(status, timeout=2).json().get("state") == "refused",
+                   timeout=15, what="the standby to refuse the proxy")
+        assert "certificate" in httpx.get(status, timeout=2).json()["problem"]
+        assert b"open sesame" not in bytes(mitm.seen) and b"/ws/standby" in bytes(mitm.seen)
+    finally:
+        standby.stop()
         mitm.stop()
         far.stop()
