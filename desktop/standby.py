@@ -347,11 +347,19 @@ class StandbyKeeper:
             self._closed = True
             self._wanted = None
             threads = list(self._threads)
+        deadline = time.monotonic() + timeout
         for thread in threads:
-            thread.join(timeout)
-        with self._work:
-            self._stop_running(quitting=True)
-            hosting, self._hosting = self._hosting, []
+            thread.join(max(0.0, deadline - time.monotonic()))
+        # A decision still asking a slow host must not hold the app's exit: it sees _closed
+        # and stops its standby itself; the rooms this app hosts stop here regardless.
+        if self._work.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                self._stop_running(quitting=True)
+            finally:
+                self._work.release()
+        else:
+            log.warning("a standby decision is still under way as the app quits")
+        hosting, self._hosting = self._hosting, []
         for target, server in hosting:
             server.stop(3.0, closing_room=True)
             log.info("stopped hosting room %s, which this computer had taken over",
