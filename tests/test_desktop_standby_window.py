@@ -211,3 +211,31 @@ def test_the_lobby_shows_the_room_once_while_its_host_hands_it_to_this_app(
             watch.stop()
         app.stop()
         host.stop()
+
+
+def test_the_password_typed_to_join_lets_the_apps_standby_in(xvfb: Xvfb, tmp_path: Path) -> None:
+    """A password room: the app waits for the password (a standby without it would count as
+    a wrong password at the host); the one typed in the join prompt reaches the standby."""
+    host = HostProcess(tmp_path / "far", None, "--set", "password=open sesame").start()
+    app = DesktopApp(tmp_path / "app", xvfb.display, "--join", f"{host.url}/")
+    try:
+        room_id = httpx.get(f"{host.url}/api/room", timeout=5).json()["room_id"]
+        folder = tmp_path / "app" / "chat-data" / "replicas" / room_id
+        app.wait_loaded()
+        wait_until(lambda: app.eval("!!document.getElementById('join-password')"), timeout=20,
+                   what="the join prompt with its password field")
+        wait_until(lambda: "waits for its password" in app.log(), timeout=15,
+                   what="the app to wait for the password")
+        app.eval("(() => { const v = (id, x) => { document.getElementById(id).value = x; }; "
+                 "v('join-name', 'Ann'); v('join-password', 'open sesame'); document."
+                 "getElementById('join-name').form.requestSubmit(); return true; })()")
+        wait_until(lambda: app.eval("!!document.querySelector('.conn-online')"), timeout=20,
+                   what="the window in the room")
+        app.eval("(() => { const t = document.getElementById('compose'); t.value = 'members "
+                 "only'; t.form.requestSubmit(); return true; })()")
+        wait_until(lambda: "members only" in replica_texts(folder), timeout=20,
+                   what="the password room's replica")
+        assert "open sesame" not in app.log()
+    finally:
+        app.stop()
+        host.stop()
