@@ -401,11 +401,13 @@ FIELD_HELP: dict[str, str] = {
                              "considers taking the room over",
     "standby_rank_delay_seconds": "seconds each successor waits per rank (the first waits none) "
                                   "before taking over, checking whether an earlier one did",
+    "standby_fingerprint": "SHA-256 (hex) of the certificate the host at `standby_url` must "
+                           "present (none: the first one seen, then the room's own)",
 }
 
 _DEFAULT_TEXT = {"room": "`<user>'s room`", "data_dir": "the user data folder",
                  "static_dir": "the bundled UI", "host": "`127.0.0.1`", "password": "none",
-                 "admin_password": "none", "standby_url": "none",
+                 "admin_password": "none", "standby_url": "none", "standby_fingerprint": "none",
                  "discovery_interfaces": "every interface",
                  "tls_cert_file": "none (self-signed)", "tls_key_file": "none"}
 

@@ -148,6 +148,10 @@ class Settings:
     # much (checking whether an earlier successor serves) before it takes the room over.
     standby_grace_seconds: float = 3.0
     standby_rank_delay_seconds: float = 3.0
+    # The SHA-256 (hex) of the certificate the host at ``standby_url`` must present, when
+    # known beforehand (the desktop app pinned it when its window joined): the standby's
+    # first link, which carries the passwords and receives the room's key, is checked too.
+    standby_fingerprint: str | None = None
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed."""

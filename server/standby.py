@@ -86,7 +86,8 @@ class Standby:
         self.successors: list[str] = []
         self.you: str | None = None  # this standby's URL as its host sees it
         self.host_settings: dict[str, Any] = {}
-        self.fingerprint: str | None = None  # the room's certificate, pinned once known
+        # The room's certificate: given beforehand (a desktop app's pin), else pinned once known.
+        self.fingerprint: str | None = (settings.standby_fingerprint or "").lower() or None
         self.state = "connecting"  # following, refused, serving
         self.problem: str | None = None
         self.url: str | None = None  # where this process serves the room, once it does

@@ -82,8 +82,10 @@ def test_files_save_to_downloads_and_a_closed_room_offers_the_way_back(
     try:
         share(remote.port, "report.pdf", report)
         share(remote.port, "photo.png", png_bytes())
+        # No standby in the room: with one, closing the room would hand it over instead
+        # (tests/test_desktop_standby_window.py).
         app = launch("--join", f"http://127.0.0.1:{remote.port}/", "--download-dir",
-                     str(downloads))
+                     str(downloads), "--set", "standby=false")
         app.wait_loaded()
         join_in_window(app, "Ann")
         wait_until(lambda: app.eval("document.querySelectorAll('.file-card a[download]')"
