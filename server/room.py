@@ -26,6 +26,7 @@ from .security import (
     AttemptLimiter,
     PasswordGate,
     cookie_value,
+    session_token,
 )
 from .settings import Settings
 from .store import HistoryStore
@@ -150,8 +151,9 @@ class Room:
         return self.identity.fingerprint if self.identity is not None else None
 
     def is_member(self, headers: Any) -> bool:
-        """The request carries this room's session cookie (or the room needs none)."""
-        return self.gate.token_ok(cookie_value(headers))
+        """The request carries this room's session, as a cookie or (from a page that followed the
+        room from another host) a header; or the room needs none."""
+        return self.gate.token_ok(session_token(headers))
 
     def is_admin(self, headers: Any) -> bool:
         """The request carries this host's admin session cookie."""

@@ -1,10 +1,18 @@
 // The WebSocket to the host: hello on open, keepalive pings, and reconnect with backoff.
-// Emits 'state' ({state, retryAt, code, reason}) and 'frame' (one parsed server frame).
+// Emits 'state' ({state, retryAt, code, reason, next}), 'frame' (one parsed server frame) and
+// 'moved' ({from, to}: the room is served by another host from now on).
+//
+// The room can outlive its host: the host names its successors (standbys, best first). A host
+// that hands the room over says where it went (`moved`, then close 4301): the page goes there at
+// once. A host that is lost is tried once more, then each successor in turn, and round again
+// with backoff. Another host is accepted only when its welcome names the same room; the page
+// stays (no reload) and talks to that host from then on (host-base.js).
 
 import { backoffDelay } from './util.js';
 import { CLOSE, ERROR, REFUSALS, retryAfterSeconds } from './codes.js';
 import { refusalReason } from './errors.js';
 import { t } from './i18n.js';
+import { hostBase, setHostBase, originOf, wsUrlAt } from './host-base.js';
 
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 8000;
@@ -20,11 +28,16 @@ const OPEN_WITHIN_MS = 5000;
 const WELCOME_WITHIN_MS = 15000; // once open, a busy host gets longer to send its welcome
 
 export class Connection extends EventTarget {
-  /** `hello()` returns the fields of the hello frame, asked fresh on every (re)connect. */
-  constructor(url, hello) {
+  /** `hello()` returns the fields of the hello frame, asked fresh on every (re)connect;
+   *  `roomId()` the room this page is in (another host must serve the same one). */
+  constructor(hello, roomId = () => null) {
     super();
-    this.url = url;
     this.hello = hello;
+    this.roomId = roomId;
+    this.successors = []; // the host's standbys, best first (origins)
+    this.plan = []; // hosts still to try, in order, before going round again
+    this.target = null; // the host this attempt knocks at
+    this.movedTo = null; // where the host said the room went
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -41,6 +54,7 @@ export class Connection extends EventTarget {
 
   start() {
     this.stopped = false;
+    this.plan = [];
     window.addEventListener('online', this.onOnline);
     document.addEventListener('visibilitychange', this.onVisible);
     this.open();
@@ -72,6 +86,18 @@ export class Connection extends EventTarget {
     this.open();
   }
 
+  /** The host's successors changed (welcome or `successors` event): a list of base URLs. */
+  setSuccessors(urls) {
+    const home = hostBase();
+    this.successors = [...new Set((Array.isArray(urls) ? urls : []).map(originOf).filter((o) => o && o !== home))];
+  }
+
+  /** The next host to knock at: the current one first after a loss, then each successor. */
+  nextTarget() {
+    if (!this.plan.length) this.plan = [hostBase(), ...this.successors];
+    return this.plan.shift();
+  }
+
   setState(state, extra = {}) {
     this.state = state;
     this.dispatchEvent(new CustomEvent('state', { detail: { state, ...extra } }));
@@ -79,10 +105,12 @@ export class Connection extends EventTarget {
 
   open() {
     clearTimeout(this.retryTimer);
-    this.setState('connecting');
+    const target = this.nextTarget();
+    this.target = target;
+    this.setState('connecting', { next: target !== hostBase() });
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(wsUrlAt(target));
     } catch {
       this.scheduleRetry();
       return;
@@ -113,7 +141,12 @@ export class Connection extends EventTarget {
         this.retryAfterMs = retryAfterSeconds(frame, 0) * 1000;
         return;
       }
+      if (frame.type === 'moved') {
+        this.heardMoved(frame);
+        return;
+      }
       if (frame.type === 'welcome') {
+        if (!this.accept(ws, target, frame)) return;
         clearTimeout(this.openTimer);
         this.attempt = 0;
         this.downSince = 0;
@@ -125,12 +158,54 @@ export class Connection extends EventTarget {
     ws.onclose = (event) => this.closed(ws, event.code, event.reason);
   }
 
+  /** A `moved` event: the room went to `url` (only when it names this very room). */
+  heardMoved(frame) {
+    const to = originOf(frame.url);
+    const room = this.roomId();
+    if (!to || (room && frame.room_id && frame.room_id !== room)) return;
+    this.movedTo = to;
+    this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
+  }
+
+  /** A welcome from `target`: true when it may serve this page (another host must serve the
+   *  same room); a move to another host is made here, before anyone sees the welcome. */
+  accept(ws, target, frame) {
+    const from = hostBase();
+    if (target === from) {
+      this.plan = [];
+      return true;
+    }
+    const room = this.roomId();
+    if (room && frame.room_id !== room) {
+      ws.onclose = null;
+      try { ws.close(CLOSE.NORMAL, 'another room'); } catch { /* already gone */ }
+      this.closed(ws, 0, '');
+      return false;
+    }
+    setHostBase(target);
+    this.plan = [];
+    this.successors = this.successors.filter((o) => o !== target);
+    this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target } }));
+    return true;
+  }
+
   closed(ws, code, reason) {
     if (this.ws !== ws) return;
     this.ws = null;
     clearTimeout(this.openTimer);
     this.stopKeepalive();
     if (this.stopped) return;
+    const movedTo = this.movedTo;
+    this.movedTo = null;
+    if (movedTo || code === CLOSE.MOVED) {
+      // Handed over: straight to where the room went, then its other successors.
+      this.plan = [...new Set([movedTo ?? hostBase(), ...this.successors, hostBase()])]
+        .filter((o) => o !== this.target || o === movedTo);
+      if (movedTo && movedTo !== this.target) {
+        this.open();
+        return;
+      }
+    }
     if (REFUSALS.has(code)) {
       this.stopped = true;
       // The host's reason is English: the code says it in the person's language.
@@ -152,7 +227,7 @@ export class Connection extends EventTarget {
       backoffDelay(this.attempt + (code === CLOSE.TOO_MANY ? 3 : 0), Math.random, cap));
     this.attempt += 1;
     const retryAt = Date.now() + delay;
-    this.setState('offline', { retryAt, code, reason });
+    this.setState('offline', { retryAt, code, reason, next: (this.plan[0] ?? hostBase()) !== hostBase() });
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
 
@@ -177,8 +252,4 @@ export class Connection extends EventTarget {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
   }
-}
-
-export function wsUrl(loc = window.location) {
-  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws`;
 }

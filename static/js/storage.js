@@ -103,3 +103,10 @@ export function loadOutbox() {
   return Array.isArray(items) ? items.filter((i) => typeof i?.cmid === 'string') : [];
 }
 export function saveOutbox(items) { write('lanchat.outbox', items); }
+
+// Messages a host acknowledged in the last minutes, kept to resend if the room moves (outbox.js).
+export function loadSent() {
+  const items = read('lanchat.sent', []);
+  return Array.isArray(items) ? items.filter((i) => typeof i?.cmid === 'string') : [];
+}
+export function saveSent(items) { write('lanchat.sent', items); }
