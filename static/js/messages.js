@@ -31,7 +31,7 @@ function fileIconName(mime) {
 /** An <img> for the shared file at `path`: the host's URL, or (after a move) a blob of it. */
 function thumb(path, name, preview) {
   const img = h('img', { class: 'thumb', alt: name, loading: 'lazy', decoding: 'async' });
-  if (preview || !isForeign()) img.src = preview || apiUrl(path);
+  if (preview || !isForeign()) img.src = preview || path;
   else fileUrl(path).then((src) => { img.src = src; }, () => img.classList.add('thumb-failed'));
   return img;
 }
@@ -48,7 +48,8 @@ function goneCard(file, sharedBy) {
 function fileCard(file, extra = {}) {
   if (file.available === false) return goneCard(file, extra.sharedBy ?? t('people.someone'));
   const path = safeHref(file.url);
-  const url = path && apiUrl(path);
+  // Relative while the page's own host serves the room; the new host's address after a move.
+  const url = path && (isForeign() ? apiUrl(path) : path);
   const isImage = INLINE_IMAGES.has(file.mime) && (url || extra.preview);
   const card = h('div', { class: `file-card${isImage ? ' has-thumb' : ''}` });
   if (isImage) {
