@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
 from ..files import INLINE_MIME
-from ..security import same_origin
 from .deps import Member, RoomDep
 
 router = APIRouter()
@@ -25,7 +24,7 @@ async def upload(request: Request, room: RoomDep,
                  name: str | None = Query(None, max_length=1024)) -> dict[str, Any]:
     """A file as multipart (field ``file``) or as the raw body named by ``?name=``; refused
     errors become their HTTP status by the app's handler for ``UploadError``."""
-    if not same_origin(request.headers):
+    if not room.same_origin(request.headers):
         raise HTTPException(403, "uploads are accepted only from this room's own page")
     length = request.headers.get("content-length")
     record = await room.files.receive(
