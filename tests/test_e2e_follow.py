@@ -95,6 +95,8 @@ def test_the_page_follows_a_handed_over_room_without_reloading(
         link.click()
     assert Path(download.value.path()).read_text() == "minutes of the meeting\n"
 
+    shot(ada, "room-moved-desktop.png")
+    shot(bob, "room-moved-phone.png")
     # The picture's bytes stayed with the first host: its name and who shared it, no link.
     gone = bob.locator("#messages .file-card.file-gone")
     expect(gone).to_have_count(1)
@@ -102,8 +104,6 @@ def test_the_page_follows_a_handed_over_room_without_reloading(
     expect(gone).to_contain_text("Shared by Ada · no longer available")
     assert gone.locator("a, img, button").count() == 0
     expect(ada.locator("#messages .file-card.file-gone")).to_have_count(1)
-    shot(ada, "room-moved-desktop.png")
-    shot(bob, "room-moved-phone.png")
     assert message_texts(ada) == ["before the move", "after the move"]
     assert not errors.real_errors(), errors.real_errors()
     assert not bob_errors.real_errors(), bob_errors.real_errors()

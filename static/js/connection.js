@@ -26,6 +26,7 @@ const FULL_RETRY_CAP_MS = 15000; // a full room: give the others room before kno
 // A host that vanished from the network leaves the socket hanging instead of refusing it.
 const OPEN_WITHIN_MS = 5000;
 const WELCOME_WITHIN_MS = 15000; // once open, a busy host gets longer to send its welcome
+const MAX_FORMER = 4;
 
 export class Connection extends EventTarget {
   /** `hello()` returns the fields of the hello frame, asked fresh on every (re)connect;
@@ -35,6 +36,7 @@ export class Connection extends EventTarget {
     this.hello = hello;
     this.roomId = roomId;
     this.successors = []; // the host's standbys, best first (origins)
+    this.former = []; // standbys the host named before: one may serve the room after a split
     this.plan = []; // hosts still to try, in order, before going round again
     this.target = null; // the host this attempt knocks at
     this.movedTo = null; // where the host said the room went
@@ -89,12 +91,17 @@ export class Connection extends EventTarget {
   /** The host's successors changed (welcome or `successors` event): a list of base URLs. */
   setSuccessors(urls) {
     const home = hostBase();
-    this.successors = [...new Set((Array.isArray(urls) ? urls : []).map(originOf).filter((o) => o && o !== home))];
+    const list = [...new Set((Array.isArray(urls) ? urls : []).map(originOf).filter((o) => o && o !== home))];
+    // A standby whose link to the host broke leaves the list, and may be the one that takes
+    // the room over when the host is lost next: it is still tried, after the listed ones.
+    this.former = [...new Set([...this.successors, ...this.former])]
+      .filter((o) => !list.includes(o) && o !== home).slice(0, MAX_FORMER);
+    this.successors = list;
   }
 
   /** The next host to knock at: the current one first after a loss, then each successor. */
   nextTarget() {
-    if (!this.plan.length) this.plan = [hostBase(), ...this.successors];
+    if (!this.plan.length) this.plan = [hostBase(), ...this.successors, ...this.former];
     return this.plan.shift();
   }
 
@@ -185,6 +192,7 @@ export class Connection extends EventTarget {
     setHostBase(target);
     this.plan = [];
     this.successors = this.successors.filter((o) => o !== target);
+    this.former = this.former.filter((o) => o !== target);
     this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target } }));
     return true;
   }
@@ -199,7 +207,7 @@ export class Connection extends EventTarget {
     this.movedTo = null;
     if (movedTo || code === CLOSE.MOVED) {
       // Handed over: straight to where the room went, then its other successors.
-      this.plan = [...new Set([movedTo ?? hostBase(), ...this.successors, hostBase()])]
+      this.plan = [...new Set([movedTo ?? hostBase(), ...this.successors, ...this.former, hostBase()])]
         .filter((o) => o !== this.target || o === movedTo);
       if (movedTo && movedTo !== this.target) {
         this.open();

@@ -75,6 +75,16 @@ export function openAtHost(xhr, method, path) {
 
 const blobs = new Map(); // absolute file URL -> Promise of an object URL
 
+/** Show the image at `path` (a host route, like the QR code) in `img`, wherever the room is. */
+export function showImage(img, path) {
+  if (!isForeign()) {
+    img.src = path;
+    return img;
+  }
+  fileUrl(path).then((src) => { img.src = src; }, () => { /* the alt text stays */ });
+  return img;
+}
+
 /**
  * A URL an <img> or a download link can use for the shared file at `path`: the host's own URL
  * while the page's host serves the room; after a move, the file fetched with the page's headers
