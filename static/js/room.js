@@ -351,7 +351,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     conn.setSuccessors(w.successors);
     // A standby that took over serves a higher term: what this page holds above its last id
     // never reached it, and is dropped from view (the welcome is the truth; our own go again).
-    const newTerm = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term && w.room_id === roomId;
+    const newTerm = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term && w.room_id === roomId && events.length > 0;
     if (Number.isInteger(w.term)) term = w.term;
     if (newTerm) events = events.filter((e) => e.id <= w.last_id);
     let fromWelcome = true;
@@ -380,7 +380,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     if (w.name_taken && w.requested_name) nameNotice.show(w.requested_name, w.you.name);
     else nameNotice.hide();
     if (w.has_more_after || newTerm) {
-      const from = newTerm ? Math.max(0, (events[events.length - 1]?.id ?? 0) - TERM_RECHECK) : events[events.length - 1]?.id ?? 0;
+      const last = events[events.length - 1]?.id ?? 0;
+      const from = newTerm ? Math.max(0, (events.length ? last : w.last_id) - TERM_RECHECK) : last;
       events = await catchUp(newTerm ? events.filter((e) => e.id <= from) : events);
       if (signal.aborted) return;
       fresh = [...fresh, ...events.filter((e) => e.id > from)];
