@@ -160,10 +160,57 @@ class Replica:
                                        record["mime"], record["stored_name"],
                                        record.get("uploader"), record["ts"]))
 
-    def file_ids(self) -> set[str]:
-        return {str(r[0]) for r in self._db.execute("SELECT id FROM files")}
 
 
 def _rollback(db: sqlite3.Connection) -> None:
     if db.in_transaction:
         db.execute("ROLLBACK")
+
+
+class ReplicaFiles:
+    """The shared files' bytes a replica keeps, at most ``max_bytes`` of them: the oldest go
+    first to make room for a new one, and a file larger than the quota is not kept."""
+
+    def __init__(self, folder: Path, max_bytes: int) -> None:
+        private_folder(folder)
+        self.folder = folder
+        self.max_bytes = max_bytes
+        self.held: dict[str, int] = {}  # stored name -> size, oldest first
+        for path in sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime):
+            if path.is_file() and not path.name.startswith("."):
+                self.held[path.name] = path.stat().st_size
+
+    def make_room(self, size: int) -> bool:
+        """Free space for ``size`` more bytes; False when it can never fit."""
+        if size > self.max_bytes:
+            return False
+        while self.held and sum(self.held.values()) + size > self.max_bytes:
+            self.erase(next(iter(self.held)))
+        return True
+
+    def erase(self, stored_name: str) -> None:
+        self.held.pop(stored_name, None)
+        try:
+            (self.folder / stored_name).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove the replicated file %s: %s", stored_name, exc)
+
+    def keep(self, stored_name: str, size: int) -> None:
+        self.held[stored_name] = size
+
+
+def mark_unavailable(path: Path, folder: Path) -> int:
+    """Before serving a replica: messages whose file's bytes it lacks say ``available: false``
+    (clients show the name and who shared it, not a broken link). Returns how many files."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        missing = [str(i) for i, name in db.execute("SELECT id, stored_name FROM files")
+                   if not (folder / str(name)).is_file()]
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("UPDATE events SET payload=json_set(payload, '$.file.available', "
+                       "json('false')) WHERE file_id=? AND json_extract(payload, '$.file') "
+                       "IS NOT NULL", [(i,) for i in missing])
+        db.execute("COMMIT")
+        return len(missing)
+    finally:
+        db.close()

@@ -24,6 +24,7 @@ from .security import (
     ADMIN_COOKIE,
     CLIENT_COOKIE,
     CLIENT_HEADER,
+    STANDBY_HEADER,
     AttemptLimiter,
     PasswordGate,
     cookie_value,
@@ -198,7 +199,7 @@ class Room:
                         "key_pem": self.identity.key_file.read_text("ascii")}
         return {"type": "replica", "room_id": store.room_id, "room": s.room,
                 "term": store.term, "secret": store.secret().hex(), "hosts": self.hosts,
-                "identity": identity, "you": link.url,
+                "identity": identity, "you": link.url, "files_token": link.token,
                 "settings": {"password_required": bool(s.password), "password": s.password,
                              "admin_password": s.admin_password,
                              **{k: getattr(s, k) for k in REPLICATED_SETTINGS}}}
@@ -223,6 +224,11 @@ class Room:
         """The request carries this room's session, as a cookie or (from a page that followed the
         room from another host) a header; or the room needs none."""
         return self.gate.token_ok(session_token(headers))
+
+    def is_standby(self, headers: Any) -> bool:
+        """The request comes from one of this room's standbys (fetching a file's bytes)."""
+        succession = self._succession
+        return succession is not None and succession.holds_token(headers.get(STANDBY_HEADER))
 
     def is_admin(self, headers: Any) -> bool:
         """The request carries this host's admin session cookie."""

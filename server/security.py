@@ -44,6 +44,7 @@ BROWSER_COOKIE = "lanchat_browser"
 CLIENT_COOKIE = "lanchat_client"  # set by the page: its client_id, so HTTP routes know who asks
 CLIENT_HEADER = "x-lanchat-client"
 SESSION_HEADER = "x-lanchat-session"  # the session, from a page another host of the room served
+STANDBY_HEADER = "x-lanchat-standby"  # a standby's files token (server/succession.py)
 
 
 class PasswordGate:

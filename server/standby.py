@@ -32,13 +32,15 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from . import netinfo
-from .replica import Replica, ReplicaError
+from .replica import Replica, ReplicaError, ReplicaFiles, mark_unavailable
+from .security import STANDBY_HEADER
 from .settings import Settings
 from .tls import CERT_FILE, KEY_FILE, tls_wanted, write_private
 
@@ -87,14 +89,22 @@ class Standby:
         self.problem: str | None = None
         self.url: str | None = None  # where this process serves the room, once it does
         self._task: asyncio.Task[None] | None = None
+        self.files: ReplicaFiles | None = None
+        self.files_token: str | None = None  # lets this standby download the host's files
+        self._downloads: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._fetcher: asyncio.Task[None] | None = None
 
     async def async_start(self) -> None:
         self.replica = await asyncio.to_thread(Replica, self.settings.db_path)
         self.room_id = self.replica.room_id
         self.term = int(self.replica.meta("term") or 0)
+        self.files = await asyncio.to_thread(ReplicaFiles, self.settings.files_dir,
+                                             self.settings.standby_files_max_bytes)
         self._task = asyncio.create_task(self._run(), name="lanchat-standby")
+        self._fetcher = asyncio.create_task(self._fetch_files(), name="lanchat-standby-files")
 
     async def async_close(self) -> None:
+        await self._stop_fetching()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -195,6 +205,8 @@ class Standby:
             elif kind == "people":
                 assert self.replica is not None
                 await asyncio.to_thread(self.replica.set_people, dict(data["people"]))
+            elif kind == "file":
+                await self._file(dict(data["record"]))
             elif kind == "successors":
                 self.successors = [str(u) for u in data.get("urls", [])]
             elif kind == "moved":
@@ -212,6 +224,46 @@ class Standby:
             await ws.close(1011, exc.detail[:120])
             return
         await ws.send(json.dumps({"type": "ack", "id": applied.last_id}))
+        for stored_name in applied.erase:  # the files of deleted messages
+            if self.files is not None:
+                self.files.erase(stored_name)
+
+    # Files --------------------------------------------------------------------------------
+
+    async def _file(self, record: dict[str, Any]) -> None:
+        """A shared file's record: kept at once, its bytes fetched in the background."""
+        assert self.replica is not None
+        await asyncio.to_thread(self.replica.add_file, record)
+        self._downloads.put_nowait(record)
+
+    async def _fetch_files(self) -> None:
+        """Download shared files one at a time, within ``standby_files_max_bytes``."""
+        while True:
+            record = await self._downloads.get()
+            files = self.files
+            name, size = str(record["stored_name"]), int(record["size"])
+            if files is None or name in files.held or "/" in name or name.startswith("."):
+                continue
+            if not files.make_room(size):
+                log.info("standby: %s is larger than the files quota; not kept", record["name"])
+                continue
+            url = f"{self.host_url}/api/files/{record['id']}"
+            try:
+                await asyncio.to_thread(_download, url, self.files_token or "",
+                                        files.folder / name)
+            except (OSError, ValueError) as exc:
+                log.warning("standby: could not fetch %s (%s)", record["name"], exc)
+                continue
+            files.keep(name, size)
+
+    async def _stop_fetching(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.cancel()
+            try:
+                await self._fetcher
+            except asyncio.CancelledError:
+                pass
+            self._fetcher = None
 
     async def _adopt(self, data: dict[str, Any]) -> bool:
         """Take the room's identity from a ``replica`` frame; False for another room's."""
@@ -223,11 +275,14 @@ class Standby:
         self.term = int(data.get("term") or 0)
         self.you = data.get("you")
         self.host_settings = dict(data.get("settings") or {})
+        self.files_token = data.get("files_token")
         meta = {"room_id": room_id, "secret": str(data["secret"]), "term": str(self.term),
                 "hosts": json.dumps(data.get("hosts") or [])}
         await asyncio.to_thread(self.replica.adopt, meta)
         identity = data.get("identity")
-        if isinstance(identity, dict) and self.settings.tls_cert_file is None:
+        s = self.settings
+        # A standby given a certificate elsewhere keeps serving that one (an admin's own).
+        if isinstance(identity, dict) and s.tls_cert_file in (None, s.data_dir / CERT_FILE):
             await asyncio.to_thread(self._write_identity, identity)
             self._identity_changed()
         return True
@@ -261,7 +316,9 @@ class Standby:
         await asyncio.to_thread(self.replica.adopt, {"term": str(self.term)})
         self.replica.close()
         self.replica = None
+        await self._stop_fetching()
         s = self.settings
+        await asyncio.to_thread(mark_unavailable, s.db_path, s.files_dir)
         limits = {k: v for k, v in self.host_settings.items()
                   if k not in ("password", "admin_password", "password_required")
                   and hasattr(s, k)}
@@ -312,6 +369,18 @@ def _get_json(url: str, timeout: float) -> Any:
     context = _client_tls() if url.startswith("https") else None
     with urllib.request.urlopen(url, timeout=timeout, context=context) as answer:
         return json.loads(answer.read(1024 * 1024))
+
+
+def _download(url: str, token: str, path: Path) -> None:
+    """Fetch a shared file's bytes into ``path`` (whole, or not at all)."""
+    request = urllib.request.Request(url, headers={STANDBY_HEADER: token})
+    context = _client_tls() if url.startswith("https") else None
+    tmp = path.with_name("." + path.name + ".part")
+    with urllib.request.urlopen(request, timeout=30, context=context) as answer, \
+            open(tmp, "wb") as out:
+        while chunk := answer.read(1024 * 1024):
+            out.write(chunk)
+    tmp.replace(path)
 
 
 def _client_tls() -> ssl.SSLContext:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -105,6 +106,10 @@ class Link:
     acked: int = 0
     caught_at: float = 0.0  # when its ack last reached the host's last id
     sent: int = 0  # the last row id sent to it
+    files_sent: int = 0  # the last rowid of ``files`` sent to it
+    # What it shows to download shared files' bytes (GET /api/files/<id>, header
+    # x-lanchat-standby), good while this link is open.
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     people_sent: dict[str, str] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -158,6 +163,7 @@ class Succession:
             await link.send_json(self._replica_info(link))
             self.reorder(force_send=link)
             while not link.closed:
+                await self._send_files(link, db)
                 await self._send_rows(link, db)
                 await self._send_people(link)
                 try:
@@ -180,6 +186,22 @@ class Succession:
                 return
             await link.send_text(frame)
             link.sent = last
+
+    async def _send_files(self, link: Link, db: sqlite3.Connection) -> None:
+        """Shared files' records, before the rows that attach them."""
+        found = await asyncio.to_thread(lambda: db.execute(
+            "SELECT rowid, id, name, size, mime, stored_name, uploader, ts FROM files "
+            "WHERE rowid > ? ORDER BY rowid", (link.files_sent,)).fetchall())
+        for row in found:
+            record = dict(zip(("id", "name", "size", "mime", "stored_name", "uploader", "ts"),
+                              row[1:], strict=True))
+            await link.send_json({"type": "file", "record": record})
+            link.files_sent = int(row[0])
+
+    def holds_token(self, token: str | None) -> bool:
+        """``token`` is an open standby link's: it may download any shared file."""
+        return bool(token) and any(link.token == token and not link.closed
+                                   for link in self.links)
 
     async def _send_people(self, link: Link) -> None:
         people = self._people()

@@ -15,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from server.replica import COLUMNS
+from server.tls import CERT_FILE, KEY_FILE, make_self_signed
 from tests.conftest import Chatter, Host, wait_until
+from tests.tls_helpers import cert_fingerprint, make_cert, served_fingerprint
 
 ADMIN = "stand-by-admin-secret"
 
@@ -163,3 +165,98 @@ def test_a_standby_never_overwrites_another_rooms_history(make_host, tmp_path: P
     finally:
         standby.stop()
     assert rows(tmp_path / "other" / "history.sqlite3") == before
+
+
+def test_shared_files_follow_within_the_quota_and_the_rest_show_unavailable(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    ada = Chatter(host, "Ada")
+    small_bytes, big_bytes = b"small file " * 100, b"B" * 300_000
+    with host.http() as http:
+        small = http.post("/api/files", files={"file": ("notes.txt", small_bytes)}).json()
+        big = http.post("/api/files", files={"file": ("video.bin", big_bytes)}).json()
+    first = echo(ada, ada.say("the notes", file_id=small["id"]))
+    echo(ada, ada.say("the video", file_id=big["id"]))
+    standby: Host = make_host(standby_url=host.url, standby_files_max_bytes=100_000)
+    wait_until(caught_up(host, standby), timeout=20, what="the replica to catch up")
+    held = standby.data_dir / "files" / small["id"]
+    wait_until(lambda: held.is_file() and held.read_bytes() == small_bytes, timeout=20,
+               what="the small file's bytes on the standby")
+    host.stop()  # on purpose: the room is handed over to the standby
+    wait_until(lambda: not status(standby).get("standby"), timeout=20,
+               what="the standby to serve the room")
+    assert not (standby.data_dir / "files" / big["id"]).exists()
+    joined = Chatter(standby, "Bob", since=first["id"] - 1)
+    shown = {e["text"]: e for e in joined.welcome["events"] if e["type"] == "message"}
+    assert "available" not in shown["the notes"]["file"]
+    assert shown["the video"]["file"]["available"] is False
+    assert shown["the video"]["user"]["name"] == "Ada"  # who shared it still shows
+    with standby.http() as http:
+        assert http.get(small["url"]).content == small_bytes
+        gone = http.get(big["url"])
+        assert gone.status_code == 404 and "no longer available" in gone.json()["detail"]
+    joined.close()
+
+
+def hello_at(node: Host, origin: str, **hello: Any) -> tuple[dict[str, Any] | None, int | None]:
+    """Say hello at ``node`` as a page from ``origin`` (no cookie): the welcome, or the close
+    code."""
+    with connect(node.ws_url, open_timeout=10, additional_headers={"Origin": origin}) as ws:
+        try:
+            ws.send(json.dumps({"type": "hello", "name": "Page", "client_id": "page-1",
+                                **hello}))
+            while True:
+                event = json.loads(ws.recv(timeout=10))
+                if event["type"] == "welcome":
+                    return event, None
+        except ConnectionClosed as exc:
+            return None, exc.rcvd.code if exc.rcvd is not None else 1006
+
+
+def test_a_page_follows_a_password_room_with_its_session_and_origin(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="room-pass")
+    with host.http() as http:
+        assert http.post("/api/login", json={"password": "room-pass"}).status_code == 200
+        cookie = f"lanchat_session={http.cookies['lanchat_session']}"
+    ada = Chatter(host, "Ada", additional_headers={"Cookie": cookie, "Origin": host.url})
+    session = ada.welcome["session"]
+    standby: Host = make_host(standby_url=host.url, password="room-pass")
+    wait_until(caught_up(host, standby), timeout=20, what="the replica to catch up")
+    host.stop()
+    moved = ada.recv_type("moved", timeout=20)
+    assert moved["url"] == standby.url and moved["term"] == 1
+    wait_until(lambda: not status(standby).get("standby"), timeout=20,
+               what="the standby to serve the room")
+    assert status(standby)["password"] is True
+    welcome, _ = hello_at(standby, host.url, session=session, since=ada.welcome["last_id"])
+    assert welcome is not None and welcome["room_id"] == ada.welcome["room_id"]
+    assert welcome["term"] == 1 and "session" in welcome
+    assert hello_at(standby, host.url)[1] == 4401  # no session: the password is needed
+    assert hello_at(standby, host.url, session="0" * 32 + "." + "0" * 64)[1] == 4401
+    with pytest.raises(InvalidStatus) as refused:  # a page of some other site
+        hello_at(standby, "http://evil.example:8765", session=session)
+    assert refused.value.response.status_code == 403
+    ada.close()
+
+
+def test_a_standby_serves_with_the_rooms_tls_identity(make_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cert, key = make_cert(tmp_path, "host")
+    host: Host = make_host(tls_cert_file=cert, tls_key_file=key)
+    Chatter(host, "Ada").close()
+    folder = tmp_path / "standby"
+    own_cert, own_key = folder / CERT_FILE, folder / KEY_FILE
+    make_self_signed(own_cert, own_key)  # the standby's own identity, until it follows
+    standby = Host(folder, standby_url=f"https://127.0.0.1:{host.port}",
+                   tls_cert_file=own_cert, tls_key_file=own_key).start()
+    try:
+        wait_until(lambda: status(standby).get("state") == "following", timeout=20,
+                   what="the standby to follow over TLS")
+        room_fp = cert_fingerprint(cert)
+        assert served_fingerprint("127.0.0.1", standby.port) == room_fp
+        assert status(host)["successors"] == [f"https://127.0.0.1:{standby.port}"]
+        host.stop()
+        wait_until(lambda: not status(standby).get("standby"), timeout=20,
+                   what="the standby to serve the room")
+        assert status(standby)["fingerprint"] == room_fp
+        assert (own_key.stat().st_mode & 0o077) == 0, "the room's key is private"
+    finally:
+        standby.stop()

@@ -35,7 +35,7 @@ RoomDep = Annotated[Room, Depends(get_room)]
 
 def member(request: Request, room: RoomDep) -> None:
     """Routes that show the room's content need the password, when the room has one."""
-    if not room.is_member(request.headers):
+    if not room.is_member(request.headers) and not room.is_standby(request.headers):
         raise HTTPException(401, "this room needs its password: POST it to /api/login")
 
 

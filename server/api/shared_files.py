@@ -37,9 +37,15 @@ async def upload(request: Request, room: RoomDep,
 @router.get("/api/files/{file_id}", dependencies=[Member])
 async def download(request: Request, room: RoomDep, file_id: str) -> FileResponse:
     record = room.files.lookup(file_id)
+    known = record or room.store.get_file(file_id)  # listed, its bytes perhaps not here
     # A private message's file is for its two people: to anyone else it does not exist.
-    if record is None or not room.store.file_visible(file_id, room.viewer(request.headers)):
+    # A standby holds everything, as the host does.
+    if known is None or not (room.is_standby(request.headers) or room.store.file_visible(
+            file_id, room.viewer(request.headers))):
         raise HTTPException(404, "no such file on this host")
+    if record is None:
+        raise HTTPException(404, "this file is no longer available: its only copy stayed "
+                                 "with a former host of the room")
     inline = record.mime in INLINE_MIME
     return SharedFile(
         room.files.path_of(record),
