@@ -146,3 +146,45 @@ def test_a_message_the_lost_host_took_alone_is_resent_to_the_standby_and_stored_
         assert not errors.real_errors(), errors.real_errors()
     finally:
         link.close()
+
+
+def test_a_password_room_is_followed_to_a_host_its_cookies_do_not_reach(
+        make_host: Any, browser: Any, tmp_path: Path) -> None:
+    """The page was served as http://localhost:<port>, the standby is http://127.0.0.1:<port>:
+    another site, so the page's session cookie stays behind. The welcome's session token gets
+    the page into the new host's room (in the hello) and its history (as a header)."""
+    need_tool(chromium_path(), "chromium")
+    first = make_host(host="localhost", password="correct horse")
+    page_url = f"http://localhost:{first.port}"
+    standby = make_host(standby_url=page_url, password="correct horse",
+                        standby_files_max_bytes=0)
+    wait_until(lambda: successors(first), timeout=15, what="the standby to be a successor")
+    _, ada, errors = new_page(browser, viewport=PHONE)
+    ada.goto(page_url + "/")
+    ada.locator("#join-name").fill("Ada")
+    ada.locator("#join-password").fill("correct horse")
+    ada.locator("#join-password").press("Enter")
+    wait_connected(ada)
+    say(ada, "before the move")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kept only by the first host\n")
+    ada.locator('.composer input[type="file"]').set_input_files(str(notes))
+    expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(2)
+
+    first.stop()
+    expect(ada.locator("#messages .notice",
+                       has_text=f"The room moved to 127.0.0.1:{standby.port}.")) \
+        .to_be_visible(timeout=15_000)
+    wait_connected(ada)
+    say(ada, "after the move")
+    expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(3)
+    assert message_texts(ada) == ["before the move", "after the move"]
+    # The page read the new host's history across sites with its token (the term changed):
+    # that is how it learnt the file stayed with the first host.
+    expect(ada.locator("#messages .file-card.file-gone .file-name")).to_have_text("notes.txt")
+    token = ada.evaluate("() => document.cookie")
+    assert "lanchat_session" not in token  # HttpOnly, and never the page's to send elsewhere
+    with httpx.Client(base_url=standby.url, timeout=10) as http:
+        assert http.get("/api/events").status_code == 401  # no cookie, no token: nothing
+    shot(ada, "room-moved-password-phone.png")
+    assert not errors.real_errors(), errors.real_errors()

@@ -382,9 +382,13 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     if (w.has_more_after || newTerm) {
       const last = events[events.length - 1]?.id ?? 0;
       const from = newTerm ? Math.max(0, (events.length ? last : w.last_id) - TERM_RECHECK) : last;
-      events = await catchUp(newTerm ? events.filter((e) => e.id <= from) : events);
+      const read = await catchUp(newTerm ? events.filter((e) => e.id <= from) : events);
       if (signal.aborted) return;
-      fresh = [...fresh, ...events.filter((e) => e.id > from)];
+      // A re-read that did not get as far as what the page held failed: keep what it held.
+      if (!newTerm || (read[read.length - 1]?.id ?? 0) >= Math.min(last, w.last_id)) {
+        events = read;
+        fresh = [...fresh, ...events.filter((e) => e.id > from)];
+      }
     }
     hasMoreBefore = events.length > 0 && events[0].id > 1;
     outbox.ackFromHistory(fresh, me?.id);
