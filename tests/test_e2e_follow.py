@@ -5,6 +5,7 @@ that never received the last message serves the room). Real hosts, a real standb
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tests.e2e_helpers import (
     say,
     shot,
     wait_connected,
+    wait_in_page,
 )
 from tests.tcp_proxy import Proxy
 from tests.test_e2e_files import png_bytes
@@ -69,13 +71,20 @@ def test_the_page_follows_a_handed_over_room_without_reloading(
     say(ada, "before the move")
     expect(bob.locator("#messages .msg-text")).to_have_text(["before the move"])
     ada.evaluate("() => { window.sameDocument = true; }")  # a reload would forget it
+    # 127.0.0.1 is a secure context: the service worker keeps the app for a reload later.
+    wait_in_page(ada, """async () => Boolean(navigator.serviceWorker.controller) &&
+        (await (await caches.open('lanchat-shell-v2')).keys())
+            .some((r) => r.url.endsWith('/js/host-base.js'))""", "the app kept offline")
 
+    stopped_at = time.monotonic()
     first.stop()  # the host stops on purpose: it hands the room to its standby first
     address = f"127.0.0.1:{standby.port}"
     for page in (ada, bob):
         expect(page.locator("#messages .notice", has_text=f"The room moved to {address}.")) \
             .to_be_visible(timeout=15_000)
         wait_connected(page)
+    print(f"\nhand-over: both pages online at the new host {time.monotonic() - stopped_at:.2f} s "
+          "after the host began to stop")
     assert ada.evaluate("() => window.sameDocument === true"), "the page reloaded"
     assert ada.url == first.url + "/"
 
@@ -105,6 +114,16 @@ def test_the_page_follows_a_handed_over_room_without_reloading(
     assert gone.locator("a, img, button").count() == 0
     expect(ada.locator("#messages .file-card.file-gone")).to_have_count(1)
     assert message_texts(ada) == ["before the move", "after the move"]
+
+    # Reloaded with its own host gone, the page finds the room where it went.
+    ada.reload()
+    expect(ada.locator("#messages .notice", has_text=f"The room moved to {address}.")) \
+        .to_be_visible(timeout=15_000)
+    wait_connected(ada)
+    say(ada, "after a reload")
+    expect(bob.locator("#messages .msg-text")).to_have_text(
+        ["before the move", "after the move", "after a reload"])
+    assert stored_texts(standby) == ["before the move", "after the move", "after a reload"]
     assert not errors.real_errors(), errors.real_errors()
     assert not bob_errors.real_errors(), bob_errors.real_errors()
 
@@ -131,10 +150,17 @@ def test_a_message_the_lost_host_took_alone_is_resent_to_the_standby_and_stored_
 
         link.close()  # the cable between them is cut: the standby will take over
         link.listener.close()
+        lost_at = time.monotonic()
         first.stop()  # and the host is gone too (no hand-over: its standby left)
+        # Between tries of the lost host, the banner says where the page looks now.
+        expect(ada.locator(".banner")).to_contain_text("Reconnecting to the room’s next host…",
+                                                       timeout=10_000)
+        shot(ada, "room-next-host-desktop.png")
         expect(ada.locator("#messages .notice",
                            has_text=f"The room moved to 127.0.0.1:{standby.port}.")) \
             .to_be_visible(timeout=30_000)
+        print(f"\ntake-over: the page was in the room again {time.monotonic() - lost_at:.2f} s "
+              "after the host was lost")
         wait_until(lambda: stored_texts(standby) == ["one", "two"], timeout=15,
                    what="the resent message to be stored at the standby")
         wait_connected(ada)

@@ -27,6 +27,7 @@ const FULL_RETRY_CAP_MS = 15000; // a full room: give the others room before kno
 const OPEN_WITHIN_MS = 5000;
 const WELCOME_WITHIN_MS = 15000; // once open, a busy host gets longer to send its welcome
 const MAX_FORMER = 4;
+const NEXT_HOST_MS = 200; // from one host of a round to the next
 
 export class Connection extends EventTarget {
   /** `hello()` returns the fields of the hello frame, asked fresh on every (re)connect;
@@ -97,6 +98,14 @@ export class Connection extends EventTarget {
     this.former = [...new Set([...this.successors, ...this.former])]
       .filter((o) => !list.includes(o) && o !== home).slice(0, MAX_FORMER);
     this.successors = list;
+  }
+
+  /** Hosts the room had before this page was loaded (saved by an earlier page): tried after
+   *  the current host and its successors. */
+  remember(urls) {
+    const home = hostBase();
+    this.former = [...new Set([...urls.map(originOf), ...this.former])]
+      .filter((o) => o && o !== home).slice(0, MAX_FORMER);
   }
 
   /** The next host to knock at: the current one first after a loss, then each successor. */
@@ -224,6 +233,7 @@ export class Connection extends EventTarget {
     // it asked, before knocking again.
     const minDelay = code === CLOSE.TOO_MANY ? this.retryAfterMs : 0;
     this.retryAfterMs = 0;
+    if (code === CLOSE.TOO_MANY) this.plan = []; // that host is up: wait for it, not elsewhere
     this.scheduleRetry(code, reason, minDelay);
   }
 
@@ -231,9 +241,12 @@ export class Connection extends EventTarget {
     if (!this.downSince) this.downSince = Date.now();
     const cap = code === CLOSE.TOO_MANY ? FULL_RETRY_CAP_MS
       : Date.now() - this.downSince < QUICK_FOR_MS ? QUICK_RETRY_CAP_MS : SLOW_RETRY_CAP_MS;
-    const delay = Math.max(minDelay,
-      backoffDelay(this.attempt + (code === CLOSE.TOO_MANY ? 3 : 0), Math.random, cap));
-    this.attempt += 1;
+    // The hosts of one round (the host, then its successors) are tried one after another;
+    // the backoff is between rounds.
+    const inRound = this.plan.length > 0;
+    const delay = Math.max(minDelay, inRound ? NEXT_HOST_MS
+      : backoffDelay(this.attempt + (code === CLOSE.TOO_MANY ? 3 : 0), Math.random, cap));
+    if (!inRound) this.attempt += 1;
     const retryAt = Date.now() + delay;
     this.setState('offline', { retryAt, code, reason, next: (this.plan[0] ?? hostBase()) !== hostBase() });
     this.retryTimer = setTimeout(() => this.open(), delay);

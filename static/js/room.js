@@ -110,6 +110,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     const session = sessionToken(); // a new host of a room with a password knows us by it
     return { name, client_id: clientId, since: sentSince, ...(session ? { session } : {}) };
   }, () => roomId);
+  const saved = roomId ? store.follow(roomId) : null;
+  if (saved) conn.remember([saved.host, ...(saved.successors ?? [])].filter((u) => typeof u === 'string'));
   const dialogs = mountRoomDialogs();
   const head = mountHeader(header, {
     onBack: backToLobby,
@@ -349,6 +351,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     store.setMe(w.you);
     if (typeof w.session === 'string' && w.session) setCredentials({ token: w.session });
     conn.setSuccessors(w.successors);
+    store.setFollow(w.room_id, { host: hostBase(), successors: conn.successors });
     // A standby that took over serves a higher term: what this page holds above its last id
     // never reached it, and is dropped from view (the welcome is the truth; our own go again).
     const newTerm = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term && w.room_id === roomId && events.length > 0;

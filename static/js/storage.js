@@ -104,6 +104,11 @@ export function loadOutbox() {
 }
 export function saveOutbox(items) { write('lanchat.outbox', items); }
 
+/** Where a room was served last, and its successors: a page reloaded after the room moved
+ *  (its own host gone) finds the room there. */
+export function follow(roomId) { return read(`lanchat.follow.${roomId}`); }
+export function setFollow(roomId, where) { write(`lanchat.follow.${roomId}`, where); }
+
 // Messages a host acknowledged in the last minutes, kept to resend if the room moves (outbox.js).
 export function loadSent() {
   const items = read('lanchat.sent', []);
