@@ -223,7 +223,9 @@ export class Connection extends EventTarget {
         return;
       }
     }
-    if (REFUSALS.has(code)) {
+    // Another host that will not have this page (an older version, another room's password):
+    // not a verdict on the room, so the page goes on to the next one.
+    if (REFUSALS.has(code) && this.target === hostBase()) {
       this.stopped = true;
       // The host's reason is English: the code says it in the person's language.
       this.setState('refused', { code, reason: refusalReason(code) });
