@@ -260,3 +260,33 @@ def test_a_standby_serves_with_the_rooms_tls_identity(make_host, tmp_path: Path)
         assert (own_key.stat().st_mode & 0o077) == 0, "the room's key is private"
     finally:
         standby.stop()
+
+
+def test_after_a_hand_over_the_other_standby_follows_the_new_host(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    old_client = Chatter(host, "Old")  # knows nothing of succession: ignores the new fields
+    first: Host = make_host(standby_url=host.url)
+    wait_until(lambda: status(first).get("state") == "following", timeout=20,
+               what="the first standby to follow")
+    wait_until(lambda: len(status(host)["successors"]) == 1, timeout=20, what="one successor")
+    second: Host = make_host(standby_url=host.url)
+    wait_until(lambda: len(status(host)["successors"]) == 2, timeout=20,
+               what="both standbys in the successors list")
+    assert status(host)["successors"][0] == first.url, "the longest connected goes first"
+    echo(old_client, old_client.say("still works"))
+    wait_until(caught_up(host, second), timeout=20, what="the second replica to catch up")
+    host.stop()
+    wait_until(lambda: not status(first).get("standby"), timeout=20,
+               what="the first successor to serve")
+    wait_until(lambda: status(second).get("host") == first.url
+               and status(second).get("state") == "following", timeout=20,
+               what="the second standby to follow the new host")
+    assert status(first)["successors"] == [second.url]
+    bob = Chatter(first, "Bob")
+    assert bob.welcome["successors"] == [second.url] and bob.welcome["term"] == 1
+    echo(bob, bob.say("after the move"))
+    wait_until(caught_up(first, second), timeout=20, what="the second replica to follow")
+    with pytest.raises(ConnectionClosed) as closed:
+        old_client.recv_type("never", timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4301
+    bob.close()
