@@ -214,3 +214,36 @@ def test_a_password_room_is_followed_to_a_host_its_cookies_do_not_reach(
         assert http.get("/api/events").status_code == 401  # no cookie, no token: nothing
     shot(ada, "room-moved-password-phone.png")
     assert not errors.real_errors(), errors.real_errors()
+
+
+def test_the_sent_log_resends_what_another_host_took_and_forgets_after_ten_minutes(
+        host: Host, browser: Any) -> None:
+    """The page's sent log, as a page finds it after its room moved: a message another host
+    took a minute ago goes again (once), one from eleven minutes ago is forgotten."""
+    need_tool(chromium_path(), "chromium")
+    _, ada, errors = new_page(browser, viewport=DESKTOP)
+    join(ada, host.url, "Ada")
+    say(ada, "here first")
+    expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
+    ada.evaluate("""() => {
+        const now = Date.now();
+        const entry = (cmid, text, ago) => ({ cmid, text, ts: new Date(now - ago).toISOString(),
+            state: 'sent', id: 99, host: 'http://127.0.0.1:9', at: now - ago });
+        const log = JSON.parse(localStorage.getItem('lanchat.sent') || '[]');
+        localStorage.setItem('lanchat.sent', JSON.stringify([...log,
+            entry('6b1d1f52-0d8c-4a8e-9a51-2a3c2f1e0a01', 'a minute ago elsewhere', 60000),
+            entry('6b1d1f52-0d8c-4a8e-9a51-2a3c2f1e0a02', 'eleven minutes ago', 660000)]));
+    }""")
+    ada.reload()
+    wait_connected(ada)
+    wait_until(lambda: stored_texts(host) == ["here first", "a minute ago elsewhere"],
+               what="the logged message to be sent again")
+    expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(2)
+    log = ada.evaluate("() => JSON.parse(localStorage.getItem('lanchat.sent'))")
+    # This host took the two it showed; the resent one leaves the log (a second host has it).
+    assert [e["text"] for e in log] == ["here first"], log
+    ada.reload()
+    wait_connected(ada)
+    assert stored_texts(host) == ["here first", "a minute ago elsewhere"]
+    assert message_texts(ada) == ["here first", "a minute ago elsewhere"]
+    assert not errors.real_errors(), errors.real_errors()
