@@ -110,6 +110,9 @@ class Peer:
     is_self: bool = False
     # The SHA-256 of its certificate (TXT ``fp``); "" for a host without TLS (or an old one).
     fingerprint: str = ""
+    # How many times the room was handed over (TXT ``term``; 0 for an old host): of two
+    # entries of one room id, a lobby shows the one with the higher term.
+    term: int = 0
 
     @property
     def url(self) -> str:
@@ -121,7 +124,7 @@ class Peer:
         return {"id": self.id, "name": self.name, "url": self.url, "host": self.host,
                 "port": self.port, "users": self.users, "version": self.version,
                 "password": self.password, "machine": self.machine, "self": self.is_self,
-                "fingerprint": self.fingerprint or None}
+                "fingerprint": self.fingerprint or None, "term": self.term}
 
 
 class Advertiser:
@@ -392,10 +395,7 @@ class PeerBrowser:
         addresses = tuple(info.parsed_addresses(IPVersion.V4Only))
         if not addresses or not info.port:
             return None
-        try:
-            users = max(0, int(props.get("users") or 0))
-        except ValueError:
-            users = 0
+        users, term = _count(props.get("users")), _count(props.get("term"))
         path = props.get("path") or "/"
         if not path.startswith("/"):
             path = "/"
@@ -411,7 +411,7 @@ class PeerBrowser:
                     version=props.get("version") or "?",
                     password=(props.get("password") or "0") == "1", machine=machine,
                     service=info.name, addresses=tuple(ordered),
-                    is_self=room_id == self.self_id, fingerprint=fp)
+                    is_self=room_id == self.self_id, fingerprint=fp, term=term)
 
     # -- liveness -----------------------------------------------------------------------------
 
@@ -511,6 +511,14 @@ class _AnnouncementListener(RecordUpdateListener):
 
     def async_update_records_complete(self) -> None:
         """Nothing to flush: ``heard`` acts per record."""
+
+
+def _count(text: str | None) -> int:
+    """A non-negative whole number from a TXT value; 0 for anything else."""
+    try:
+        return max(0, int(text or 0))
+    except ValueError:
+        return 0
 
 
 def _probe_context() -> ssl.SSLContext:

@@ -164,7 +164,7 @@ class Standby:
                 return await self._listen(ws)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else 1006
-            if code in (4400, 4403, 4429):
+            if code in (4400, 4403, 4409, 4429):
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 return self._refuse(f"the host refused this standby ({code}: {reason})")
             return End("dropped")

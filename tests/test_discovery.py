@@ -123,7 +123,7 @@ def test_browser_sees_add_then_user_count_update_then_goodbye_in_order() -> None
                 "id": room_id, "name": "Ada's room", "url": f"http://127.0.0.1:{health.port}/",
                 "host": "127.0.0.1", "port": health.port, "users": 0,
                 "version": advertiser.version, "password": False, "machine": "test-machine",
-                "self": False, "fingerprint": None}
+                "self": False, "fingerprint": None, "term": 0}
             assert browser.peers() == [peer]
 
             assert await advertiser.async_update(users=3)
@@ -213,6 +213,30 @@ def test_own_room_is_marked_self_and_two_rooms_are_listed_by_name() -> None:
             await browser.async_close()
             await zc_a.async_close()
             await zc_b.async_close()
+            await health.stop()
+
+    run(body)
+
+
+def test_a_room_handed_over_is_advertised_with_its_term() -> None:
+    async def body() -> None:
+        health = await FakeHealth().start()
+        zc_host, zc_lobby = AsyncZeroconf(interfaces=LOOPBACK), AsyncZeroconf(interfaces=LOOPBACK)
+        room_id = uuid.uuid4().hex
+        browser = PeerBrowser(zc_lobby, self_id="lobby", probe_interval=0.2, probe_timeout=0.5)
+        events = Recorder()
+        browser.add_listener(events)
+        ad = advertiser_for(zc_host, health.port, room_id, term=3)
+        try:
+            await browser.async_start()
+            await ad.async_start()
+            peer, _ = await events.wait_for("added", match=lambda p: p.id == room_id)
+            assert peer.term == 3 and peer.public()["term"] == 3
+        finally:
+            await ad.async_close()
+            await browser.async_close()
+            await zc_host.async_close()
+            await zc_lobby.async_close()
             await health.stop()
 
     run(body)
