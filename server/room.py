@@ -29,6 +29,7 @@ from .security import (
     PasswordGate,
     cookie_value,
     same_origin,
+    session_token,
 )
 from .settings import Settings
 from .store import HistoryStore
@@ -225,8 +226,9 @@ class Room:
         return same_origin(headers) or (origin is not None and origin.rstrip("/") in self.hosts)
 
     def is_member(self, headers: Any) -> bool:
-        """The request carries this room's session cookie (or the room needs none)."""
-        return self.gate.token_ok(cookie_value(headers))
+        """The request carries this room's session, as a cookie or (from a page that followed the
+        room from another host) a header; or the room needs none."""
+        return self.gate.token_ok(session_token(headers))
 
     def is_standby(self, headers: Any) -> bool:
         """The request comes from one of this room's standbys (fetching a file's bytes)."""

@@ -10,6 +10,11 @@ any web page open in a browser on the LAN can try to reach it through that brows
   (DNS rebinding: a foreign name resolved to a LAN address).
 - A request carrying an Origin other than the host itself is refused on the WebSocket and on
   uploads (cross-site WebSocket hijacking, cross-site posts).
+- A room outlives its host (a standby takes it over): a page keeps talking to the room's next
+  host without reloading. Its policy (connect-src) names the room's successors and former hosts,
+  and nothing else, and a host answers CORS for ``/api/`` only to its room's former hosts' pages,
+  without credentials: such a page names itself with headers (its client id and the room's
+  session token, which a foreign site's page cannot know).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ ADMIN_COOKIE = "lanchat_admin"  # an admin session: may moderate
 BROWSER_COOKIE = "lanchat_browser"
 CLIENT_COOKIE = "lanchat_client"  # set by the page: its client_id, so HTTP routes know who asks
 CLIENT_HEADER = "x-lanchat-client"
+SESSION_HEADER = "x-lanchat-session"  # the session, from a page another host of the room served
 STANDBY_HEADER = "x-lanchat-standby"  # a standby's files token (server/succession.py)
 
 
@@ -173,6 +179,13 @@ def same_origin(headers: Any) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
+def session_token(headers: Any) -> str | None:
+    """The room session a request carries: its cookie, or the header a page that followed the
+    room from another host sends (its cookies stayed with that host)."""
+    token = cookie_value(headers)
+    return token if token is not None else headers.get(SESSION_HEADER)
+
+
 def cookie_value(headers: Any, name: str = SESSION_COOKIE) -> str | None:
     """One cookie's value from a Cookie header, without trusting its format."""
     raw = headers.get("cookie") or ""
@@ -187,18 +200,53 @@ def cookie_value(headers: Any, name: str = SESSION_COOKIE) -> str | None:
 DESKTOP_UA_TOKEN = b"LANChatDesktop"
 
 
-def csp(allow_eval: bool = False) -> bytes:
+def csp(allow_eval: bool = False, connect: Iterable[str] = ()) -> bytes:
     """The UI's Content-Security-Policy. No inline script anywhere. The desktop window alone
     gets 'unsafe-eval': pywebview builds its JS bridge with ``new Function`` and runs
-    ``evaluate_js`` through ``eval``. A client that fakes the token only weakens its own page."""
+    ``evaluate_js`` through ``eval``. A client that fakes the token only weakens its own page.
+    ``connect``: other origins the page may fetch from (the room's successors and former
+    hosts, where the page goes on when the room moves; see :func:`room_origins`)."""
     script = "script-src 'self' 'unsafe-eval'" if allow_eval else "script-src 'self'"
+    others = "".join(f" {o}" for o in connect)
     return ("default-src 'self'; " + script + "; style-src 'self'; img-src 'self' data: blob:; "
-            "connect-src 'self' ws: wss:; media-src 'self' blob:; object-src 'none'; "
+            f"connect-src 'self' ws: wss:{others}; media-src 'self' blob:; object-src 'none'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'").encode()
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host:port`` of an http(s) URL, lower case; None for anything else (so no
+    text from elsewhere can add a directive to a policy)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host or not _safe_host(host):
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+def _safe_host(host: str) -> bool:
+    return all(c.isalnum() or c in ".-:" for c in host)
+
+
+def room_origins(app: Any) -> tuple[list[str], set[str]]:
+    """What the room served by ``app`` lets pages reach: (origins a page may fetch from, for
+    its policy: the successors, then the former hosts; origins whose pages get CORS answers:
+    the former hosts). Empty while no room with a succession runs."""
+    room = getattr(getattr(app, "state", None), "room", None)
+    hosts = [o for o in map(origin_of, getattr(room, "hosts", None) or []) if o]
+    hub = getattr(room, "_hub", None)
+    successors = [o for o in map(origin_of, getattr(hub, "successors", None) or []) if o]
+    return list(dict.fromkeys(successors + hosts)), set(hosts)
 
 
 CSP_STRICT = csp()
 CSP_DESKTOP = csp(allow_eval=True)
+CORS_METHODS = b"GET, POST, PATCH, DELETE"
+CORS_HEADERS = f"content-type, upload-offset, {CLIENT_HEADER}, {SESSION_HEADER}".encode()
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -229,9 +277,18 @@ class HostGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = CSP_DESKTOP if DESKTOP_UA_TOKEN in headers.get(b"user-agent", b"") else CSP_STRICT
+        path = str(scope.get("path", ""))
+        connect, cors = _room_reach(scope, host)
+        desktop = DESKTOP_UA_TOKEN in headers.get(b"user-agent", b"")
+        policy = (CSP_DESKTOP if desktop else CSP_STRICT) if not connect else csp(desktop, connect)
         extra = [(b"content-security-policy", policy)]
-        if not str(scope.get("path", "")).startswith("/api/") and cookie_value(
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if path.startswith("/api/") and origin in cors:
+            extra += [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
+            if scope.get("method") == "OPTIONS" and b"access-control-request-method" in headers:
+                await _preflight(send, extra)
+                return
+        if not path.startswith("/api/") and cookie_value(
                 {"cookie": headers.get(b"cookie", b"").decode("latin-1")},
                 BROWSER_COOKIE) is None:
             extra.append((b"set-cookie", (f"{BROWSER_COOKIE}={secrets.token_urlsafe(16)}; "
@@ -247,6 +304,27 @@ class HostGuard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _room_reach(scope: Scope, host: str) -> tuple[list[str], set[str]]:
+    """:func:`room_origins` of the app serving ``scope``, without this host's own origins."""
+    connect, cors = room_origins(scope.get("app"))
+    own = host.lower()
+
+    def other(origin: str) -> bool:
+        return origin.partition("://")[2] != own
+
+    return [o for o in connect if other(o)], {o for o in cors if other(o)}
+
+
+async def _preflight(send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+    """The CORS preflight of a page a former host of the room served: what it may send."""
+    headers = [(k, v) for k, v in SECURITY_HEADERS] + extra + [
+        (b"access-control-allow-methods", CORS_METHODS),
+        (b"access-control-allow-headers", CORS_HEADERS),
+        (b"access-control-max-age", b"600"), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _refuse_host(scope: Scope, send: Send, host: str) -> None:

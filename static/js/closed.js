@@ -6,6 +6,7 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { formatSize, formatTime, t } from './i18n.js';
 import * as desktop from './desktop.js';
+import { hostFetch } from './host-base.js';
 
 const CHECK_BACK_MS = 5000;
 
@@ -99,7 +100,7 @@ export function mountClosed(banner, frame, { roomName, roomId, events, form, onR
   let timer = 0;
   async function checkBack() {
     try {
-      const res = await fetch('/api/health', { cache: 'no-store' });
+      const res = await hostFetch('/api/health', { cache: 'no-store' });
       const health = res.ok ? await res.json() : null;
       if (!stopped && health?.room_id && health.room_id === roomId) {
         stop();

@@ -6,6 +6,7 @@
 export const CLOSE = Object.freeze({
   NORMAL: 1000, // this page left on purpose
   GOING_AWAY: 1001, // the host is shutting down (after a `closing` event: closed for good)
+  MOVED: 4301, // the host handed the room over (after a `moved` event naming where it went)
   TOO_BIG: 1009, // a frame over the host's limit
   NO_PONG: 4000, // this page gave up on a link that stopped answering pings
   BAD_HELLO: 4400, // the hello was refused (the reason says why)

@@ -2,11 +2,12 @@
 // everything after it when a welcome said there is more than it carried.
 
 import { mergeEvents } from './util.js';
+import { hostFetch } from './host-base.js';
 
 /** A page of history from the host: its events, or null when the host did not answer. */
 export async function fetchPage(query, limit = 50) {
   try {
-    const res = await fetch(`/api/events?limit=${limit}${query}`, { cache: 'no-store' });
+    const res = await hostFetch(`/api/events?limit=${limit}${query}`, { cache: 'no-store' });
     if (!res.ok) return null;
     const page = await res.json();
     return Array.isArray(page.events) ? page.events : [];
@@ -22,7 +23,7 @@ export async function catchUp(events) {
     const after = out.length ? out[out.length - 1].id : 0;
     let page;
     try {
-      const res = await fetch(`/api/events?after=${after}&limit=500`, { cache: 'no-store' });
+      const res = await hostFetch(`/api/events?after=${after}&limit=500`, { cache: 'no-store' });
       if (!res.ok) return out;
       page = await res.json();
     } catch {

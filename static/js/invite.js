@@ -7,6 +7,7 @@ import { icon } from './icons.js';
 import { copyField } from './dialogs.js';
 import { t } from './i18n.js';
 import { safetyNote } from './safety.js';
+import { showImage } from './host-base.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
@@ -36,17 +37,17 @@ export function mountInvite(parent, { onRename }) {
     const lock = info.password
       ? h('p', { class: 'invite-lock' }, icon('lock'), h('span', { text: t('invite.lock') }))
       : h('p', { class: 'invite-lock' }, icon('users'), h('span', { text: t('invite.open') }));
-    section.replaceChildren(
+    section.replaceChildren(...[
       h('h2', { id: 'invite-title', text: t('invite.title', { room: info.room }) }),
       h('div', { class: 'invite-body' },
-        h('div', { class: 'qr-box' }, h('img', { class: 'qr', src: `/api/qr.svg?text=${encodeURIComponent(best)}`, alt: t('invite.qr', { address: best }), width: 160, height: 160 })),
+        h('div', { class: 'qr-box' }, showImage(h('img', { class: 'qr', alt: t('invite.qr', { address: best }), width: 160, height: 160 }), `/api/qr.svg?text=${encodeURIComponent(best)}`)),
         h('div', { class: 'invite-how' },
           h('p', { text: t('invite.how') }),
           copyField(best, t('invite.addressLabel', { address: best })),
           lock)),
       safetyNote(info, 'host'),
       lan.length ? null : h('p', { class: 'warning', text: t('invite.loopbackOnly') }),
-      who);
+      who].filter(Boolean)); // replaceChildren would show a null as the text "null"
   }
 
   return {

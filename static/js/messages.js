@@ -2,13 +2,14 @@
 // unchanged, keeps to the bottom unless the reader scrolled up, and says what the user clicked
 // by bubbling 'chat:*' CustomEvents.
 
-import { h, emit } from './dom.js';
+import { h, emit, announce } from './dom.js';
 import { icon } from './icons.js';
 import { fileNameEl } from './filename.js';
 import { mountHistoryScroll } from './history-scroll.js';
 import { linkify, safeHref, INLINE_IMAGES } from './util.js';
 import { formatSize, formatTime, t } from './i18n.js';
 import { replyQuote, editedMark, tombstone, reactionRow } from './message-parts.js';
+import { apiUrl, fileUrl, isForeign } from './host-base.js';
 
 const NEAR_BOTTOM_PX = 64;
 
@@ -27,14 +28,34 @@ function fileIconName(mime) {
   return INLINE_IMAGES.has(mime) ? 'image' : 'file';
 }
 
+/** An <img> for the shared file at `path`: the host's URL, or (after a move) a blob of it. */
+function thumb(path, name, preview) {
+  const img = h('img', { class: 'thumb', alt: name, loading: 'lazy', decoding: 'async' });
+  if (preview || !isForeign()) img.src = preview || path;
+  else fileUrl(path).then((src) => { img.src = src; }, () => img.classList.add('thumb-failed'));
+  return img;
+}
+
+/** A shared file whose bytes no host of the room has any more: its name, who shared it, no link. */
+function goneCard(file, sharedBy) {
+  return h('div', { class: 'file-card file-gone' }, h('div', { class: 'file-row' },
+    h('span', { class: 'file-icon' }, icon('file')),
+    h('span', { class: 'file-info' },
+      fileNameEl(file.name),
+      h('span', { class: 'file-size', text: t('msg.fileGone', { name: sharedBy }) }))));
+}
+
 function fileCard(file, extra = {}) {
-  const url = safeHref(file.url);
+  if (file.available === false) return goneCard(file, extra.sharedBy ?? t('people.someone'));
+  const path = safeHref(file.url);
+  // Relative while the page's own host serves the room; the new host's address after a move.
+  const url = path && (isForeign() ? apiUrl(path) : path);
   const isImage = INLINE_IMAGES.has(file.mime) && (url || extra.preview);
   const card = h('div', { class: `file-card${isImage ? ' has-thumb' : ''}` });
   if (isImage) {
-    const img = h('img', { class: 'thumb', src: extra.preview || url, alt: file.name, loading: 'lazy', decoding: 'async' });
+    const img = thumb(path, file.name, extra.preview);
     card.append(url
-      ? h('button', { type: 'button', class: 'thumb-btn', 'aria-label': t('msg.openFull', { name: file.name }), dataset: { action: 'open-image', url, name: file.name } }, img)
+      ? h('button', { type: 'button', class: 'thumb-btn', 'aria-label': t('msg.openFull', { name: file.name }), dataset: { action: 'open-image', url: path, name: file.name } }, img)
       : h('div', { class: 'thumb-btn' }, img));
   }
   card.append(h('div', { class: 'file-row' },
@@ -42,7 +63,7 @@ function fileCard(file, extra = {}) {
     h('span', { class: 'file-info' },
       fileNameEl(file.name),
       h('span', { class: 'file-size', text: extra.sizeText ?? formatSize(file.size) })),
-    url ? h('a', { class: 'icon-btn', href: url, download: file.name, 'aria-label': t('msg.download', { name: file.name }), title: t('msg.downloadTitle') }, icon('download')) : null,
+    url ? h('a', { class: 'icon-btn', href: url, download: file.name, dataset: { path }, 'aria-label': t('msg.download', { name: file.name }), title: t('msg.downloadTitle') }, icon('download')) : null,
     extra.action ?? null));
   return card;
 }
@@ -96,7 +117,7 @@ function buildMessage(item) {
   const quote = replyQuote(ev.reply_to, item.meId);
   if (quote) bubble.append(quote);
   if (ev.text) bubble.append(textBlock(ev.text));
-  if (ev.file) bubble.append(fileCard(ev.file));
+  if (ev.file) bubble.append(fileCard(ev.file, { sharedBy: ev.user?.name }));
   const edited = editedMark(ev);
   if (edited) (bubble.querySelector('.msg-text') ?? bubble).append(' ', edited);
   li.append(bubble);
@@ -167,8 +188,21 @@ function signature(item) {
   // What a message shows beyond its id: an edit, a delete, a reaction or a rename redraws it.
   return JSON.stringify({
     ...rest, id: ev.id, ts: ev.ts, name: ev.user?.name, text: ev.text, edited: ev.edited_at,
-    deleted: ev.deleted, reactions: ev.reactions, reply: ev.reply_to, file: ev.file?.url,
+    deleted: ev.deleted, reactions: ev.reactions, reply: ev.reply_to, file: ev.file?.url, gone: ev.file?.available === false,
   });
+}
+
+/** Save the shared file at `path` as `name`, fetched from the host serving the room now. */
+export async function downloadFrom(path, name) {
+  try {
+    const href = await fileUrl(path);
+    const a = h('a', { href, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch {
+    announce(t('msg.downloadFailed', { name }));
+  }
 }
 
 /** Mount the list inside `scroller` (the element that scrolls). */
@@ -192,6 +226,13 @@ export function mountMessageList(scroller, pill) {
   resized.observe(scroller);
 
   list.addEventListener('click', (event) => {
+    const link = event.target.closest('a[download][data-path]');
+    if (link && isForeign()) {
+      // Another host than the page's: its cookies and resource policy refuse a plain link.
+      event.preventDefault();
+      downloadFrom(link.dataset.path, link.getAttribute('download'));
+      return;
+    }
     const button = event.target.closest('[data-action]');
     if (!button || !list.contains(button)) return;
     emit(list, `chat:${button.dataset.action}`, { ...button.dataset });

@@ -7,6 +7,7 @@ import { UploadFailed, uploadFile } from './upload.js';
 import { backoffDelay } from './util.js';
 import { uploadRefusal } from './errors.js';
 import { t } from './i18n.js';
+import { hostFetch, openAtHost } from './host-base.js';
 
 const RETRY_CAP_MS = 5000;
 
@@ -29,14 +30,14 @@ function sendPiece(url, offset, blob, onLoaded, track) {
     });
     xhr.addEventListener('error', () => reject(new Error('link')));
     xhr.addEventListener('abort', () => reject(new UploadFailed('cancelled', t('upload.cancelled'))));
-    xhr.open('PATCH', url);
+    openAtHost(xhr, 'PATCH', url);
     xhr.setRequestHeader('Upload-Offset', String(offset));
     xhr.send(blob);
   });
 }
 
 async function askOffset(url) {
-  const res = await fetch(url, { cache: 'no-store' });
+  const res = await hostFetch(url, { cache: 'no-store' });
   const body = await res.json().catch(() => null);
   if (res.ok && Number.isInteger(body?.offset)) return body.offset;
   throw Object.assign(new Error('status'), { status: res.status, body });
@@ -62,7 +63,7 @@ export function uploadResumable(file, onProgress, onPause = () => {}) {
   async function start() {
     let res;
     try {
-      res = await fetch('/api/files/uploads', {
+      res = await hostFetch('/api/files/uploads', {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ name: file.name, size: file.size }),
       });
@@ -130,7 +131,7 @@ export function uploadResumable(file, onProgress, onPause = () => {}) {
     promise: run(),
     abort() {
       cancelled = true;
-      if (upUrl) fetch(upUrl, { method: 'DELETE' }).catch(() => {}); // frees the host's space
+      if (upUrl) hostFetch(upUrl, { method: 'DELETE' }).catch(() => {}); // frees the host's space
       fallback?.abort();
       current?.abort();
       wake?.();

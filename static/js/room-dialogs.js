@@ -7,6 +7,7 @@ import { icon } from './icons.js';
 import { openDialog, copyField } from './dialogs.js';
 import { t } from './i18n.js';
 import { safetyNote } from './safety.js';
+import { showImage } from './host-base.js';
 
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
@@ -43,7 +44,7 @@ export function mountRoomDialogs() {
       const urls = (info.urls ?? []).length ? info.urls : [window.location.origin + '/'];
       const lanUrls = urls.filter((u) => !LOOPBACK.test(u));
       const best = lanUrls[0] ?? urls[0];
-      const qr = h('img', { class: 'qr', src: `/api/qr.svg?text=${encodeURIComponent(best)}`, alt: t('invite.qr', { address: best }), width: 220, height: 220 });
+      const qr = showImage(h('img', { class: 'qr', alt: t('invite.qr', { address: best }), width: 220, height: 220 }), `/api/qr.svg?text=${encodeURIComponent(best)}`);
       const body = [
         h('p', { text: t('address.how') }),
         h('div', { class: 'qr-box' }, qr),

@@ -96,7 +96,9 @@ export function mountBanner(banner, { onRetry }) {
     banner.hidden = !dropped;
     if (!dropped) return;
     const secs = state === 'offline' ? Math.max(0, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000)) : 0;
-    const line = secs > 0 ? t('banner.nextTry', { count: secs }) : t('banner.reconnecting');
+    // After a loss the page tries the host, then its successors: say when it is at those.
+    const line = conn.next ? t('banner.nextHost')
+      : secs > 0 ? t('banner.nextTry', { count: secs }) : t('banner.reconnecting');
     if (text.textContent !== line) text.textContent = line;
     const words = offlineNote();
     if (note.textContent !== words) note.textContent = words;

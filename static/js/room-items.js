@@ -22,11 +22,12 @@ function removeText(ev) {
 
 /**
  * `state`: { events, messages (folded, see message-state.js), conv, partnerName, admin, unreadAfter,
- * hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }.
+ * hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads, notes }. `notes`: lines this
+ * page adds itself ({key, after: the last event id shown before it, ts, text}: the room moved).
  * Returns the items, each with a stable `key`, for the message list.
  */
 export function roomItems({ events, messages = new Map(), conv = ROOM, partnerName = null, admin = false, unreadAfter = null,
-  hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads }) {
+  hasMoreBefore, loadingOlder, roomName, me, name, online, outbox, uploads, notes = [] }) {
   const out = [];
   let divider = unreadAfter === null;
   if (hasMoreBefore) out.push({ kind: 'older', key: 'older', loading: loadingOlder });
@@ -48,7 +49,18 @@ export function roomItems({ events, messages = new Map(), conv = ROOM, partnerNa
   const presence = presenceFolder(meId);
   const flush = () => { const item = presence.flush(); if (item) out.push(item); };
   const inRoom = conv === ROOM;
+  let noteAt = 0;
+  const notesUpTo = (id) => {
+    for (; noteAt < notes.length && notes[noteAt].after < id; noteAt += 1) {
+      const note = notes[noteAt];
+      flush();
+      dayOf(note.ts);
+      out.push({ kind: 'notice', key: note.key, ts: note.ts, text: note.text });
+      prev = null;
+    }
+  };
   for (const event of events) {
+    notesUpTo(event.id);
     let ev = event.type === 'message' ? messages.get(event.id) ?? event : event;
     if (ev.reply_to) ev = { ...ev, reply_to: currentQuote(ev.reply_to, messages) };
     if (ev.type === 'message' && conversationOf(ev, meId) !== conv) continue;
@@ -86,6 +98,7 @@ export function roomItems({ events, messages = new Map(), conv = ROOM, partnerNa
     }
   }
   flush();
+  notesUpTo(Infinity);
   const sender = me ?? { id: '', name };
   for (const item of outbox) {
     if (delivered.has(item.cmid) || !goesTo(item, conv)) continue;

@@ -7,7 +7,8 @@
 
 import { h, announce } from './dom.js';
 import { icon } from './icons.js';
-import { Connection, wsUrl } from './connection.js';
+import { Connection } from './connection.js';
+import { fileUrl, hostBase, hostFetch, setCredentials, sessionToken } from './host-base.js';
 import { mountMessageList } from './messages.js';
 import { mountComposer } from './composer.js';
 import { mountClosed } from './closed.js';
@@ -44,6 +45,9 @@ const JUMP_PAGE = 500; // events per page when looking for a message to show (th
 const JUMP_PAGES = 40;
 const OLDER_RETRY_MS = 3000;
 const DEFAULT_LIMITS = { max_message_bytes: 8192, max_upload_bytes: 4 * 1024 ** 3 };
+// A host of a higher term may have given the last ids to other events than the host before
+// it did: the page reads this many of its newest ids again from the new host.
+const TERM_RECHECK = 200;
 
 /**
  * Show the room `info` (from /api/room) in `root` and join it as `joinName`. `onRefused(reason)`
@@ -54,6 +58,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const { signal } = ctl;
   const clientId = store.clientId(uuid);
   store.shareClientId(clientId);
+  setCredentials({ client: clientId });
   let name = joinName;
   let me = store.me();
   let roomId = info.room_id;
@@ -75,6 +80,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   let admin = false;
   let search = null;
   let lineShown = false; // the first welcome scrolls to the "new messages" line
+  let term = null; // the room's term at its host (a standby that took over serves term + 1)
+  let notes = []; // lines this page adds to the list: where the room moved
   const marker = mountReadMarker();
   if (roomId) marker.start(roomId);
 
@@ -98,10 +105,13 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const convs = mountConversations(roomEl, nav, { onOpen: (key) => openConversation(key) });
   pane.prepend(convs.head);
 
-  const conn = new Connection(wsUrl(), () => {
+  const conn = new Connection(() => {
     sentSince = events.length ? events[events.length - 1].id : null;
-    return { name, client_id: clientId, since: sentSince };
-  });
+    const session = sessionToken(); // a new host of a room with a password knows us by it
+    return { name, client_id: clientId, since: sentSince, ...(session ? { session } : {}) };
+  }, () => roomId);
+  const saved = roomId ? store.follow(roomId) : null;
+  if (saved) conn.remember([saved.host, ...(saved.successors ?? [])].filter((u) => typeof u === 'string'));
   const dialogs = mountRoomDialogs();
   const head = mountHeader(header, {
     onBack: backToLobby,
@@ -171,7 +181,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   on('chat:cancel-upload', (d) => uploads.cancel(d.key));
   on('chat:retry-upload', (d) => uploads.retry(d.key));
   on('chat:dismiss-upload', (d) => uploads.dismiss(d.key));
-  on('chat:open-image', (d) => dialogs.image(d.url, d.name));
+  on('chat:open-image', (d) => fileUrl(d.url).then((url) => dialogs.image(url, d.name), () => toast(t('msg.downloadFailed', { name: d.name }))));
   // A reload right after a message must still find it in the cache: save what is pending now.
   window.addEventListener('pagehide', () => saveNow(), { signal });
   window.addEventListener('keydown', (e) => {
@@ -182,6 +192,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   }, { signal });
   conn.addEventListener('frame', (e) => onFrame(e.detail), { signal });
   conn.addEventListener('state', (e) => onState(e.detail), { signal });
+  conn.addEventListener('moved', (e) => onMoved(e.detail), { signal });
 
   render({ forceBottom: true, quiet: true });
   renderHeader();
@@ -207,7 +218,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     const partner = convs.update({ roomName, messages, meId: me?.id, users });
     list.render(roomItems({
       events, messages, conv, partnerName: partner?.name ?? null, admin, unreadAfter: marker.after(),
-      hasMoreBefore, loadingOlder, roomName, me, name,
+      hasMoreBefore, loadingOlder, roomName, me, name, notes,
       online: connState.state === 'online', outbox: outbox.items(), uploads: uploads.list(),
     }), opts);
     actions.refresh();
@@ -327,6 +338,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
         render({ quiet: true });
         break;
       case 'results': search?.results(f); break;
+      case 'successors': conn.setSuccessors(f.urls); break;
       default: break;
     }
   }
@@ -337,8 +349,17 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     admin = w.admin === true;
     marker.start(w.room_id);
     store.setMe(w.you);
+    if (typeof w.session === 'string' && w.session) setCredentials({ token: w.session });
+    conn.setSuccessors(w.successors);
+    store.setFollow(w.room_id, { host: hostBase(), successors: conn.successors });
+    // A standby that took over serves a higher term: what this page holds above its last id
+    // never reached it, and is dropped from view (the welcome is the truth; our own go again).
+    const newTerm = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term && w.room_id === roomId && events.length > 0;
+    if (Number.isInteger(w.term)) term = w.term;
+    if (newTerm) events = events.filter((e) => e.id <= w.last_id);
     let fromWelcome = true;
-    if (w.room_id !== roomId || w.reset) {
+    let fresh = w.events; // what this host showed: it has these
+    if (w.room_id !== roomId || (w.reset && !newTerm)) {
       if (roomId) store.dropEvents(roomId);
       const partial = !w.reset && sentSince !== null;
       roomId = w.room_id;
@@ -350,6 +371,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
         events = (await fetchPage('')) ?? [];
         if (signal.aborted) return;
         fromWelcome = false;
+        fresh = events;
       }
     }
     if (fromWelcome) events = mergeEvents(events, w.events);
@@ -360,12 +382,20 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     users = new Map(w.users.map((u) => [u.id, u]));
     if (w.name_taken && w.requested_name) nameNotice.show(w.requested_name, w.you.name);
     else nameNotice.hide();
-    if (w.has_more_after) {
-      events = await catchUp(events);
+    if (w.has_more_after || newTerm) {
+      const last = events[events.length - 1]?.id ?? 0;
+      const from = newTerm ? Math.max(0, (events.length ? last : w.last_id) - TERM_RECHECK) : last;
+      const read = await catchUp(newTerm ? events.filter((e) => e.id <= from) : events);
       if (signal.aborted) return;
+      // A re-read that did not get as far as what the page held failed: keep what it held.
+      if (!newTerm || (read[read.length - 1]?.id ?? 0) >= Math.min(last, w.last_id)) {
+        events = read;
+        fresh = [...fresh, ...events.filter((e) => e.id > from)];
+      }
     }
     hasMoreBefore = events.length > 0 && events[0].id > 1;
-    outbox.ackFromHistory(events, me?.id);
+    outbox.ackFromHistory(fresh, me?.id);
+    outbox.resendAfterMove(new Set(fresh.map((e) => e.client_msg_id).filter(Boolean)));
     welcomed = true;
     saveSoon();
     renderHeader();
@@ -387,9 +417,11 @@ export function mountRoom(root, info, joinName, { onRefused }) {
 
   function onMessage(ev) {
     const own = ev.user?.id === me?.id;
+    // Ours again, from a host that stored it under another id (resent after a take-over).
+    if (own && ev.client_msg_id) events = events.filter((e) => e.client_msg_id !== ev.client_msg_id || e.id === ev.id || e.type !== 'message');
     addEvent(ev);
     typing.done(ev.user?.id);
-    if (own && ev.client_msg_id) outbox.acknowledge(ev.client_msg_id);
+    if (own && ev.client_msg_id) outbox.acknowledge(ev.client_msg_id, ev.id);
     const key = conversationOf(ev, me?.id);
     if (!own) {
       const mention = (ev.mentions ?? []).includes(me?.id);
@@ -434,6 +466,23 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       return older !== null;
     })();
     return olderPromise;
+  }
+
+  // The room moved ----------------------------------------------------------------------------
+
+  /** Another host serves the room now (connection.js switched): say so, and ask it what it is. */
+  async function onMoved({ to }) {
+    const address = new URL(to).host;
+    notes = [...notes, { key: `moved-${notes.length}`, after: events[events.length - 1]?.id ?? 0, ts: new Date().toISOString(), text: t('room.moved', { address }) }];
+    announce(t('room.moved', { address }));
+    try {
+      const res = await hostFetch('/api/room', { cache: 'no-store' });
+      const fresh = res.ok ? await res.json() : null;
+      if (signal.aborted || hostBase() !== to || fresh?.room_id !== roomId) return;
+      // Its addresses (the QR code, the header) and its certificate's safety code.
+      info = { ...info, ...fresh };
+      renderHeader();
+    } catch { /* the old addresses stay shown */ }
   }
 
   // Your name ---------------------------------------------------------------------------------

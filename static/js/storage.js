@@ -103,3 +103,15 @@ export function loadOutbox() {
   return Array.isArray(items) ? items.filter((i) => typeof i?.cmid === 'string') : [];
 }
 export function saveOutbox(items) { write('lanchat.outbox', items); }
+
+/** Where a room was served last, and its successors: a page reloaded after the room moved
+ *  (its own host gone) finds the room there. */
+export function follow(roomId) { return read(`lanchat.follow.${roomId}`); }
+export function setFollow(roomId, where) { write(`lanchat.follow.${roomId}`, where); }
+
+// Messages a host acknowledged in the last minutes, kept to resend if the room moves (outbox.js).
+export function loadSent() {
+  const items = read('lanchat.sent', []);
+  return Array.isArray(items) ? items.filter((i) => typeof i?.cmid === 'string') : [];
+}
+export function saveSent(items) { write('lanchat.sent', items); }

@@ -2,6 +2,7 @@
 
 import { uploadRefusal } from './errors.js';
 import { t } from './i18n.js';
+import { openAtHost } from './host-base.js';
 
 export class UploadFailed extends Error {
   constructor(kind, message) {
@@ -32,7 +33,7 @@ export function uploadFile(file, onProgress) {
     xhr.addEventListener('abort', () => reject(new UploadFailed('cancelled', t('upload.cancelled'))));
     const form = new FormData();
     form.append('file', file, file.name);
-    xhr.open('POST', '/api/files');
+    openAtHost(xhr, 'POST', '/api/files');
     xhr.send(form);
   });
   return { promise, abort: () => xhr.abort() };
