@@ -191,6 +191,17 @@ class NetnsLan:
         """argv that runs ``command`` inside namespace ``ns``."""
         return exec_args(ns, *command)
 
+    def machine_args(self, index: int, hostname: str, *command: str) -> list[str]:
+        """argv that runs ``command`` on machine ``index`` under its own host name.
+
+        Namespaces made by ``ip netns`` share this computer's host name, which LAN Chat puts in
+        its zeroconf names; two machines of one LAN have two names, so each command gets a UTS
+        namespace of its own named ``hostname`` (``unshare`` and ``sh`` exec in turn, so the
+        child's PID is still the command's own)."""
+        script = 'hostname "$0" && exec "$@"'
+        return exec_args(self.machines[index], shutil.which("unshare") or "unshare", "--uts",
+                         "--", "sh", "-c", script, hostname, *command)
+
     def close(self) -> None:
         """Delete every namespace this LAN made (the cables go with them). Safe to call twice."""
         while self._made:

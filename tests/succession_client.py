@@ -75,6 +75,7 @@ class Outgoing:
     acked_id: int | None = None
     acked_by: str | None = None  # base URL of the host whose echo acknowledged it
     sends: int = 0
+    acks: list[tuple[str, int]] = field(default_factory=list)  # (host, id), each host once
 
 
 @dataclass
@@ -106,6 +107,8 @@ class Person:
         mine = self.outbox.get(cmid) if isinstance(cmid, str) else None
         if mine is not None:
             first = mine.acked_id is None
+            if mine.acked_by != self.base:
+                mine.acks.append((self.base, event_id))
             mine.acked_id, mine.acked_by = event_id, self.base
             acked = sum(m.acked_id is not None for m in self.outbox.values())
             if first and acked % 10 == 0:
@@ -165,7 +168,7 @@ class Stream:
              stored=stored,
              dups=self.p.dups, forgotten=self.p.forgotten, hosts=self.p.hosts,
              outbox=[{"cmid": m.cmid, "text": m.text, "id": m.acked_id, "by": m.acked_by,
-                      "sends": m.sends} for m in self.p.outbox.values()])
+                      "sends": m.sends, "acks": m.acks} for m in self.p.outbox.values()])
         return 0 if ok else 1
 
     def finished(self) -> bool:

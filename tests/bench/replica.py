@@ -8,7 +8,8 @@ Then, one after the other, two readers copy the whole history from it:
 - ``paging`` (the baseline): a plain client paging ``GET /api/events?after=`` (500 events a
   page, as the HTTP API allows), in a process of its own, keeping nothing.
 
-For each: events/s, seconds, the reader's peak RSS (sampled every 50 ms), its CPU seconds, and
+For each: events/s and seconds (from the reader's start, and from its first events on, which
+leaves out Python's start-up), the reader's peak RSS (sampled every 50 ms), its CPU seconds, and
 the host's loop lag meanwhile: a client in a thread of this process pings the host every 20 ms
 over its WebSocket (p50/p99/max of the round trips, and the same measured idle before).
 Every phase has a deadline (``--replica-timeout``, default 300 s); a phase that runs out is
@@ -44,24 +45,34 @@ class Pinger:
     """Pings the host over its WebSocket every 20 ms from a thread; keeps (time, rtt ms)."""
 
     def __init__(self, ws_url: str) -> None:
-        from websockets.sync.client import connect
-
-        self.ws = connect(ws_url, max_size=None, open_timeout=30, compression=None)
-        self.ws.send(json.dumps({"type": "hello", "name": "pinger",
-                                 "client_id": "bench-replica-pinger"}))
-        self.ws.recv(timeout=30)  # the welcome
+        self.url = ws_url
         self.samples: list[tuple[float, float]] = []
+        self.error: BaseException | None = None
+        self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="replica-pinger")
         self._thread.start()
+        if not self._ready.wait(60) or self.error is not None:
+            raise RuntimeError(f"the pinger did not join the room: {self.error!r}")
 
     def _run(self) -> None:
-        while not self._stop.wait(PING_EVERY):
-            t0 = time.monotonic()
-            self.ws.send('{"type":"ping"}')
-            while '"pong"' not in str(self.ws.recv(timeout=30)):
-                pass
-            self.samples.append((t0, (time.monotonic() - t0) * 1000))
+        from websockets.sync.client import connect
+
+        try:
+            with connect(self.url, max_size=None, open_timeout=30, compression=None) as ws:
+                ws.send(json.dumps({"type": "hello", "name": "pinger",
+                                    "client_id": "bench-replica-pinger"}))
+                ws.recv(timeout=30)  # the welcome
+                self._ready.set()
+                while not self._stop.wait(PING_EVERY):
+                    t0 = time.monotonic()
+                    ws.send('{"type":"ping"}')
+                    while '"pong"' not in str(ws.recv(timeout=30)):
+                        pass
+                    self.samples.append((t0, (time.monotonic() - t0) * 1000))
+        except Exception as exc:  # noqa: BLE001 - reported by __init__ or seen as no samples
+            self.error = exc
+            self._ready.set()
 
     def between(self, start: float, end: float) -> dict[str, float]:
         rtts = sorted(ms for t, ms in self.samples if start <= t <= end)
@@ -72,7 +83,6 @@ class Pinger:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(35)
-        self.ws.close()
 
 
 class Watch:
@@ -122,9 +132,12 @@ def measure(label: str, child: Child, done: Any, target: int, pinger: Pinger,
     t0 = time.monotonic()
     watch = Watch(child.ps)
     got = 0
+    first: float | None = None  # when the first events arrived (the reader had started up)
     try:
         while time.monotonic() - t0 < timeout and child.popen.poll() is None:
             got = done()
+            if got and first is None:
+                first = time.monotonic()
             if got >= target:
                 break
             time.sleep(0.2)
@@ -133,9 +146,12 @@ def measure(label: str, child: Child, done: Any, target: int, pinger: Pinger,
     finally:
         seconds = time.monotonic() - t0
         watch.close()
+    copying = t0 + seconds - (first or t0)
     print(f"   {label:8} {got:,} of {target:,} events in {seconds:.1f} s", flush=True)
     return {"reader": label, "events": got, "complete": got >= target,
             "seconds": round(seconds, 2), "events_per_s": round(got / max(seconds, 1e-9)),
+            "first_events_s": round((first or t0) - t0, 2),
+            "copy_events_per_s": round(got / max(copying, 1e-9)),
             "peak_rss_mb": round(watch.peak / 2**20, 1), "cpu_s": round(watch.cpu, 1),
             "exit": child.popen.poll(), **pinger.between(t0, t0 + seconds)}
 
@@ -242,8 +258,9 @@ def describe(r: dict[str, Any]) -> str:
     idle = r["idle"]
     lines = [f"Replica catch-up of {r['events']:,} events (filled in {r['fill_seconds']} s); "
              f"host ping idle p50 {idle['ping_p50_ms']} ms, p99 {idle['ping_p99_ms']} ms",
-             f"  {'reader':10} {'events':>11} {'seconds':>8} {'events/s':>9} {'peak RSS':>9} "
-             f"{'CPU s':>6} {'host ping p50':>13} {'p99':>8} {'max':>8}"]
+             f"  {'reader':10} {'events':>11} {'seconds':>8} {'events/s':>9} {'first at':>9} "
+             f"{'copy ev/s':>9} {'peak RSS':>9} {'CPU s':>6} {'host ping p50':>13} {'p99':>8} "
+             f"{'max':>8}"]
     for key in ("paging", "standby"):
         if key not in r:
             continue
@@ -251,6 +268,7 @@ def describe(r: dict[str, Any]) -> str:
         note = "" if x["complete"] else (
             f"  (exited with {x['exit']})" if x["exit"] is not None else "  (ran out of time)")
         lines.append(f"  {key:10} {x['events']:>11,} {x['seconds']:>8} {x['events_per_s']:>9,} "
+                     f"{x['first_events_s']:>7} s {x['copy_events_per_s']:>9,} "
                      f"{x['peak_rss_mb']:>6} MB {x['cpu_s']:>6} {x['ping_p50_ms']:>10} ms "
                      f"{x['ping_p99_ms']:>5} ms {x['ping_max_ms']:>5} ms{note}")
     return "\n".join(lines)
