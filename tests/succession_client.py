@@ -10,8 +10,10 @@ for hand-over says a client behaves:
   message again with the same ``client_msg_id`` (the host stores a repeated one only once).
 - **Following the room.** On ``moved`` (or close 4301) it connects to the URL given. When the
   link drops otherwise, it tries the same host once, then each successor of the host's last
-  ``successors`` list in order, then starts over, until its deadline; it accepts a host only if
-  the welcome's ``room_id`` is the room's. It reconnects with ``since`` = the last id it saw.
+  ``successors`` list in order, then every other host or standby of the room it heard of
+  (newest first; it does no discovery), then starts over, until its deadline; it accepts a
+  host only if the welcome's ``room_id`` is the room's. It reconnects with ``since`` = the
+  last id it saw.
 - **A new term.** When a welcome's ``term`` is higher than the one it knew and it saw ids above
   the welcome's ``last_id``, those events never reached the new host: it forgets them.
 
@@ -96,6 +98,16 @@ class Person:
     client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     moved_to: str | None = None
     hosts: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)  # every URL of the room heard of, newest first
+
+    def heard_of(self, urls: list[str]) -> None:
+        """Remember the room's hosts and standbys: the last resort when the host's current
+        list is empty (a host clears it as it hands the room over) and its successor is gone."""
+        for url in reversed(urls):
+            url = url if url.endswith("/") else url + "/"
+            if url in self.known:
+                self.known.remove(url)
+            self.known.insert(0, url)
 
     def saw(self, event: dict[str, Any]) -> None:
         """Record a stored event (one with an id); a repeat is a duplicate unless it is the
@@ -134,6 +146,7 @@ class Person:
         self.term = max(self.term, term)
         self.room_id = self.room_id or welcome.get("room_id")
         self.successors = list(welcome.get("successors") or [])
+        self.heard_of(self.successors)
         for event in welcome.get("events") or []:
             self.saw(event)
 
@@ -213,8 +226,8 @@ class Stream:
         if self.p.moved_to:
             moved, self.p.moved_to = self.p.moved_to, None
             return [moved]
-        order = [self.p.base, *self.p.successors]
-        return list(dict.fromkeys(order))
+        order = [self.p.base, *self.p.successors, *self.p.known]
+        return list(dict.fromkeys(u if u.endswith("/") else u + "/" for u in order))
 
     async def session(self, base: str) -> bool:
         """One connection to ``base``: True if it was a host of our room (whatever ended it)."""
@@ -249,6 +262,7 @@ class Stream:
             event = json.loads(await asyncio.wait_for(ws.recv(), 10))
             if event.get("type") == "moved":
                 self.p.moved_to = str(event["url"])
+                self.p.heard_of([self.p.moved_to])
                 emit(moved=self.p.moved_to, at=base, term=event.get("term"))
                 return None
             if event.get("type") == "welcome":
@@ -271,9 +285,11 @@ class Stream:
             kind = event.get("type")
             if kind == "moved":
                 self.p.moved_to = str(event["url"])
+                self.p.heard_of([self.p.moved_to])
                 emit(moved=self.p.moved_to, at=self.p.base, term=event.get("term"))
             elif kind == "successors":
                 self.p.successors = list(event.get("urls") or [])
+                self.p.heard_of(self.p.successors)
                 emit(successors=self.p.successors)
             elif kind == "error":
                 emit(error=event)
