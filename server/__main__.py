@@ -33,6 +33,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="protect the room with the password in this file (first line); "
                         "or set LANCHAT_PASSWORD. Never given on the command line, where "
                         "other users of this computer could read it")
+    p.add_argument("--standby", default=None, metavar="URL",
+                   help="stand by for the room served at URL: keep a replica of its history "
+                        "here and take the room over when its host stops or vanishes. Needs "
+                        "the host's admin password (LANCHAT_ADMIN_PASSWORD) when it has one, "
+                        "else the room's password if any")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
 
@@ -42,6 +47,12 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = Non
     own: dict[str, object] = {}
     if args.host is not None:
         own["host"] = args.host
+    if getattr(args, "standby", None):
+        url = str(args.standby).strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--standby {args.standby}: give the room's address, "
+                              "like https://192.168.1.20:8765")
+        own["standby_url"] = url
     if args.password_file is not None:
         try:
             lines = args.password_file.read_text(encoding="utf-8").splitlines()
@@ -82,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         sock.close()
         return 2
     log = logging.getLogger("lanchat")
-    log.info("LAN Chat %s hosting %r; data in %s", __version__, settings.room, settings.data_dir)
+    if settings.standby_url:
+        log.info("LAN Chat %s standing by for %s; replica in %s", __version__,
+                 settings.standby_url, settings.data_dir)
+    else:
+        log.info("LAN Chat %s hosting %r; data in %s", __version__, settings.room,
+                 settings.data_dir)
     for url in netinfo.room_urls(settings.host, settings.port, tls=identity is not None):
         log.info("open %s in a browser to join", url)
     if identity is not None:

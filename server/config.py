@@ -392,11 +392,20 @@ FIELD_HELP: dict[str, str] = {
     "discovery_probe_timeout_seconds": "seconds one health probe may take",
     "discovery_probe_failures": "failed probes in a row before a room is hidden from the lobby",
     "discovery_check_seconds": "seconds between checks of this host's addresses and user count",
+    "standby_url": "stand by for the room served at this URL (`--standby URL`): keep a "
+                   "replica of it and take it over when its host stops or vanishes",
+    "standby": "the desktop app stands by for the rooms it is in (false: never)",
+    "standby_files_max_bytes": "bytes of shared files a replica keeps (the oldest go first); "
+                               "files beyond it show as no longer available after a take-over",
+    "standby_grace_seconds": "seconds a standby retries a host that vanished before it "
+                             "considers taking the room over",
+    "standby_rank_delay_seconds": "seconds each successor waits per rank (the first waits none) "
+                                  "before taking over, checking whether an earlier one did",
 }
 
 _DEFAULT_TEXT = {"room": "`<user>'s room`", "data_dir": "the user data folder",
                  "static_dir": "the bundled UI", "host": "`127.0.0.1`", "password": "none",
-                 "admin_password": "none",
+                 "admin_password": "none", "standby_url": "none",
                  "discovery_interfaces": "every interface",
                  "tls_cert_file": "none (self-signed)", "tls_key_file": "none"}
 

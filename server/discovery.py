@@ -130,8 +130,9 @@ class Advertiser:
     def __init__(self, azc: AsyncZeroconf, *, room: str, room_id: str, port: int,
                  addresses: list[str], machine: str, users: int = 0, password: bool = False,
                  path: str = "/", version: str = __version__,
-                 fingerprint: str | None = None) -> None:
+                 fingerprint: str | None = None, term: int = 0) -> None:
         self.azc = azc
+        self.term = term
         self.room = room
         self.room_id = room_id
         self.port = port
@@ -150,6 +151,8 @@ class Advertiser:
                 "version": self.version, "password": "1" if self.password else "0",
                 "id": self.room_id, "path": self.path, "users": str(self.users),
                 "machine": _clip_utf8(self.machine, TXT_VALUE_MAX),
+                # How many times the room was handed over: the lobby shows the highest.
+                "term": str(self.term),
                 # What a desktop app pins the host's certificate to (absent: no TLS).
                 **({"fp": self.fingerprint} if self.fingerprint else {})}
 
@@ -552,9 +555,11 @@ class Discovery:
     """
 
     def __init__(self, settings: Settings, *, room_id: str,
-                 users: Callable[[], int] = lambda: 0, fingerprint: str | None = None) -> None:
+                 users: Callable[[], int] = lambda: 0, fingerprint: str | None = None,
+                 term: int = 0) -> None:
         self.settings = settings
         self.fingerprint = fingerprint
+        self.term = term
         self.room_id = room_id
         self.users = users
         self.azc: AsyncZeroconf | None = None
@@ -611,7 +616,8 @@ class Discovery:
         advertiser = Advertiser(
             self.azc, room=self.settings.room, room_id=self.room_id, port=self.settings.port,
             addresses=addresses, machine=netinfo.machine_name(), users=self._users(),
-            password=bool(self.settings.password), fingerprint=self.fingerprint)
+            password=bool(self.settings.password), fingerprint=self.fingerprint,
+            term=self.term)
         self.advertiser = advertiser
         try:
             await advertiser.async_start()

@@ -49,6 +49,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
 CLOSE_REMOVED = 4410
 CLOSE_TOO_MANY = 4429
+CLOSE_MOVED = 4301  # the room moved to another host (a ``moved`` event said where)
 CLOSE_SHUTDOWN = 1001
 
 _PONG = '{"type":"pong"}'
@@ -132,6 +133,12 @@ class ChatHub:
         self._searches = RateTable(s.searches_per_second, s.search_burst, s.rate_memory)
         self._sweeper: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()  # connections being closed by the host
+        # Succession (server/succession.py): the room's term, its successors best first, and
+        # the session token a page gets to follow the room to another host (None: no password).
+        self.term = store.term
+        self.successors: list[str] = []
+        self.session_token: Callable[[], str | None] = lambda: None
+        self.moving = False  # handing the room over: nothing more is stored here
         protocol.name_key("")  # load the confusables table now, not during someone's join
 
     # Connections --------------------------------------------------------------------------
@@ -143,6 +150,8 @@ class ChatHub:
         ``admin``: it may moderate; ``browser``: the host's cookie of the browser it runs in
         (a removal covers the browsers a person used)."""
         s = self.settings
+        if self.moving:
+            raise HubFull(CLOSE_SHUTDOWN, "the room is moving to another host")
         user_id = protocol.user_id_for(hello.client_id)
         removed = self.removals.until(user_id, browser)
         if removed is not None:
@@ -285,6 +294,35 @@ class ChatHub:
         if self._closing:  # the close frames, before uvicorn drops the sockets
             await asyncio.wait(list(self._closing), timeout=flush_seconds)
 
+    def announce(self, event: dict[str, Any]) -> None:
+        """Send everyone an event that is not stored (``successors``, say)."""
+        self._broadcast(protocol.encode(event))
+
+    def set_successors(self, urls: list[str]) -> None:
+        """The successors list changed: welcomes carry it and everyone hears it now."""
+        self.successors = list(urls)
+        self.announce({"type": "successors", "urls": self.successors})
+
+    async def async_moved(self, url: str, room_id: str, term: int,
+                          flush_seconds: float = 0.5) -> None:
+        """The room now lives at ``url``: tell everyone (``moved``, not stored), then close
+        each connection with 4301, so clients reconnect there with their last id."""
+        self._broadcast(protocol.encode({"type": "moved", "url": url, "room_id": room_id,
+                                         "term": term}))
+        deadline = time.monotonic() + flush_seconds
+        while time.monotonic() < deadline and any(
+                c._outbox or c._sending for c in self.connections if not c.closed):
+            await asyncio.sleep(0.01)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for conn in list(self.connections):
+            conn.kick(CLOSE_MOVED, f"the room moved to {url}"[:120])
+        for user in self.users.values():
+            if user.leave_timer is not None:
+                user.leave_timer.cancel()
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=flush_seconds)
+
     # Frames -------------------------------------------------------------------------------
 
     def receive(self, conn: Connection, raw: str | bytes) -> None:
@@ -292,6 +330,8 @@ class ChatHub:
         try:
             frame = protocol.parse_frame(raw, self.settings.max_message_bytes,
                                          self.settings.max_edit_bytes)
+            if self.moving and not isinstance(frame, Ping):
+                return  # not stored here: the client resends it, unacknowledged, to the next host
             if isinstance(frame, SendMessage):
                 self._message(conn, frame)
             elif isinstance(frame, Typing):
@@ -498,7 +538,10 @@ class ChatHub:
 
     def _emit(self, event: dict[str, Any]) -> None:
         """Store a join or leave and broadcast it once committed (maybe held back a little,
-        see :meth:`_hold_presence`)."""
+        see :meth:`_hold_presence`). Not while the room moves: its history is handed over."""
+        if self.moving:
+            return
+
         def stored(outcome: Stored | WriteFailed | Refused) -> None:
             if isinstance(outcome, WriteFailed | Refused):
                 log.error("%s of %s not stored: %s", event["type"], event["user"]["name"],
@@ -631,6 +674,9 @@ class ChatHub:
                        "max_edit_bytes": s.max_edit_bytes,
                        "max_reactions_per_message": s.max_reactions_per_message},
             "admin": admin,
+            "term": self.term,
+            "successors": self.successors,
+            **_session_field(self.session_token()),
             **_name_change(requested, user.name),
         })
         return head[:-1] + ',"users":' + users + ',"events":' + page.json_array() + "}"
@@ -665,6 +711,11 @@ def _name_change(requested: str | None, given: str) -> dict[str, Any]:
     if requested is None or protocol.name_key(requested) == protocol.name_key(given):
         return {}
     return {"name_taken": True, "requested_name": requested}
+
+
+def _session_field(token: str | None) -> dict[str, Any]:
+    """The welcome's ``session``: only a password room's pages need one to follow the room."""
+    return {} if token is None else {"session": token}
 
 
 def _client_msg_id_of(raw: str | bytes) -> str | None:

@@ -36,6 +36,9 @@ class Hello:
     name: str
     client_id: str
     since: int | None
+    # The room's session token a page got in an earlier host's welcome (a password room
+    # followed to its new host, where the page has no cookie yet).
+    session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,11 @@ def encode(event: dict[str, Any]) -> str:
 
 def error_event(code: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "code": code, "detail": detail, **extra}
+
+
+def parse_object(raw: str | bytes) -> dict[str, Any]:
+    """A frame as a JSON object with a string ``type`` (other links' frames: the standby's)."""
+    return _load(raw)
 
 
 def _load(raw: str | bytes) -> dict[str, Any]:
@@ -254,7 +262,16 @@ def parse_hello(raw: str | bytes, max_name_chars: int) -> Hello:
         name=clean_name(data.get("name"), max_name_chars),
         client_id=_uuid_like(client_id, "client_id"),
         since=since,
+        session=_session(data.get("session")),
     )
+
+
+def _session(value: Any) -> str | None:
+    """A session token from a hello: text of a sane length, else ignored (not refused: an
+    old or odd client still joins a room that needs no password)."""
+    if isinstance(value, str) and 0 < len(value) <= 256 and value.isascii():
+        return value
+    return None
 
 
 def parse_frame(raw: str | bytes, max_message_bytes: int,

@@ -11,6 +11,7 @@ tools can build one without uvicorn.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from typing import Any, TypeVar
 
@@ -23,12 +24,15 @@ from .security import (
     ADMIN_COOKIE,
     CLIENT_COOKIE,
     CLIENT_HEADER,
+    STANDBY_HEADER,
     AttemptLimiter,
     PasswordGate,
     cookie_value,
+    same_origin,
 )
 from .settings import Settings
 from .store import HistoryStore
+from .succession import Link, Succession
 from .tls import Identity, load_identity
 
 log = logging.getLogger(__name__)
@@ -62,6 +66,10 @@ class Room:
         self.peer_streams = StreamSlots(settings.max_peer_streams)
         self.qr_codes = netinfo.QrCodes()
         self.identity: Identity | None = None
+        self._succession: Succession | None = None
+        # Every base URL this room has been served at (``meta`` ``hosts``, replicated): pages
+        # from any of them may follow the room here.
+        self.hosts: list[str] = []
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -77,10 +85,11 @@ class Room:
         secret = store.secret()
         self._gate = PasswordGate(s.password, secret)
         self._admin = PasswordGate(s.admin_password, secret + b"/admin")
-        self._hub = ChatHub(store, s, self.file_info, files.erase)
+        hub = self._hub = ChatHub(store, s, self.file_info, files.erase)
+        await self._start_succession(store, hub)
         if s.discovery:
             self.discovery = Discovery(s, room_id=store.room_id, users=lambda: len(self.hub.users),
-                                       fingerprint=self.fingerprint)
+                                       fingerprint=self.fingerprint, term=store.term)
             await self.discovery.async_start()
         # What exists now (the app, its modules, its routes) lives as long as the room: left
         # out of the cyclic collector's full passes, which otherwise walk it all (about 65,000
@@ -88,14 +97,49 @@ class Room:
         gc.freeze()
         log.info("room %r: %d events in history at %s", s.room, store.last_id, s.data_dir)
 
+    async def _start_succession(self, store: HistoryStore, hub: ChatHub) -> None:
+        """The standbys' side of this room, the hosts it has had, and the welcome's fields."""
+        s = self.settings
+        own = [u.rstrip("/") for u in netinfo.room_urls(s.host, s.port,
+                                                        tls=self.identity is not None)]
+        try:
+            known = [str(u) for u in json.loads(store.meta("hosts") or "[]")]
+        except (ValueError, TypeError):
+            known = []
+        self.hosts = list(dict.fromkeys(known + own))
+        if self.hosts != known:
+            await store.async_set_meta("hosts", json.dumps(self.hosts))
+        gate = self.gate
+        hub.session_token = lambda: gate.new_token() if gate.required else None
+        self._succession = Succession(store, lambda: hub.people, self._replica_frame,
+                                      hub.set_successors)
+
     async def async_begin_shutdown(self, closing: bool) -> None:
-        """The host is stopping: the LAN hears goodbye and the peer streams end now, and when
-        the room closes for good (``closing``) its people are told so before their
+        """The host is stopping: with a standby present the room is handed over first (its
+        people are told where it went); the LAN hears goodbye and the peer streams end now,
+        and when the room closes for good (``closing``) its people are told so before their
         connections drop."""
+        moved = await self._hand_over()
         if self.discovery is not None:
             await self.discovery.async_begin_shutdown()
-        if closing and self._hub is not None:
+        if moved is not None and self._hub is not None:
+            await self._hub.async_moved(moved, self.store.room_id, self.store.term + 1)
+        elif closing and self._hub is not None:
             await self._hub.async_close_room()
+
+    async def _hand_over(self) -> str | None:
+        """Pass the room to the best standby (None: there is none, or none took it)."""
+        succession, hub, store = self._succession, self._hub, self._store
+        if succession is None or hub is None or store is None or not succession.links:
+            return None
+        hub.moving = True  # nothing more is stored here
+        await store.async_flush()
+        url = await succession.async_hand_over(store.term)
+        if url is None:
+            hub.moving = False
+            return None
+        await succession.async_moved(url)
+        return url
 
     async def async_close(self) -> None:
         """Stop everything ``async_start`` started, awaiting each part."""
@@ -133,11 +177,31 @@ class Room:
         return _started(self._gate)
 
     @property
+    def succession(self) -> Succession:
+        return _started(self._succession)
+
+    @property
     def admin_gate(self) -> PasswordGate:
         """The admin password (``required`` False: this host has none)."""
         return _started(self._admin)
 
     # What the routes ask -----------------------------------------------------------------
+
+    def _replica_frame(self, link: Link) -> dict[str, Any]:
+        """What a standby must hold to serve this room as this host does: its identity, its
+        TLS key, and the settings a successor keeps (the passwords, which the standby has
+        proved it knows or may hold, and the limits)."""
+        s, store = self.settings, self.store
+        identity = None
+        if self.identity is not None:
+            identity = {"cert_pem": self.identity.cert_file.read_text("ascii"),
+                        "key_pem": self.identity.key_file.read_text("ascii")}
+        return {"type": "replica", "room_id": store.room_id, "room": s.room,
+                "term": store.term, "secret": store.secret().hex(), "hosts": self.hosts,
+                "identity": identity, "you": link.url, "files_token": link.token,
+                "settings": {"password_required": bool(s.password), "password": s.password,
+                             "admin_password": s.admin_password,
+                             **{k: getattr(s, k) for k in REPLICATED_SETTINGS}}}
 
     def file_info(self, file_id: str) -> dict[str, Any] | None:
         """A shared file's public record, for a message that attaches it."""
@@ -149,9 +213,20 @@ class Room:
         """The served certificate's fingerprint, or None when the host serves no TLS."""
         return self.identity.fingerprint if self.identity is not None else None
 
+    def same_origin(self, headers: Any) -> bool:
+        """A request from a page this host served, or one a former host of this room served
+        (a page that followed the room here without reloading)."""
+        origin = headers.get("origin")
+        return same_origin(headers) or (origin is not None and origin.rstrip("/") in self.hosts)
+
     def is_member(self, headers: Any) -> bool:
         """The request carries this room's session cookie (or the room needs none)."""
         return self.gate.token_ok(cookie_value(headers))
+
+    def is_standby(self, headers: Any) -> bool:
+        """The request comes from one of this room's standbys (fetching a file's bytes)."""
+        succession = self._succession
+        return succession is not None and succession.holds_token(headers.get(STANDBY_HEADER))
 
     def is_admin(self, headers: Any) -> bool:
         """The request carries this host's admin session cookie."""
@@ -188,8 +263,16 @@ class Room:
             "safety_code": self.identity.safety_code if self.identity else None,
             "limits": {"max_message_bytes": s.max_message_bytes,
                        "max_upload_bytes": s.max_upload_bytes},
+            "term": self.hub.term,
+            "successors": self.hub.successors,
         }
 
+
+# Limits a successor keeps as the host had them, so the room behaves the same after a move.
+REPLICATED_SETTINGS = (
+    "max_message_bytes", "max_name_chars", "max_edit_bytes", "max_reactions_per_message",
+    "messages_per_second", "message_burst", "max_upload_bytes", "max_total_upload_bytes",
+    "history_page", "resume_cap", "leave_grace_seconds")
 
 T = TypeVar("T")
 

@@ -50,10 +50,13 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
     host terminates it itself), so an X-Forwarded-For would only be a client lying about
     its address to dodge the per-address limits."""
     identity = load_identity(settings)
+    app = create_app(settings)
+    context = identity.server_context() if identity is not None else None
+    app.state.tls_context = context  # a standby loads the room's certificate into it
     return HostConfig(
-        create_app(settings),
+        app,
         settings,
-        tls=identity.server_context() if identity is not None else None,
+        tls=context,
         proxy_headers=identity is None,
         forwarded_allow_ips=list(settings.forwarded_allow_ips),
         host=settings.host,

@@ -38,6 +38,7 @@ ADMIN_COOKIE = "lanchat_admin"  # an admin session: may moderate
 BROWSER_COOKIE = "lanchat_browser"
 CLIENT_COOKIE = "lanchat_client"  # set by the page: its client_id, so HTTP routes know who asks
 CLIENT_HEADER = "x-lanchat-client"
+STANDBY_HEADER = "x-lanchat-standby"  # a standby's files token (server/succession.py)
 
 
 class PasswordGate:

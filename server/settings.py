@@ -138,6 +138,17 @@ class Settings:
     # How often the advertised user count and this machine's addresses are compared with now.
     discovery_check_seconds: float = 1.0
 
+    # Succession (server/succession.py, server/standby.py). ``standby_url``: this process
+    # keeps a replica of the room served at that URL and stands by to take it over.
+    standby_url: str | None = None
+    # A desktop app in a room stands by for it (a preference turns it off).
+    standby: bool = True
+    standby_files_max_bytes: int = 4 * 1024**3  # shared files a replica keeps, oldest out first
+    # A standby whose host vanished retries it this long, then waits its rank times this
+    # much (checking whether an earlier successor serves) before it takes the room over.
+    standby_grace_seconds: float = 3.0
+    standby_rank_delay_seconds: float = 3.0
+
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -144,6 +144,7 @@ class HistoryStore:
         self.last_write_error: str | None = None  # why the latest write failed, until one works
         self._held_from: int | None = None  # first committed id not yet broadcast (hold())
         self._listener: BatchListener | None = None
+        self._watchers: list[Callable[[int], None]] = []
         self._writer = Writer(wdb, self.last_id, self._committed, self._batch_ended,
                               indexing=pending is not None)
 
@@ -169,9 +170,16 @@ class HistoryStore:
         """The held events were handed to every socket: reads may return them."""
         self._held_from = None
 
+    def watch(self, watcher: Callable[[int], None]) -> None:
+        """``watcher(last_id)`` runs after every commit, on whichever thread committed (the
+        loop for the chat, the writer for imports): the replication link wakes on it."""
+        self._watchers.append(watcher)
+
     def _committed(self, last_id: int, error: str | None) -> None:
         self.last_id = max(self.last_id, last_id)
         self.last_write_error = error
+        for watcher in self._watchers:
+            watcher(self.last_id)
         if self._listener is not None:
             self._listener.batch_started()
 
@@ -201,6 +209,29 @@ class HistoryStore:
         except sqlite3.Error as exc:
             log.warning("session secret not stored (%s); sessions end with this run", exc)
         return value
+
+    def meta(self, key: str) -> str | None:
+        """A value of the history's ``meta`` table (``term``, ``hosts``...), or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    async def async_set_meta(self, key: str, value: str) -> None:
+        """Keep ``value`` under ``key`` in ``meta``, written in order with the events."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done(_result: object, error: BaseException | None) -> None:
+            if not future.done():
+                future.set_result(None)
+            if error is not None:
+                log.warning("could not keep %s in the history: %s", key, error)
+        self._writer.call(lambda db: db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)), done)
+        await future
+
+    @property
+    def term(self) -> int:
+        """How many times this room has been handed to another host (0: never)."""
+        return int(self.meta("term") or 0)
 
     # Events -------------------------------------------------------------------------------
 

@@ -159,7 +159,7 @@ def make_self_signed(cert_file: Path, key_file: Path) -> None:
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    _write_private(key_file, key_pem)
+    write_private(key_file, key_pem)
     tmp = cert_file.with_name(cert_file.name + ".tmp")
     tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     tmp.replace(cert_file)
@@ -167,7 +167,8 @@ def make_self_signed(cert_file: Path, key_file: Path) -> None:
              cert_file)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only, replacing ``path`` whole (a key)."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:

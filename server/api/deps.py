@@ -8,12 +8,26 @@ from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
 from ..room import Room
+from ..standby import Standby
 
 
 def get_room(conn: HTTPConnection) -> Room:
-    """The room this app serves (made in the lifespan); works for HTTP and WebSocket alike."""
-    room: Room = conn.app.state.room
+    """The room this app serves (made in the lifespan); works for HTTP and WebSocket alike.
+    A standby serves no room until it takes one over: 503, saying where the room is."""
+    room: Room | None = getattr(conn.app.state, "room", None)
+    if room is None:
+        standby = getattr(conn.app.state, "standby", None)
+        where = f" at {standby.host_url}" if standby is not None else ""
+        raise HTTPException(503, f"this is a standby; the room is served{where}")
     return room
+
+
+def standing_by(conn: HTTPConnection) -> Standby | None:
+    """The standby, while this app stands by for a room (serves none yet)."""
+    if getattr(conn.app.state, "room", None) is not None:
+        return None
+    standby: Standby | None = getattr(conn.app.state, "standby", None)
+    return standby
 
 
 RoomDep = Annotated[Room, Depends(get_room)]
@@ -21,7 +35,7 @@ RoomDep = Annotated[Room, Depends(get_room)]
 
 def member(request: Request, room: RoomDep) -> None:
     """Routes that show the room's content need the password, when the room has one."""
-    if not room.is_member(request.headers):
+    if not room.is_member(request.headers) and not room.is_standby(request.headers):
         raise HTTPException(401, "this room needs its password: POST it to /api/login")
 
 

@@ -8,15 +8,19 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import __version__, netinfo
-from .deps import RoomDep
+from .deps import RoomDep, get_room, standing_by
 
 router = APIRouter()
 
 
 @router.get("/api/health")
-async def health(room: RoomDep) -> JSONResponse:
+async def health(request: Request) -> JSONResponse:
     """200 while the history can be read and written (the discovery probe lists a room only
-    then); 503 with the reason when it cannot."""
+    then); 503 with the reason when it cannot. A standby answers 200 with ``standby``."""
+    standby = standing_by(request)
+    if standby is not None:
+        return JSONResponse({"status": "standby", "version": __version__, **standby.status()})
+    room = get_room(request)
     history = await room.store.health()
     body: dict[str, Any] = {
         "status": "ok" if history.problem is None else "unavailable",
@@ -28,7 +32,12 @@ async def health(room: RoomDep) -> JSONResponse:
 
 
 @router.get("/api/room")
-async def room_info(request: Request, room: RoomDep) -> dict[str, Any]:
+async def room_info(request: Request) -> dict[str, Any]:
+    """What a join page needs; a standby says so, and where the room is served now."""
+    standby = standing_by(request)
+    if standby is not None:
+        return standby.status()
+    room = get_room(request)
     return room.info(request.url.port or room.settings.port, room.is_member(request.headers))
 
 

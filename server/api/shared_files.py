@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
 from ..files import INLINE_MIME
-from ..security import same_origin
 from .deps import Member, RoomDep
 
 router = APIRouter()
@@ -25,7 +24,7 @@ async def upload(request: Request, room: RoomDep,
                  name: str | None = Query(None, max_length=1024)) -> dict[str, Any]:
     """A file as multipart (field ``file``) or as the raw body named by ``?name=``; refused
     errors become their HTTP status by the app's handler for ``UploadError``."""
-    if not same_origin(request.headers):
+    if not room.same_origin(request.headers):
         raise HTTPException(403, "uploads are accepted only from this room's own page")
     length = request.headers.get("content-length")
     record = await room.files.receive(
@@ -38,9 +37,15 @@ async def upload(request: Request, room: RoomDep,
 @router.get("/api/files/{file_id}", dependencies=[Member])
 async def download(request: Request, room: RoomDep, file_id: str) -> FileResponse:
     record = room.files.lookup(file_id)
+    known = record or room.store.get_file(file_id)  # listed, its bytes perhaps not here
     # A private message's file is for its two people: to anyone else it does not exist.
-    if record is None or not room.store.file_visible(file_id, room.viewer(request.headers)):
+    # A standby holds everything, as the host does.
+    if known is None or not (room.is_standby(request.headers) or room.store.file_visible(
+            file_id, room.viewer(request.headers))):
         raise HTTPException(404, "no such file on this host")
+    if record is None:
+        raise HTTPException(404, "this file is no longer available: its only copy stayed "
+                                 "with a former host of the room")
     inline = record.mime in INLINE_MIME
     return SharedFile(
         room.files.path_of(record),

@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 
 from ..resumable import ResumableUploads, ResumeError
 from ..room import Room
-from ..security import cookie_value, same_origin
+from ..security import cookie_value
 from .deps import RoomDep
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _owner(request: Request) -> str:
 def _uploads(request: Request, room: Room) -> ResumableUploads:
     if not room.is_member(request.headers):
         raise HTTPException(401, "this room needs its password: POST it to /api/login")
-    if not same_origin(request.headers):
+    if not room.same_origin(request.headers):
         raise HTTPException(403, "uploads are accepted only from this room's own page")
     uploads: ResumableUploads = room.uploads
     return uploads

@@ -1,0 +1,236 @@
+"""Standing by: a standby replicates the room (every row, private ones included), is refused
+without the host's admin password, and sends chat clients to the host while it stands by.
+
+Hosts and standbys are real uvicorn servers on loopback ports (in this process: the link, the
+replica and the routes are what is tested; tests/test_handover.py kills real processes)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from server.replica import COLUMNS
+from tests.conftest import Chatter, Host, wait_until
+
+ADMIN = "stand-by-admin-secret"
+
+
+def status(node: Host) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(f"{node.url}/api/room", timeout=10).json()
+    return answer
+
+
+def rows(db: Path) -> list[tuple[Any, ...]]:
+    """Every stored column of every event, read without disturbing the writer."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT " + ", ".join(COLUMNS) + " FROM events ORDER BY id"
+                            ).fetchall()
+
+
+def last_id(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+
+def echo(chatter: Chatter, cmid: str) -> dict[str, Any]:
+    while True:
+        event = chatter.recv()
+        if event.get("client_msg_id") == cmid and event["type"] != "error":
+            return event
+
+
+def change(chatter: Chatter, kind: str, **frame: Any) -> dict[str, Any]:
+    cmid = str(uuid.uuid4())
+    chatter.send(type=kind, client_msg_id=cmid, **frame)
+    return echo(chatter, cmid)
+
+
+def caught_up(host: Host, standby: Host) -> Callable[[], bool]:
+    def check() -> bool:
+        return bool(status(standby).get("last_id") == last_id(host.data_dir /
+                                                              "history.sqlite3"))
+    return check
+
+
+def test_a_standby_replicates_every_row_and_follows_live(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(admin_password=ADMIN)
+    ada, bob = Chatter(host, "Ada"), Chatter(host, "Bob")
+    first = echo(ada, ada.say("before the standby"))
+    secret = echo(ada, ada.say("only for Bob", to=bob.me["id"]))
+    change(ada, "edit", target=first["id"], text="before the standby (edited)")
+    change(bob, "react", target=first["id"], emoji="👍", on=True)
+    standby: Host = make_host(standby_url=host.url, admin_password=ADMIN)
+    assert status(standby)["standby"] is True
+    wait_until(lambda: status(standby).get("state") == "following", timeout=20,
+               what="the standby to follow the host")
+    wait_until(caught_up(host, standby), timeout=20, what="the replica to catch up")
+    info = status(standby)
+    assert info["room_id"] == status(host)["room_id"] and info["host"] == host.url
+    live = echo(bob, bob.say("while the standby follows"))
+    change(ada, "delete", target=first["id"])
+    change(bob, "react", target=secret["id"], emoji="🎉", on=True)
+    wait_until(caught_up(host, standby), timeout=20, what="the live rows to reach the replica")
+    standby.stop()
+    copied = rows(standby.data_dir / "history.sqlite3")
+    assert copied == rows(host.data_dir / "history.sqlite3")
+    private = [r for r in copied if r[0] == secret["id"]][0]
+    assert private[8] is not None, "the private message keeps who may see it"
+    assert any(r[0] == live["id"] for r in copied)
+    with sqlite3.connect(standby.data_dir / "history.sqlite3") as db:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        people = dict(db.execute("SELECT id, name FROM people").fetchall())
+    assert meta["room_id"] == info["room_id"] and len(meta["secret"]) == 64
+    assert meta["term"] == "0" and host.url in json.loads(meta["hosts"])
+    assert people == {ada.me["id"]: "Ada", bob.me["id"]: "Bob"}
+    ada.close()
+    bob.close()
+
+
+def test_the_successors_list_reaches_clients_and_the_room_info(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    ada = Chatter(host, "Ada")
+    assert ada.welcome["term"] == 0 and ada.welcome["successors"] == []
+    assert "session" not in ada.welcome  # an open room needs none
+    standby: Host = make_host(standby_url=host.url)
+    heard = ada.recv_type("successors", timeout=20)
+    assert heard["urls"] == [standby.url.rstrip("/")]
+    assert status(host)["successors"] == heard["urls"] and status(host)["term"] == 0
+    assert Chatter(host, "Bob").welcome["successors"] == heard["urls"]
+    standby.stop()
+    assert ada.recv_type("successors", timeout=20)["urls"] == []
+    ada.close()
+
+
+def test_a_standby_without_the_admin_password_is_refused(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(admin_password=ADMIN, password="room-pass")
+    hello = {"type": "standby", "standby_id": uuid.uuid4().hex, "after": 0, "room_id": None,
+             "port": 9, "tls": False, "name": "closet", "password": "room-pass",
+             "admin_password": "a wrong guess"}
+    with connect(f"ws://127.0.0.1:{host.port}/ws/standby", open_timeout=10) as ws:
+        ws.send(json.dumps(hello))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert "admin password" in closed.value.rcvd.reason
+    # The room's password alone is not enough while the host has an admin password.
+    standby: Host = make_host(standby_url=host.url, password="room-pass")
+    wait_until(lambda: status(standby).get("state") == "refused", timeout=20,
+               what="the standby to report its refusal")
+    assert "4403" in status(standby)["problem"]
+    assert status(standby)["last_id"] == 0 and status(host)["successors"] == []
+
+
+def test_a_standby_sends_chat_clients_to_the_host(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    Chatter(host, "Ada").close()
+    standby: Host = make_host(standby_url=host.url)
+    wait_until(lambda: status(standby).get("state") == "following", timeout=20,
+               what="the standby to follow")
+    with connect(standby.ws_url, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "hello", "name": "Lost", "client_id": "c-lost"}))
+        moved = json.loads(ws.recv(timeout=10))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert moved == {"type": "moved", "url": host.url, "room_id": status(host)["room_id"],
+                     "term": 0}
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4301
+    health = httpx.get(f"{standby.url}/api/health", timeout=10)
+    assert health.status_code == 200 and health.json()["status"] == "standby"
+    assert httpx.get(f"{standby.url}/api/events", timeout=10).status_code == 503
+
+
+def test_a_standby_never_overwrites_another_rooms_history(make_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = Host(tmp_path / "other").start()
+    Chatter(other, "Old").close()
+    other.stop()
+    before = rows(tmp_path / "other" / "history.sqlite3")
+    host: Host = make_host()
+    Chatter(host, "Ada").close()
+    standby = Host(tmp_path / "other", standby_url=host.url).start()
+    try:
+        wait_until(lambda: status(standby).get("state") == "refused", timeout=20,
+                   what="the standby to refuse another room")
+        assert "another room" in status(standby)["problem"]
+    finally:
+        standby.stop()
+    assert rows(tmp_path / "other" / "history.sqlite3") == before
+
+
+def test_shared_files_follow_within_the_quota_and_the_rest_show_unavailable(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    ada = Chatter(host, "Ada")
+    small_bytes, big_bytes = b"small file " * 100, b"B" * 300_000
+    with host.http() as http:
+        small = http.post("/api/files", files={"file": ("notes.txt", small_bytes)}).json()
+        big = http.post("/api/files", files={"file": ("video.bin", big_bytes)}).json()
+    first = echo(ada, ada.say("the notes", file_id=small["id"]))
+    echo(ada, ada.say("the video", file_id=big["id"]))
+    standby: Host = make_host(standby_url=host.url, standby_files_max_bytes=100_000)
+    wait_until(caught_up(host, standby), timeout=20, what="the replica to catch up")
+    held = standby.data_dir / "files" / small["id"]
+    wait_until(lambda: held.is_file() and held.read_bytes() == small_bytes, timeout=20,
+               what="the small file's bytes on the standby")
+    host.stop()  # on purpose: the room is handed over to the standby
+    wait_until(lambda: not status(standby).get("standby"), timeout=20,
+               what="the standby to serve the room")
+    assert not (standby.data_dir / "files" / big["id"]).exists()
+    joined = Chatter(standby, "Bob", since=first["id"] - 1)
+    shown = {e["text"]: e for e in joined.welcome["events"] if e["type"] == "message"}
+    assert "available" not in shown["the notes"]["file"]
+    assert shown["the video"]["file"]["available"] is False
+    assert shown["the video"]["user"]["name"] == "Ada"  # who shared it still shows
+    with standby.http() as http:
+        assert http.get(small["url"]).content == small_bytes
+        gone = http.get(big["url"])
+        assert gone.status_code == 404 and "no longer available" in gone.json()["detail"]
+    joined.close()
+
+
+def hello_at(node: Host, origin: str, **hello: Any) -> tuple[dict[str, Any] | None, int | None]:
+    """Say hello at ``node`` as a page from ``origin`` (no cookie): the welcome, or the close
+    code."""
+    with connect(node.ws_url, open_timeout=10, additional_headers={"Origin": origin}) as ws:
+        try:
+            ws.send(json.dumps({"type": "hello", "name": "Page", "client_id": "page-1",
+                                **hello}))
+            while True:
+                event = json.loads(ws.recv(timeout=10))
+                if event["type"] == "welcome":
+                    return event, None
+        except ConnectionClosed as exc:
+            return None, exc.rcvd.code if exc.rcvd is not None else 1006
+
+
+def test_a_page_follows_a_password_room_with_its_session_and_origin(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host(password="room-pass")
+    with host.http() as http:
+        assert http.post("/api/login", json={"password": "room-pass"}).status_code == 200
+        cookie = f"lanchat_session={http.cookies['lanchat_session']}"
+    ada = Chatter(host, "Ada", additional_headers={"Cookie": cookie, "Origin": host.url})
+    session = ada.welcome["session"]
+    standby: Host = make_host(standby_url=host.url, password="room-pass")
+    wait_until(caught_up(host, standby), timeout=20, what="the replica to catch up")
+    host.stop()
+    moved = ada.recv_type("moved", timeout=20)
+    assert moved["url"] == standby.url and moved["term"] == 1
+    wait_until(lambda: not status(standby).get("standby"), timeout=20,
+               what="the standby to serve the room")
+    assert status(standby)["password"] is True
+    welcome, _ = hello_at(standby, host.url, session=session, since=ada.welcome["last_id"])
+    assert welcome is not None and welcome["room_id"] == ada.welcome["room_id"]
+    assert welcome["term"] == 1 and "session" in welcome
+    assert hello_at(standby, host.url)[1] == 4401  # no session: the password is needed
+    assert hello_at(standby, host.url, session="0" * 32 + "." + "0" * 64)[1] == 4401
+    with pytest.raises(InvalidStatus) as refused:  # a page of some other site
+        hello_at(standby, "http://evil.example:8765", session=session)
+    assert refused.value.response.status_code == 403
+    ada.close()
