@@ -147,7 +147,10 @@ class Person:
         self.room_id = self.room_id or welcome.get("room_id")
         self.successors = list(welcome.get("successors") or [])
         self.heard_of(self.successors)
+        again = bool(welcome.get("reset"))  # since was ahead: the latest page, seen or not
         for event in welcome.get("events") or []:
+            if again and event.get("id") in self.seen:
+                continue
             self.saw(event)
 
     def unconfirmed(self) -> list[Outgoing]:
