@@ -9,9 +9,10 @@ Then, one after the other, two readers copy the whole history from it:
   page, as the HTTP API allows), in a process of its own, keeping nothing.
 
 For each: events/s and seconds (from the reader's start, and from its first events on, which
-leaves out Python's start-up), the reader's peak RSS (sampled every 50 ms), its CPU seconds, and
-the host's loop lag meanwhile: a client in a thread of this process pings the host every 20 ms
-over its WebSocket (p50/p99/max of the round trips, and the same measured idle before).
+leaves out Python's start-up), the reader's peak RSS (sampled every 50 ms), its CPU seconds and
+the host's, and the host's loop lag meanwhile: a client in a thread of this process pings the
+host every 20 ms over its WebSocket (p50/p99/max of the round trips, and the same measured idle
+before).
 Every phase has a deadline (``--replica-timeout``, default 300 s); a phase that runs out is
 reported with how far it got.
 """
@@ -126,9 +127,10 @@ def replica_last_id(folder: Path) -> int:
     return best
 
 
-def measure(label: str, child: Child, done: Any, target: int, pinger: Pinger,
+def measure(label: str, child: Child, done: Any, target: int, pinger: Pinger, host: Child,
             timeout: float) -> dict[str, Any]:
     """Wait (with a deadline) until ``done()`` reaches ``target``; the numbers of the phase."""
+    host_cpu = cpu_seconds(host.ps)
     t0 = time.monotonic()
     watch = Watch(child.ps)
     got = 0
@@ -146,6 +148,7 @@ def measure(label: str, child: Child, done: Any, target: int, pinger: Pinger,
     finally:
         seconds = time.monotonic() - t0
         watch.close()
+        host_cpu = cpu_seconds(host.ps) - host_cpu
     copying = t0 + seconds - (first or t0)
     print(f"   {label:8} {got:,} of {target:,} events in {seconds:.1f} s", flush=True)
     return {"reader": label, "events": got, "complete": got >= target,
@@ -153,6 +156,7 @@ def measure(label: str, child: Child, done: Any, target: int, pinger: Pinger,
             "first_events_s": round((first or t0) - t0, 2),
             "copy_events_per_s": round(got / max(copying, 1e-9)),
             "peak_rss_mb": round(watch.peak / 2**20, 1), "cpu_s": round(watch.cpu, 1),
+            "host_cpu_s": round(host_cpu, 1),
             "exit": child.popen.poll(), **pinger.between(t0, t0 + seconds)}
 
 
@@ -236,14 +240,14 @@ def run(events: int, tmp: Path | None, timeout: float = 300.0) -> dict[str, Any]
                         "--until", str(events)])
         children.append(paging)
         out["paging"] = measure("paging", paging, Progress(paging), events, pinger,
-                                timeout)
+                                host, timeout)
         paging.stop()
         standby = Child([python(), "-m", "server", "--standby", base + "/", "--host",
                          "127.0.0.1", "--port", "0", "--data-dir", str(standby_dir),
                          "--no-discovery", "--log-level", "warning"])
         children.append(standby)
         out["standby"] = measure("standby", standby, lambda: replica_last_id(standby_dir),
-                                 events, pinger, timeout)
+                                 events, pinger, host, timeout)
     finally:
         if pinger is not None:
             pinger.close()
@@ -259,8 +263,8 @@ def describe(r: dict[str, Any]) -> str:
     lines = [f"Replica catch-up of {r['events']:,} events (filled in {r['fill_seconds']} s); "
              f"host ping idle p50 {idle['ping_p50_ms']} ms, p99 {idle['ping_p99_ms']} ms",
              f"  {'reader':10} {'events':>11} {'seconds':>8} {'events/s':>9} {'first at':>9} "
-             f"{'copy ev/s':>9} {'peak RSS':>9} {'CPU s':>6} {'host ping p50':>13} {'p99':>8} "
-             f"{'max':>8}"]
+             f"{'copy ev/s':>9} {'peak RSS':>9} {'CPU s':>6} {'host CPU s':>10} "
+             f"{'host ping p50':>13} {'p99':>8} {'max':>8}"]
     for key in ("paging", "standby"):
         if key not in r:
             continue
@@ -269,7 +273,8 @@ def describe(r: dict[str, Any]) -> str:
             f"  (exited with {x['exit']})" if x["exit"] is not None else "  (ran out of time)")
         lines.append(f"  {key:10} {x['events']:>11,} {x['seconds']:>8} {x['events_per_s']:>9,} "
                      f"{x['first_events_s']:>7} s {x['copy_events_per_s']:>9,} "
-                     f"{x['peak_rss_mb']:>6} MB {x['cpu_s']:>6} {x['ping_p50_ms']:>10} ms "
+                     f"{x['peak_rss_mb']:>6} MB {x['cpu_s']:>6} {x['host_cpu_s']:>10} "
+                     f"{x['ping_p50_ms']:>10} ms "
                      f"{x['ping_p99_ms']:>5} ms {x['ping_max_ms']:>5} ms{note}")
     return "\n".join(lines)
 
