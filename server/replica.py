@@ -15,12 +15,15 @@ All methods block (SQLite with ``synchronous=FULL``): the standby calls them off
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import schema
 from .conversation import Change, Refused
@@ -34,6 +37,20 @@ COLUMNS = ("id", "type", "user_id", "client_msg_id", "payload", "target", "reply
 SELECT_ROWS = ("SELECT " + ", ".join(COLUMNS) + " FROM events WHERE id > ? AND id <= ? "
                "ORDER BY id LIMIT ?")
 _CHANGES = {"edit", "delete", "react"}
+_INSERT = ("INSERT INTO events (" + ", ".join(COLUMNS) + ") VALUES (?,?,?,?,?,?,?,?,?,?)")
+
+
+T = TypeVar("T")
+
+
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """One call at a time on the connection: a call still running on a worker thread (its
+    caller cancelled) finishes before :meth:`Replica.close` closes the connection."""
+    @functools.wraps(method)
+    def call(self: Replica, *args: Any) -> T:
+        with self._lock:
+            return method(self, *args)
+    return call
 
 
 class ReplicaError(Exception):
@@ -59,6 +76,7 @@ class Replica:
     def __init__(self, path: Path) -> None:
         private_folder(path.parent)
         self.path = path
+        self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                    timeout=5.0)
         private_file(path)
@@ -69,9 +87,11 @@ class Replica:
         self.last_id = int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM events")
                            .fetchone()[0])
 
+    @_locked
     def close(self) -> None:
         self._db.close()
 
+    @_locked
     def meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -84,6 +104,7 @@ class Replica:
             return None
         return self.meta("room_id")
 
+    @_locked
     def adopt(self, values: dict[str, str]) -> None:
         """Keep the room's identity (``room_id``, ``secret``, ``term``, ``hosts``) in ``meta``:
         a host opening this file later serves the same room with the same sessions."""
@@ -96,6 +117,7 @@ class Replica:
             _rollback(self._db)
             raise
 
+    @_locked
     def set_people(self, people: dict[str, str]) -> None:
         """Everyone the room has known (user id -> latest name)."""
         self._db.execute("BEGIN IMMEDIATE")
@@ -107,12 +129,14 @@ class Replica:
             _rollback(self._db)
             raise
 
+    @_locked
     def apply(self, rows: list[list[Any]]) -> Applied:
         """Write ``rows`` (each as :data:`COLUMNS`) in one transaction; rows this replica
         already holds are skipped, a gap is refused (:class:`ReplicaError`)."""
         db = self._db
         last = self.last_id
         erase: list[str] = []
+        plain: list[list[Any]] = []  # rows that change nothing else, written together
         db.execute("BEGIN IMMEDIATE")
         try:
             for row in rows:
@@ -122,14 +146,33 @@ class Replica:
                     continue
                 if row[0] != last + 1:
                     raise ReplicaError(f"rows skip from {last} to {row[0]}")
-                erase.extend(self._write(row))
+                if row[1] in _CHANGES:
+                    self._insert(plain)
+                    plain = []
+                    erase.extend(self._write(row))
+                else:
+                    plain.append(row)
                 last = row[0]
+            self._insert(plain)
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
         self.last_id = last
         return Applied(last, erase)
+
+    def _insert(self, rows: list[list[Any]]) -> None:
+        """Rows as they are, and their messages' words in the search index."""
+        if not rows:
+            return
+        self._db.executemany(_INSERT, rows)
+        texts = []
+        for row in rows:
+            if row[1] == "message":
+                text = json.loads(row[4]).get("text")
+                if isinstance(text, str) and text:
+                    texts.append((row[0], text))
+        self._db.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", texts)
 
     def _write(self, row: list[Any]) -> list[str]:
         """One row: an edit, delete or reaction is applied to its message first."""
@@ -145,13 +188,10 @@ class Replica:
             elif outcome.erase_file is not None:
                 erase.append(outcome.erase_file[0])
             self._db.execute("RELEASE change")
-        self._db.execute("INSERT INTO events (" + ", ".join(COLUMNS) + ") VALUES "
-                         "(?,?,?,?,?,?,?,?,?,?)", row)
-        text = event.get("text") if row[1] == "message" else None
-        if isinstance(text, str) and text:
-            self._db.execute("INSERT INTO search (rowid, text) VALUES (?, ?)", (row[0], text))
+        self._db.execute(_INSERT, row)
         return erase
 
+    @_locked
     def add_file(self, record: dict[str, Any]) -> None:
         """A shared file's metadata (its bytes may follow, or never: see the standby)."""
         self._db.execute(

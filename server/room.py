@@ -125,6 +125,8 @@ class Room:
         if moved is not None and self._hub is not None:
             await self._hub.async_moved(moved, self.store.room_id, self.store.term + 1)
         elif closing and self._hub is not None:
+            if self._succession is not None:
+                await self._succession.async_closing()
             await self._hub.async_close_room()
 
     async def _hand_over(self) -> str | None:

@@ -56,7 +56,8 @@ Promote = Callable[[Settings], Awaitable[None]]
 @dataclass(frozen=True)
 class End:
     """Why following a host stopped: ``take_over``, ``moved`` (to ``url``), ``refused``,
-    ``dropped`` (the link broke) or ``unreachable`` (it never opened)."""
+    ``closed`` (the room closed for good), ``dropped`` (the link broke) or ``unreachable``
+    (it never opened)."""
 
     kind: str
     url: str = ""
@@ -89,6 +90,9 @@ class Standby:
         self.problem: str | None = None
         self.url: str | None = None  # where this process serves the room, once it does
         self._task: asyncio.Task[None] | None = None
+        # A host has sent this run the room: only then may a lost link lead to a take-over
+        # (a replica restarted while its host is away may be stale; the room may have moved).
+        self.followed = False
         self.files: ReplicaFiles | None = None
         self.files_token: str | None = None  # lets this standby download the host's files
         self._downloads: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -133,10 +137,10 @@ class Standby:
             if end.kind == "moved":
                 self.host_url = end.url.rstrip("/")
                 continue
-            if end.kind == "refused":
+            if end.kind in ("refused", "closed"):
                 await asyncio.sleep(REFUSED_RETRY_SECONDS)
                 continue
-            if self.room_id is None:  # nothing to take over yet: just try again
+            if not self.followed:  # never followed in this run: nothing current to serve
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             found = await self._after_loss()
@@ -160,7 +164,7 @@ class Standby:
                 return await self._listen(ws)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else 1006
-            if code in (4400, 4403, 4429):
+            if code in (4400, 4403, 4409, 4429):
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
                 return self._refuse(f"the host refused this standby ({code}: {reason})")
             return End("dropped")
@@ -201,7 +205,7 @@ class Standby:
                 if not await self._adopt(data):
                     return self._refuse("this folder holds another room's history; give the "
                                         "standby another --data-dir")
-                self.state, self.problem = "following", None
+                self.state, self.problem, self.followed = "following", None, True
             elif kind == "people":
                 assert self.replica is not None
                 await asyncio.to_thread(self.replica.set_people, dict(data["people"]))
@@ -211,6 +215,9 @@ class Standby:
                 self.successors = [str(u) for u in data.get("urls", [])]
             elif kind == "moved":
                 return End("moved", url=str(data["url"]))
+            elif kind == "closing":  # closed for good: not ours to take over
+                self.followed, self.state = False, "connecting"
+                return End("closed")
             elif kind == "take_over":
                 return await self._take_over(ws, int(data["last_id"]), int(data["term"]))
         return End("dropped")
@@ -280,7 +287,9 @@ class Standby:
                 "hosts": json.dumps(data.get("hosts") or [])}
         await asyncio.to_thread(self.replica.adopt, meta)
         identity = data.get("identity")
-        if isinstance(identity, dict) and self.settings.tls_cert_file is None:
+        s = self.settings
+        # A standby given a certificate elsewhere keeps serving that one (an admin's own).
+        if isinstance(identity, dict) and s.tls_cert_file in (None, s.data_dir / CERT_FILE):
             await asyncio.to_thread(self._write_identity, identity)
             self._identity_changed()
         return True

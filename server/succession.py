@@ -24,9 +24,11 @@ import json
 import logging
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import protocol
@@ -157,8 +159,7 @@ class Succession:
         """Send ``link`` the room, then every row as it is committed, until it closes."""
         link.acked = link.sent = link.hello.after
         self.links.append(link)
-        db = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True,
-                             check_same_thread=False)
+        db = RowReader(self.store.path)
         try:
             await link.send_json(self._replica_info(link))
             self.reorder(force_send=link)
@@ -178,20 +179,17 @@ class Succession:
             db.close()
             self.reorder()
 
-    async def _send_rows(self, link: Link, db: sqlite3.Connection) -> None:
+    async def _send_rows(self, link: Link, db: RowReader) -> None:
         while not link.closed and link.sent < self.store.last_id:
-            frame, last = await asyncio.to_thread(_rows_frame, db, link.sent,
-                                                  self.store.last_id)
+            frame, last = await asyncio.to_thread(db.rows_frame, link.sent, self.store.last_id)
             if last <= link.sent:
                 return
             await link.send_text(frame)
             link.sent = last
 
-    async def _send_files(self, link: Link, db: sqlite3.Connection) -> None:
+    async def _send_files(self, link: Link, db: RowReader) -> None:
         """Shared files' records, before the rows that attach them."""
-        found = await asyncio.to_thread(lambda: db.execute(
-            "SELECT rowid, id, name, size, mime, stored_name, uploader, ts FROM files "
-            "WHERE rowid > ? ORDER BY rowid", (link.files_sent,)).fetchall())
+        found = await asyncio.to_thread(db.files_after, link.files_sent)
         for row in found:
             record = dict(zip(("id", "name", "size", "mime", "stored_name", "uploader", "ts"),
                               row[1:], strict=True))
@@ -232,6 +230,15 @@ class Succession:
         link.wake.set()
         if link.serving is not None and not link.serving.done():
             link.serving.set_exception(ConnectionError("the standby went away"))
+
+    def mismatch(self, hello: StandbyHello) -> StandbyRefused | None:
+        """A replica that is not a copy of this history (another room's, or one holding ids
+        this host never gave) is refused: following would mix two histories."""
+        if hello.room_id is not None and hello.room_id != self.store.room_id:
+            return StandbyRefused(4409, "the standby holds another room's history")
+        if hello.after > self.store.last_id:
+            return StandbyRefused(4409, "the standby holds events this host does not have")
+        return None
 
     # Order --------------------------------------------------------------------------------
 
@@ -292,26 +299,53 @@ class Succession:
 
     async def async_moved(self, url: str) -> None:
         """Tell the other standbys where the room went, so they follow its new host."""
+        await self._tell_all({"type": "moved", "url": url}, but=url)
+
+    async def async_closing(self) -> None:
+        """The room closes for good, handed to nobody: standbys must not take it over (its
+        people were told it closed); they follow the host again if it comes back."""
+        await self._tell_all({"type": "closing"})
+
+    async def _tell_all(self, event: dict[str, Any], but: str | None = None) -> None:
         for link in list(self.links):
-            if link.url != url and not link.closed:
+            if link.url != but and not link.closed:
                 try:
-                    await asyncio.wait_for(link.send_json({"type": "moved", "url": url}), 1.0)
+                    await asyncio.wait_for(link.send_json(event), 1.0)
                 except (TimeoutError, Exception):  # noqa: BLE001 - it reconnects anyway
                     pass
 
 
-def _rows_frame(db: sqlite3.Connection, after: int, upto: int) -> tuple[str, int]:
-    """A ``rows`` frame of the rows after ``after`` (up to ``upto``), and its last id."""
-    rows: list[list[Any]] = []
-    size = 0
-    for row in db.execute(SELECT_ROWS, (after, upto, ROWS_PER_FRAME)):
-        rows.append(list(row))
-        size += len(row[4]) + 100
-        if size > FRAME_BYTES:
-            break
-    last = rows[-1][0] if rows else after
-    return json.dumps({"type": "rows", "rows": rows}, ensure_ascii=False,
-                      separators=(",", ":")), int(last)
+class RowReader:
+    """A link's own read-only connection to the history, used off the loop one call at a
+    time; closing waits for a read still running on its thread (a cancelled link's)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def rows_frame(self, after: int, upto: int) -> tuple[str, int]:
+        """A ``rows`` frame of the rows after ``after`` (up to ``upto``), and its last id."""
+        rows: list[list[Any]] = []
+        size = 0
+        with self._lock:
+            for row in self._db.execute(SELECT_ROWS, (after, upto, ROWS_PER_FRAME)):
+                rows.append(list(row))
+                size += len(row[4]) + 100
+                if size > FRAME_BYTES:
+                    break
+        last = rows[-1][0] if rows else after
+        return json.dumps({"type": "rows", "rows": rows}, ensure_ascii=False,
+                          separators=(",", ":")), int(last)
+
+    def files_after(self, rowid: int) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT rowid, id, name, size, mime, stored_name, uploader, ts FROM files "
+                "WHERE rowid > ? ORDER BY rowid", (rowid,)).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 def may_stand_by(hello: StandbyHello, admin_required: bool, password_required: bool,

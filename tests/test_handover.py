@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -126,16 +127,26 @@ def serving(url: str) -> bool:
         return False
 
 
-def start_pair(tmp_path: Path) -> tuple[HostProcess, HostProcess]:
+def start_together(*procs: HostProcess) -> None:
+    """Start processes at once (a standby keeps trying its host until it answers)."""
+    with ThreadPoolExecutor(len(procs)) as pool:
+        list(pool.map(lambda proc: proc.start(timeout=40), procs))
+
+
+def start_room(tmp_path: Path, standbys: int = 1) -> list[HostProcess]:
+    """A host and its first standby, started together, then the other standbys once the
+    first follows (so it ranks first): ``[host, standby, ...]``."""
     host = HostProcess(tmp_path / "a")
-    host.env["LANCHAT_ADMIN_PASSWORD"] = ADMIN
-    host.start()
-    standby = HostProcess(tmp_path / "b", None, "--standby", host.url)
-    standby.env["LANCHAT_ADMIN_PASSWORD"] = ADMIN
-    standby.start()
-    wait_until(lambda: room(standby.url).get("state") == "following", timeout=30,
+    others = [HostProcess(tmp_path / f"standby{i}", None, "--standby", host.url)
+              for i in range(standbys)]
+    for proc in (host, *others):
+        proc.env["LANCHAT_ADMIN_PASSWORD"] = ADMIN
+    start_together(host, others[0])
+    wait_until(lambda: room(others[0].url).get("state") == "following", timeout=30,
                what="the standby to follow the host")
-    return host, standby
+    if standbys > 1:
+        start_together(*others[1:])
+    return [host, *others]
 
 
 def assert_one_history(reader: Follower, texts: list[str]) -> None:
@@ -148,7 +159,7 @@ def assert_one_history(reader: Follower, texts: list[str]) -> None:
 
 
 def test_clean_hand_over_under_a_steady_stream(tmp_path: Path) -> None:
-    host, standby = start_pair(tmp_path)
+    host, standby = start_room(tmp_path)
     try:
         ada, bob = Follower(host.url, "Ada"), Follower(host.url, "Bob")
         room_id = ada.welcome["room_id"]
@@ -195,7 +206,7 @@ def test_clean_hand_over_under_a_steady_stream(tmp_path: Path) -> None:
 
 
 def test_take_over_after_the_host_is_killed(tmp_path: Path) -> None:
-    host, standby = start_pair(tmp_path)
+    host, standby = start_room(tmp_path)
     try:
         ada, bob = Follower(host.url, "Ada"), Follower(host.url, "Bob")
         wait_until(lambda: room(host.url)["successors"], timeout=20,
@@ -234,7 +245,7 @@ def test_take_over_after_the_host_is_killed(tmp_path: Path) -> None:
                    timeout=20, what="Bob to see every message")
         assert ada.welcome["term"] == 1 and ada.welcome["room_id"] == bob.welcome["room_id"]
         assert_one_history(bob, texts)
-        with sqlite3.connect(tmp_path / "b" / "history.sqlite3") as db:
+        with sqlite3.connect(tmp_path / "standby0" / "history.sqlite3") as db:
             for cmid in resent:
                 count = db.execute("SELECT COUNT(*) FROM events WHERE client_msg_id=?",
                                    (cmid,)).fetchone()[0]
@@ -244,3 +255,38 @@ def test_take_over_after_the_host_is_killed(tmp_path: Path) -> None:
     finally:
         host.stop()
         standby.stop()
+
+
+def test_after_a_crash_the_second_successor_follows_the_first(tmp_path: Path) -> None:
+    host, first, second = start_room(tmp_path, standbys=2)
+    try:
+        wait_until(lambda: len(room(host.url)["successors"]) == 2, timeout=30,
+                   what="both standbys listed")
+        ada = Follower(host.url, "Ada")
+        ada.say("before the crash")
+        wait_until(lambda: (ada.pump(0.05), not ada.pending)[1], timeout=20,
+                   what="the message acknowledged")
+        wait_until(lambda: room(second.url).get("last_id", 0) >= ada.last_id, timeout=20,
+                   what="the second replica to hold it")
+        host.kill()
+        killed_at = time.monotonic()
+        wait_until(lambda: serving(first.url), timeout=15, interval=0.05,
+                   what="the first successor to serve")
+        print(f"\ntake-over with two standbys: served {time.monotonic() - killed_at:.2f} s "
+              "after SIGKILL")
+        wait_until(lambda: room(second.url).get("host") == first.url
+                   and room(second.url).get("state") == "following", timeout=30,
+                   what="the second standby to follow the first")
+        assert not serving(second.url), "one host for the room, not two"
+        ada.pump(0.1)
+        ada.join(first.url)
+        ada.say("after the crash")
+        wait_until(lambda: (ada.pump(0.05), not ada.pending)[1], timeout=20,
+                   what="the new host to acknowledge")
+        wait_until(lambda: room(second.url).get("last_id", 0) >= ada.last_id, timeout=20,
+                   what="the second replica to follow the new host")
+        ada.close()
+    finally:
+        host.stop()
+        first.stop()
+        second.stop()

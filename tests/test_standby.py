@@ -19,7 +19,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from server.replica import COLUMNS
+from server.tls import CERT_FILE, KEY_FILE, make_self_signed
 from tests.conftest import Chatter, Host, wait_until
+from tests.tls_helpers import cert_fingerprint, make_cert, served_fingerprint
 
 ADMIN = "stand-by-admin-secret"
 
@@ -234,3 +236,73 @@ def test_a_page_follows_a_password_room_with_its_session_and_origin(make_host) -
         hello_at(standby, "http://evil.example:8765", session=session)
     assert refused.value.response.status_code == 403
     ada.close()
+
+
+def test_a_standby_serves_with_the_rooms_tls_identity(make_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cert, key = make_cert(tmp_path, "host")
+    host: Host = make_host(tls_cert_file=cert, tls_key_file=key)
+    Chatter(host, "Ada").close()
+    folder = tmp_path / "standby"
+    own_cert, own_key = folder / CERT_FILE, folder / KEY_FILE
+    make_self_signed(own_cert, own_key)  # the standby's own identity, until it follows
+    standby = Host(folder, standby_url=f"https://127.0.0.1:{host.port}",
+                   tls_cert_file=own_cert, tls_key_file=own_key).start()
+    try:
+        wait_until(lambda: status(standby).get("state") == "following", timeout=20,
+                   what="the standby to follow over TLS")
+        room_fp = cert_fingerprint(cert)
+        assert served_fingerprint("127.0.0.1", standby.port) == room_fp
+        assert status(host)["successors"] == [f"https://127.0.0.1:{standby.port}"]
+        host.stop()
+        wait_until(lambda: not status(standby).get("standby"), timeout=20,
+                   what="the standby to serve the room")
+        assert status(standby)["fingerprint"] == room_fp
+        assert (own_key.stat().st_mode & 0o077) == 0, "the room's key is private"
+    finally:
+        standby.stop()
+
+
+def test_after_a_hand_over_the_other_standby_follows_the_new_host(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    old_client = Chatter(host, "Old")  # knows nothing of succession: ignores the new fields
+    first: Host = make_host(standby_url=host.url)
+    wait_until(lambda: status(first).get("state") == "following", timeout=20,
+               what="the first standby to follow")
+    wait_until(lambda: len(status(host)["successors"]) == 1, timeout=20, what="one successor")
+    second: Host = make_host(standby_url=host.url)
+    wait_until(lambda: len(status(host)["successors"]) == 2, timeout=20,
+               what="both standbys in the successors list")
+    assert status(host)["successors"][0] == first.url, "the longest connected goes first"
+    echo(old_client, old_client.say("still works"))
+    wait_until(caught_up(host, second), timeout=20, what="the second replica to catch up")
+    host.stop()
+    wait_until(lambda: not status(first).get("standby"), timeout=20,
+               what="the first successor to serve")
+    wait_until(lambda: status(second).get("host") == first.url
+               and status(second).get("state") == "following", timeout=20,
+               what="the second standby to follow the new host")
+    assert status(first)["successors"] == [second.url]
+    bob = Chatter(first, "Bob")
+    assert bob.welcome["successors"] == [second.url] and bob.welcome["term"] == 1
+    echo(bob, bob.say("after the move"))
+    wait_until(caught_up(first, second), timeout=20, what="the second replica to follow")
+    with pytest.raises(ConnectionClosed) as closed:
+        old_client.recv_type("never", timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4301
+    bob.close()
+
+
+def test_a_replica_ahead_of_the_host_is_refused(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    Chatter(host, "Ada").close()
+    room_id = status(host)["room_id"]
+    for room, after, why in ((room_id, 10_000, "events this host does not have"),
+                             ("0" * 32, 0, "another room")):
+        hello = {"type": "standby", "standby_id": uuid.uuid4().hex, "after": after,
+                 "room_id": room, "port": 9, "tls": False, "name": "closet"}
+        with connect(f"ws://127.0.0.1:{host.port}/ws/standby", open_timeout=10) as ws:
+            ws.send(json.dumps(hello))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+        assert why in closed.value.rcvd.reason

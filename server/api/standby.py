@@ -60,6 +60,9 @@ async def _admit(ws: WebSocket, room: Room) -> Link | None:
             room.attempts.end(address, refused is None)
         if refused is not None:
             raise refused
+        mismatch = room.succession.mismatch(hello)
+        if mismatch is not None:
+            raise mismatch
     except TimeoutError:
         await ws.close(CLOSE_BAD_HELLO, f"no hello within {HELLO_TIMEOUT:g} s")
         return None
