@@ -26,6 +26,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,8 @@ from .store import HistoryStore
 
 log = logging.getLogger(__name__)
 
-CAUGHT_UP_SECONDS = 1.0  # an ack this recent of the host's last id counts as caught up
+CAUGHT_UP_SECONDS = 1.0  # an ack of the last id the host had this long ago is caught up
+MARK_SECONDS = 0.1
 TAKE_OVER_SECONDS = 5.0  # how long a standby has to serve the room once asked
 ROWS_PER_FRAME = 2000
 FRAME_BYTES = 512 * 1024  # rows in one frame stop past this (always at least one row)
@@ -106,7 +108,6 @@ class Link:
     send: SendText
     connected_at: float = field(default_factory=time.monotonic)
     acked: int = 0
-    caught_at: float = 0.0  # when its ack last reached the host's last id
     sent: int = 0  # the last row id sent to it
     files_sent: int = 0  # the last rowid of ``files`` sent to it
     # What it shows to download shared files' bytes (GET /api/files/<id>, header
@@ -140,6 +141,9 @@ class Succession:
         self._on_change = on_change
         self.links: list[Link] = []
         self.urls: list[str] = []
+        # (when, last id) samples of the last few seconds: "caught up" is an ack of the id
+        # the host had a second ago.
+        self._marks: deque[tuple[float, int]] = deque(maxlen=int(3 / MARK_SECONDS))
         self._loop = asyncio.get_running_loop()
         store.watch(self._committed)
 
@@ -150,8 +154,20 @@ class Succession:
             pass
 
     def _wake_all(self) -> None:
+        now = time.monotonic()
+        if not self._marks or now - self._marks[-1][0] >= MARK_SECONDS:
+            self._marks.append((now, self.store.last_id))
         for link in self.links:
             link.wake.set()
+
+    def _last_id_at(self, moment: float) -> int:
+        """The host's last id at ``moment`` (to within :data:`MARK_SECONDS`)."""
+        found = 0
+        for at, last_id in self._marks:
+            if at > moment:
+                break
+            found = last_id
+        return found
 
     # Links --------------------------------------------------------------------------------
 
@@ -217,8 +233,6 @@ class Succession:
             return
         if data.get("type") == "ack" and isinstance(data.get("id"), int):
             link.acked = max(link.acked, int(data["id"]))
-            if link.acked >= self.store.last_id:
-                link.caught_at = time.monotonic()
             self.reorder()
         elif data.get("type") == "serving" and isinstance(data.get("url"), str):
             if link.serving is not None and not link.serving.done():
@@ -245,10 +259,11 @@ class Succession:
     def ranked(self) -> list[Link]:
         """Standbys best first: caught up, then the longest connected."""
         now, last = time.monotonic(), self.store.last_id
+        if self._marks and now - self._marks[-1][0] <= CAUGHT_UP_SECONDS:  # still writing
+            last = min(last, self._last_id_at(now - CAUGHT_UP_SECONDS))
 
         def key(link: Link) -> tuple[bool, float]:
-            caught = link.acked >= last or now - link.caught_at <= CAUGHT_UP_SECONDS
-            return (not caught, link.connected_at)
+            return (link.acked < last, link.connected_at)
         return sorted((k for k in self.links if not k.closed), key=key)
 
     def reorder(self, force_send: Link | None = None) -> None:

@@ -306,3 +306,23 @@ def test_a_replica_ahead_of_the_host_is_refused(make_host) -> None:  # type: ign
                 ws.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
         assert why in closed.value.rcvd.reason
+
+
+def test_successors_put_caught_up_standbys_first(make_host) -> None:  # type: ignore[no-untyped-def]
+    host: Host = make_host()
+    ada = Chatter(host, "Ada")
+    echo(ada, ada.say("hello"))
+    lagging = {"type": "standby", "standby_id": uuid.uuid4().hex, "after": 0, "room_id": None,
+               "port": 9, "tls": False, "name": "never acks"}
+    with connect(f"ws://127.0.0.1:{host.port}/ws/standby", open_timeout=10) as ws:
+        ws.send(json.dumps(lagging))
+        assert json.loads(ws.recv(timeout=10))["type"] == "replica"
+        wait_until(lambda: status(host)["successors"] == ["http://127.0.0.1:9"], timeout=20,
+                   what="the first standby listed")
+        standby: Host = make_host(standby_url=host.url)
+        wait_until(lambda: status(host)["successors"] == [standby.url, "http://127.0.0.1:9"],
+                   timeout=20, what="the caught-up standby ahead of the one that never acks")
+        bob = Chatter(host, "Bob")
+        assert bob.welcome["successors"] == [standby.url, "http://127.0.0.1:9"]
+        bob.close()
+    ada.close()
