@@ -47,13 +47,15 @@ log = logging.getLogger(__name__)
 APP_TITLE = "LAN Chat"
 EXPOSED: frozenset[str] = frozenset(
     {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external", "lobby_url",
-     "hosting_state", "stop_hosting", "take_refusal"})
+     "hosting_state", "stop_hosting", "take_refusal", "stand_by_with"})
 MAX_URL_CHARS = 2048
 MAX_NOTIFY_TITLE = 100
 MAX_NOTIFY_BODY = 300
 NOTIFY_MIN_INTERVAL = 2.0  # seconds: a burst of messages raises one notification, not fifty
 OPENS_PER_SECOND = 0.5  # links opened in the system browser, per page origin (a few at once)
 OPEN_BURST = 3.0
+PASSWORDS_PER_SECOND = 0.2  # stand_by_with restarts the standby: a page may not churn it
+PASSWORD_BURST = 2.0
 OWN_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 # The address of the page whose call is running on this thread (set by Bridge.call_from).
@@ -95,8 +97,12 @@ class Bridge:
     def __init__(self, server: EmbeddedServer, prefs: PrefsStore,
                  notifier: Callable[[str, str], bool] | None = None,
                  opener: Callable[[str], bool] | None = None,
-                 confirm: Confirm | None = None) -> None:
+                 confirm: Confirm | None = None,
+                 prefs_changed: Callable[[], None] | None = None,
+                 room_password: Callable[[str, str], None] | None = None) -> None:
         self._server = server
+        self._prefs_changed = prefs_changed  # the standby follows the ``standby`` preference
+        self._room_password = room_password  # (page URL, password): for the room's standby
         self._confirm = confirm
         self._confirming = False
         self._prefs = prefs
@@ -108,6 +114,7 @@ class Bridge:
         self._page_room: str | None = None
         self._last_notify = 0.0
         self._opens = RateLimiter(OPENS_PER_SECOND, OPEN_BURST)
+        self._passwords = RateLimiter(PASSWORDS_PER_SECOND, PASSWORD_BURST)
         self._refusals = Refusals()  # a page's flood of links must not flood the log
         self._refusal: str | None = None  # why the window last refused a room's certificate
 
@@ -132,13 +139,14 @@ class Bridge:
 
     # Exposed to the page ------------------------------------------------------------------
 
-    def get_prefs(self) -> dict[str, str]:
-        """The remembered nickname and last room (any page may read them: they are carried
-        over to the hosts the user joins)."""
+    def get_prefs(self) -> dict[str, Any]:
+        """The remembered nickname, last room and standby choice (any page may read them: they
+        are carried over to the hosts the user joins)."""
         return self._prefs.load().public()
 
     def set_prefs(self, changes: object) -> dict[str, Any]:
-        """Remember ``{name, last_room}`` (either key may be left out). Own pages only."""
+        """Remember ``{name, last_room, standby}`` (any key may be left out). Own pages only:
+        a room's page must not switch this app's standing by on or off."""
         if not self._on_own_page():
             return {"error": "only this app's own pages may change its preferences"}
         if not isinstance(changes, Mapping):
@@ -150,12 +158,15 @@ class Bridge:
             # itself (what the room page compares with), and keep the key off the disk.
             changes = {**changes, "last_room": f"{self._server.origin}/"}
         try:
-            return {"prefs": self._prefs.update(changes).public()}
+            saved = self._prefs.update(changes).public()
         except PrefsError as exc:
             return {"error": str(exc)}
         except OSError as exc:
             log.warning("could not save preferences: %s", exc)
             return {"error": "could not save preferences to the config folder"}
+        if "standby" in changes and self._prefs_changed is not None:
+            self._prefs_changed()
+        return {"prefs": saved}
 
     def host_room(self, request: object) -> dict[str, Any]:
         """Host ``{room, name, password?}`` on the LAN from this machine; returns
@@ -296,6 +307,22 @@ class Bridge:
         with self._lock:
             text, self._refusal = self._refusal, None
         return {"text": text} if text else {}
+
+    def stand_by_with(self, password: object) -> bool:
+        """The room password the person just entered in the remote room the window shows: this
+        app's standby for that room needs it too (its host asks standbys what it asks people).
+        Only for the calling page's own room, which learns nothing it did not know; kept in
+        memory, never written. False when refused (this app's own pages need none)."""
+        if self._room_password is None or self._on_own_page():
+            return False
+        if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD_CHARS:
+            return False
+        page = self._caller_url()
+        if not self._passwords.allow(origin_of(page)):
+            self._refusals.refuse("too many room passwords", origin_of(page))
+            return False
+        self._room_password(page, password)
+        return True
 
     # Inside the app -----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The user's small preferences (nickname, last room), kept in the user's config directory.
+"""The user's small preferences (nickname, last room, standing by), kept in the user's config
+directory.
 
 pywebview runs the page in private mode, so the page's own storage is gone after every launch;
 this file is what makes the app remember the nickname and the last room between launches.
@@ -39,8 +40,11 @@ class Prefs:
 
     name: str = ""
     last_room: str = ""  # what the page chose to remember: the UI keeps the room's URL
+    # Keep a replica of the room the window is in, ready to host it (desktop/standby.py). On
+    # unless the person says otherwise: a room outlives its host only if someone stands by.
+    standby: bool = True
 
-    def public(self) -> dict[str, str]:
+    def public(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -102,14 +106,19 @@ class PrefsStore:
 
 def validate(changes: Mapping[str, Any], base: Prefs) -> Prefs:
     """``base`` with the known keys of ``changes`` applied; unknown keys are an error."""
-    unknown = set(changes) - {"name", "last_room"}
+    unknown = set(changes) - {"name", "last_room", "standby"}
     if unknown:
         raise PrefsError(sorted(unknown)[0], "is not a preference")
     name = base.name
     last_room = base.last_room
+    standby = base.standby
+    if "standby" in changes:
+        if not isinstance(changes["standby"], bool):
+            raise PrefsError("standby", "must be true or false")
+        standby = changes["standby"]
     if "name" in changes:
         name = clean_text(changes["name"], "name", MAX_NAME_CHARS)
     if "last_room" in changes:
         last_room = clean_text(changes["last_room"], "last_room",
                                MAX_LAST_ROOM_CHARS)
-    return Prefs(name=name, last_room=last_room)
+    return Prefs(name=name, last_room=last_room, standby=standby)

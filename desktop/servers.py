@@ -83,6 +83,11 @@ class EmbeddedServer:
         self._admin_key: str | None = None
 
     @property
+    def settings(self) -> Settings:
+        """The settings the app was started with (the lobby's; a hosted room's differ)."""
+        return self._base
+
+    @property
     def port(self) -> int:
         thread = self._thread
         return thread.port if thread is not None else self._base.port

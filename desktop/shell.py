@@ -24,6 +24,7 @@ from .logs import say
 from .pinning import Pinning, PinStore, own_peers
 from .prefs import PrefsStore
 from .servers import EmbeddedServer
+from .standby import StandbyKeeper
 from .useragent import desktop_user_agent
 from .words import words
 
@@ -178,9 +179,11 @@ class WindowLife:
     (whichever comes first), so that a hang in shutdown cannot keep the process alive.
     """
 
-    def __init__(self, window: Any, bridge: Bridge, launched_at: float) -> None:
+    def __init__(self, window: Any, bridge: Bridge, launched_at: float,
+                 standby: StandbyKeeper | None = None) -> None:
         self._window = window
         self._bridge = bridge
+        self._standby = standby
         self._launched_at = launched_at
         self._loaded_once = False
         self._watchdog = threading.Lock()
@@ -198,6 +201,13 @@ class WindowLife:
             log.info("first page loaded %.2f s after launch",
                      time.monotonic() - self._launched_at)
         self._bridge.page_changed()
+        if self._standby is not None:
+            # pywebview runs this on a thread of its own, where asking Qt for the URL may wait.
+            try:
+                url = self._window.get_current_url() or ""
+            except Exception:  # noqa: BLE001 - a closing window has no page to stand by for
+                url = ""
+            self._standby.page_loaded(url)
 
     def on_closed(self) -> None:
         self.closing.set()
@@ -226,10 +236,19 @@ def start_gui(webview: Any) -> None:
                   icon=str(icon) if icon is not None else None)
 
 
-def shut_down(server: EmbeddedServer, signals: SignalWatcher) -> None:
-    """Stop what the window needed, and say in the log how long it took and what is left."""
+def shut_down(server: EmbeddedServer, signals: SignalWatcher,
+              standby: StandbyKeeper | None = None) -> None:
+    """Stop what the window needed, and say in the log how long it took and what is left.
+    The standby stops alongside the app's own server (both within the exit watchdog's time)."""
     t0 = time.monotonic()
+    stopping = None
+    if standby is not None:
+        stopping = threading.Thread(target=standby.stop, args=(FORCE_EXIT_AFTER - 0.5,),
+                                    name="lanchat-standby-stop")
+        stopping.start()
     server.stop()
+    if stopping is not None:
+        stopping.join(FORCE_EXIT_AFTER - 0.5)
     signals.stop()
     log.info("shut down in %.2f s after the window closed", time.monotonic() - t0)
     left = [t.name for t in threading.enumerate()
@@ -327,7 +346,10 @@ def run_window(launch: Launch) -> int:
 
     prepare_qt_environment()
     server = launch.server
-    bridge = Bridge(server, launch.prefs)
+    standby = StandbyKeeper(server.settings, lambda: server.port,
+                            lambda: standing_by_allowed(server, launch.prefs))
+    bridge = Bridge(server, launch.prefs, prefs_changed=standby.refresh,
+                    room_password=standby.use_password)
     url = launch.start_url or f"{server.origin}/#lobby"
     pinning = Pinning(PinStore(paths.user_config_dir()), lambda: own_peers(server.origin))
     try:
@@ -336,7 +358,7 @@ def run_window(launch: Launch) -> int:
         server.stop()
         raise
     set_up_downloads(webview, window, launch.download_dir)
-    life = WindowLife(window, bridge, launch.launched_at)
+    life = WindowLife(window, bridge, launch.launched_at, standby)
     watch_failures(launch, life)
     if launch.instance is not None:
         forward = forward_function(window)
@@ -352,5 +374,11 @@ def run_window(launch: Launch) -> int:
     finally:
         life.closing.set()
         life.start_watchdog()
-        shut_down(server, signals)
+        shut_down(server, signals, standby)
     return 1 if life.failed else 0
+
+
+def standing_by_allowed(server: EmbeddedServer, prefs: PrefsStore) -> bool:
+    """Whoever deployed the app (the ``standby`` setting) and the person (the preference)
+    both let this app keep replicas of the rooms its window is in."""
+    return server.settings.standby and prefs.load().standby

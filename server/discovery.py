@@ -48,6 +48,7 @@ DNS_TYPE_PTR = 12
 FRESH_PROBES = 8  # quick probes of a room just heard of, FRESH_PROBE_GAP seconds apart
 FRESH_PROBE_GAP = 0.25
 TXT_VALUE_MAX = 200  # bytes; one TXT entry holds at most 255 with its key
+SUCCESSOR_WAIT = 0.5  # seconds a host that handed its room over may wait to hear its successor
 
 ChangeKind = Literal["added", "updated", "removed"]
 ChangeListener = Callable[[ChangeKind, "Peer"], None]
@@ -58,10 +59,12 @@ def _clip_utf8(text: str, limit: int) -> str:
     return text.encode()[:limit].decode(errors="ignore")
 
 
-def instance_name(room: str, machine: str, room_id: str) -> str:
+def instance_name(room: str, machine: str, room_id: str, term: int = 0) -> str:
     """The DNS-SD instance label: readable in any zeroconf browser, at most 63 bytes, no dots,
-    and unique by construction (it ends with a piece of the room's random id)."""
-    suffix = f" ({room_id[:6]})"
+    and unique by construction: it ends with a piece of the room's random id, and with the
+    room's term once handed over, so a room's next host never shares its old host's name (a
+    goodbye for that name would take the new host's records out of every cache too)."""
+    suffix = f" ({room_id[:6]}-{term})" if term else f" ({room_id[:6]})"
     label = f"{room} on {machine}".replace(".", "-").strip() or "LAN Chat room"
     return _clip_utf8(label, 63 - len(suffix.encode())).strip() + suffix
 
@@ -110,6 +113,9 @@ class Peer:
     is_self: bool = False
     # The SHA-256 of its certificate (TXT ``fp``); "" for a host without TLS (or an old one).
     fingerprint: str = ""
+    # How many times the room changed hosts (TXT ``term``; 0 for an old host or a first host):
+    # while a room moves, its old and its new host may both be heard, and the higher term wins.
+    term: int = 0
 
     @property
     def url(self) -> str:
@@ -121,7 +127,7 @@ class Peer:
         return {"id": self.id, "name": self.name, "url": self.url, "host": self.host,
                 "port": self.port, "users": self.users, "version": self.version,
                 "password": self.password, "machine": self.machine, "self": self.is_self,
-                "fingerprint": self.fingerprint or None}
+                "fingerprint": self.fingerprint or None, "term": self.term}
 
 
 class Advertiser:
@@ -143,7 +149,7 @@ class Advertiser:
         self.path = path
         self.version = version
         self.fingerprint = fingerprint
-        self.name = f"{instance_name(room, machine, room_id)}.{SERVICE_TYPE}"
+        self.name = f"{instance_name(room, machine, room_id, term)}.{SERVICE_TYPE}"
         self.info: AsyncServiceInfo | None = None
 
     def _properties(self) -> dict[str, str]:
@@ -159,8 +165,9 @@ class Advertiser:
     def _make_info(self) -> AsyncServiceInfo:
         return AsyncServiceInfo(
             SERVICE_TYPE, self.name, port=self.port, properties=self._properties(),
-            # A host name of our own, so we never fight the OS responder over "<machine>.local.".
-            server=f"lanchat-{self.room_id[:12]}.local.",
+            # A host name of our own, so we never fight the OS responder over "<machine>.local.";
+            # with the port in it, so the room's next host (same room id) has a name of its own.
+            server=f"lanchat-{self.room_id[:12]}-{self.port}.local.",
             parsed_addresses=self.addresses)
 
     @property
@@ -218,6 +225,7 @@ class _Entry:
     failures: int = 0
     last_ok: float = 0.0
     probing: bool = False
+    heard_at: float = field(default_factory=time.monotonic)  # last announced with new records
 
 
 @dataclass
@@ -296,8 +304,23 @@ class PeerBrowser:
     # -- reading ------------------------------------------------------------------------------
 
     def peers(self) -> list[Peer]:
-        """The rooms that answer right now, this computer's first, then by name."""
-        found = [e.peer for e in self._entries.values() if e.visible]
+        """The rooms that answer right now, one entry per room id, this computer's first, then
+        by name.
+
+        A room handed over to another host is heard twice for a moment (the new host announces
+        as it starts serving, the old one says goodbye as it closes; a host that crashed stays
+        in zeroconf's cache until its probe fails). A lobby must show the room once, at the
+        address that serves it: the entry with the highest ``term`` (the new host's), then the
+        one announced last."""
+        best: dict[str, _Entry] = {}
+        for entry in self._entries.values():
+            if not entry.visible:
+                continue
+            held = best.get(entry.peer.id)
+            if held is None or (entry.peer.term, entry.heard_at) > (held.peer.term,
+                                                                     held.heard_at):
+                best[entry.peer.id] = entry
+        found = [e.peer for e in best.values()]
         return sorted(found, key=lambda p: (not p.is_self, p.name.casefold(), p.url))
 
     def unreachable(self) -> list[dict[str, Any]]:
@@ -371,6 +394,8 @@ class PeerBrowser:
             if entry.peer.host in peer.addresses:
                 peer = _with_host(peer, entry.peer.host)
             old, entry.peer = entry.peer, peer
+            if old != peer:
+                entry.heard_at = time.monotonic()
             if entry.visible:
                 if old != peer:
                     self._emit("updated", peer)
@@ -406,12 +431,16 @@ class PeerBrowser:
         fp = (props.get("fp") or "").lower()
         if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
             fp = ""  # not a SHA-256: treat the room as one without TLS rather than trust junk
+        term_text = props.get("term") or "0"
+        # A junk term counts as 0: it must not outrank the room's real host.
+        term = int(term_text) if term_text.isascii() and term_text.isdigit() and len(
+            term_text) <= 9 else 0
         return Peer(id=room_id, name=props.get("room") or info.name.split(".")[0],
                     host=ordered[0], port=info.port, path=path, users=users,
                     version=props.get("version") or "?",
                     password=(props.get("password") or "0") == "1", machine=machine,
                     service=info.name, addresses=tuple(ordered),
-                    is_self=room_id == self.self_id, fingerprint=fp)
+                    is_self=room_id == self.self_id, fingerprint=fp, term=term)
 
     # -- liveness -----------------------------------------------------------------------------
 
@@ -652,8 +681,16 @@ class Discovery:
             await self.advertiser.async_update(users=self._users(),
                                                addresses=addresses or self.advertiser.addresses)
 
-    async def async_begin_shutdown(self) -> None:
-        """Say goodbye now and end peer streams, before the server waits for open connections."""
+    async def async_begin_shutdown(self, handed_over: bool = False) -> None:
+        """Say goodbye now and end peer streams, before the server waits for open connections.
+
+        ``handed_over``: the room goes on at a successor, which announces it as it starts
+        serving. Said at once, the goodbye could reach lobbies before that announcement and
+        the room would blink out of their lists; so wait until this host hears its successor
+        (a higher term for this room id), at most ``SUCCESSOR_WAIT`` seconds."""
+        if handed_over:
+            heard = await self._async_wait_successor(SUCCESSOR_WAIT)
+            log.info("successor %s before the goodbye", "heard" if heard else "not heard")
         self._stopping.set()
         if self.browser is not None:
             self.browser.wake()
@@ -663,6 +700,19 @@ class Discovery:
             self._advertising = None
         if self.advertiser is not None:
             await self.advertiser.async_close()
+
+    async def _async_wait_successor(self, timeout: float) -> bool:
+        """True once the browser lists this room served with a higher term than ours."""
+        browser = self.browser
+        if browser is None or self.advertiser is None or not self.advertiser.running:
+            return False
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(p.id == self.room_id and p.term > self.term for p in browser.peers()):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or browser.closed:
+                return False
+            await browser.async_wait_changed(browser.version, left)
+        return True
 
     async def async_close(self) -> None:
         """Goodbye first (browsers drop us at once), then the browser, then zeroconf itself."""

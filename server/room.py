@@ -121,7 +121,7 @@ class Room:
         connections drop."""
         moved = await self._hand_over()
         if self.discovery is not None:
-            await self.discovery.async_begin_shutdown()
+            await self.discovery.async_begin_shutdown(handed_over=moved is not None)
         if moved is not None and self._hub is not None:
             await self._hub.async_moved(moved, self.store.room_id, self.store.term + 1)
         elif closing and self._hub is not None:

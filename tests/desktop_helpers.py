@@ -21,7 +21,7 @@ from tests.conftest import ROOT, stop_process, wait_until
 from tests.window_driver import DEVTOOLS_ENV, AppWindow, need_window_tools
 
 EXPECTED_API = {"get_prefs", "set_prefs", "host_room", "set_unread", "notify", "open_external",
-                "lobby_url", "hosting_state", "stop_hosting", "take_refusal"}
+                "lobby_url", "hosting_state", "stop_hosting", "take_refusal", "stand_by_with"}
 
 
 def free_port() -> int:

@@ -275,7 +275,8 @@ def test_a_remote_page_in_the_window_cannot_host_or_write_prefs(launch, tmp_path
         wait_until(lambda: (s := app.try_state()) and s["url"]
                    == f"http://127.0.0.1:{remote.port}/", what="the remote page")
         wait_bridge(app)
-        assert bridge_call(app, "get_prefs()") == {"name": "Ann", "last_room": ""}
+        assert bridge_call(app, "get_prefs()") == {"name": "Ann", "last_room": "",
+                                                    "standby": True}
         assert "error" in bridge_call(app, 'host_room({room: "Evil", name: "x"})')
         assert "error" in bridge_call(app, 'set_prefs({name: "Mallory"})')
         assert bridge_call(app, "lobby_url()") == f"http://127.0.0.1:{app.app_port}/#lobby"

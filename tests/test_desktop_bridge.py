@@ -109,15 +109,18 @@ def test_pywebview_enumerates_exactly_the_exposed_functions(tmp_path: Path) -> N
 
 def test_own_page_may_host_and_save_prefs(tmp_path: Path) -> None:
     bridge, window, server, _ = make(tmp_path, "http://127.0.0.1:8765/#lobby")
-    assert bridge.set_prefs({"name": "  Ann  "}) == {"prefs": {"name": "Ann", "last_room": ""}}
+    assert bridge.set_prefs({"name": "  Ann  "}) == {"prefs": {"name": "Ann", "last_room": "",
+                                                                   "standby": True}}
     result = bridge.host_room({"room": "Den", "name": "Ann"})
     # The window goes in through the admin entry (it moderates); prefs keep the plain room.
     assert result == {"url": "http://127.0.0.1:8765/api/admin/enter?key=k3y", "room": "Den"}
     assert server.hosted == ["Den"]
-    assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/"}
+    assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/",
+                                  "standby": True}
     # The lobby page remembers the address it was given: the room, without its admin key.
     bridge.set_prefs({"name": "Ann", "last_room": result["url"]})
-    assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/"}
+    assert bridge.get_prefs() == {"name": "Ann", "last_room": "http://127.0.0.1:8765/",
+                                  "standby": True}
     assert window.titles[-1] == "LAN Chat — Den"
     assert server.passwords == [None]
 

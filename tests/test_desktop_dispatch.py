@@ -287,7 +287,7 @@ def test_hosting_needs_the_persons_yes(tmp_path: Path) -> None:
     assert "did not confirm" in bridge.host_room({"room": "Den", "name": "Ann",
                                                   "password": "pw"})["error"]
     assert asked == [("Den", True)] and server.hosted == []
-    assert bridge.get_prefs() == {"name": "", "last_room": ""}
+    assert bridge.get_prefs() == {"name": "", "last_room": "", "standby": True}
     answer["yes"] = True
     assert bridge.host_room({"room": "Den", "name": "Ann"})["url"]
     assert server.hosted == ["Den"] and asked[-1] == ("Den", False)

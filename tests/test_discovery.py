@@ -123,7 +123,7 @@ def test_browser_sees_add_then_user_count_update_then_goodbye_in_order() -> None
                 "id": room_id, "name": "Ada's room", "url": f"http://127.0.0.1:{health.port}/",
                 "host": "127.0.0.1", "port": health.port, "users": 0,
                 "version": advertiser.version, "password": False, "machine": "test-machine",
-                "self": False, "fingerprint": None}
+                "self": False, "fingerprint": None, "term": 0}
             assert browser.peers() == [peer]
 
             assert await advertiser.async_update(users=3)

@@ -63,7 +63,7 @@ def test_two_hosts_list_each_other_count_users_and_drop_a_host_that_quits(
                     "url": f"http://127.0.0.1:{ada.port}/", "host": "127.0.0.1",
                     "port": ada.port, "users": 0, "version": ada_room["version"],
                     "password": False, "machine": ada_room["machine"], "self": False,
-                    "fingerprint": None}
+                    "fingerprint": None, "term": 0}
     mine = wait_until(room_named(ada, "Ada's room"), timeout=5, what="Ada's own room")
     assert mine["self"] is True
 

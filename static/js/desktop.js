@@ -76,6 +76,9 @@ export async function hostingState() {
   return state && typeof state === 'object' ? state : null;
 }
 export function stopHosting() { return call('stop_hosting'); }
+/** The room password just entered in another host's room: the desktop app's standby for that
+ *  room needs it too (desktop/standby.py). Nothing happens in a plain browser. */
+export function standByWith(password) { return call('stand_by_with', password); }
 /** Why the window just refused to open a room (a certificate that did not match), or null. */
 export async function takeRefusal() {
   const result = await call('take_refusal');

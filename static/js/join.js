@@ -74,6 +74,7 @@ export function mountJoin(root, info, { name = '', error = '', onJoin }) {
         password.select();
         return;
       }
+      desktop.standByWith(password.value);
     }
     onJoin(value);
   });

@@ -191,12 +191,35 @@ function mountJoinByAddress(section) {
   return { input };
 }
 
+/** The desktop app's own settings: for now whether it stands by for the rooms it is in (keeps
+ *  a copy, ready to host the room if its host leaves). Hidden in a plain browser. */
+function mountAppPrefs(section) {
+  const box = h('input', { id: 'pref-standby', type: 'checkbox', 'aria-describedby': 'pref-standby-hint' });
+  const problem = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  section.append(h('h2', { id: 'prefs-title', text: t('lobby.prefsTitle') }),
+    h('div', { class: 'check-row' }, box, h('label', { for: 'pref-standby', text: t('lobby.standbyLabel') })),
+    h('p', { id: 'pref-standby-hint', class: 'hint', text: t('lobby.standbyHint') }), problem);
+  section.hidden = true;
+  desktop.getPrefs().then((prefs) => {
+    if (!prefs) return;
+    box.checked = prefs.standby !== false;
+    section.hidden = false;
+  });
+  box.addEventListener('change', async () => {
+    const result = await desktop.setPrefs({ standby: box.checked });
+    problem.hidden = !result?.error;
+    problem.textContent = result?.error ? t('lobby.prefsFailed', { reason: result.error }) : '';
+    if (result?.prefs) box.checked = result.prefs.standby !== false;
+  });
+}
+
 export function mountLobby(root, info = null) {
   const name = store.getName();
   const nearby = h('section', { class: 'card nearby', 'aria-labelledby': 'nearby-title' });
   const hostSection = h('section', { class: 'card', 'aria-labelledby': 'host-title' });
   const addressSection = h('section', { class: 'card', 'aria-labelledby': 'address-title' });
   const hostingSection = h('section', { class: 'card hosting-card' });
+  const prefsSection = h('section', { class: 'card prefs-card', 'aria-labelledby': 'prefs-title' });
   // Filled when the window refused a room's certificate (desktop/pinning.py says when).
   const refusal = h('section', { class: 'card refusal', role: 'alert', hidden: true });
   root.replaceChildren(h('div', { class: 'lobby' },
@@ -204,7 +227,8 @@ export function mountLobby(root, info = null) {
       h('p', { class: 'muted', text: t('lobby.tagline') }), languagePicker()),
     refusal,
     hostingSection,
-    h('main', { class: 'lobby-grid' }, nearby, h('div', { class: 'lobby-side' }, hostSection, addressSection))));
+    h('main', { class: 'lobby-grid' }, h('div', { class: 'lobby-side' }, nearby, prefsSection),
+      h('div', { class: 'lobby-side' }, hostSection, addressSection))));
   mountHostingCard(hostingSection, info);
   desktop.takeRefusal().then((text) => {
     if (!text) return;
@@ -216,6 +240,7 @@ export function mountLobby(root, info = null) {
   // Until a name is typed, suggest the room name this computer's host would use.
   const host = mountHost(hostSection, name, typeof info?.room === 'string' ? info.room : '');
   const address = mountJoinByAddress(addressSection);
+  mountAppPrefs(prefsSection);
   host.nameInput.focus();
   desktop.isDesktop().then((yes) => {
     if (!yes && document.activeElement === host.nameInput) address.input.focus();
