@@ -417,7 +417,7 @@ def test_the_lobby_lists_the_room_once_throughout_a_hand_over(lan: Machines) -> 
         "the room left B's address, or reappeared at A's, after the hand-over"
     assert entries(at_b)[0]["fingerprint"] == room["fingerprint"]
     shown = at_b["t"] - stopped
-    report("Lobby on a fourth machine during hand-over A -> B",
+    report("Lobby on C during hand-over A -> B",
            {"SIGTERM to the room listed at B alone": shown})
     assert shown <= LOBBY_LIMIT, f"the lobby took {shown:.2f} s to show the room at B"
 
