@@ -9,11 +9,11 @@ for hand-over says a client behaves:
   connected to now has acknowledged it. After connecting to a host that has not, it sends the
   message again with the same ``client_msg_id`` (the host stores a repeated one only once).
 - **Following the room.** On ``moved`` (or close 4301) it connects to the URL given. When the
-  link drops otherwise, it tries the same host once, then each successor of the host's last
+  link drops otherwise, it tries the same host, then each successor of the host's last
   ``successors`` list in order, then every other host or standby of the room it heard of
-  (newest first; it does no discovery), then starts over, until its deadline; it accepts a
-  host only if the welcome's ``room_id`` is the room's. It reconnects with ``since`` = the
-  last id it saw.
+  (newest first; it does no discovery), then starts over, until its deadline; a URL it could
+  not reach goes to the end of the list for 5 s. It accepts a host only if the welcome's
+  ``room_id`` is the room's. It reconnects with ``since`` = the last id it saw.
 - **A new term.** When a welcome's ``term`` is higher than the one it knew and it saw ids above
   the welcome's ``last_id``, those events never reached the new host: it forgets them.
 
@@ -45,6 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 MOVED_CODE = 4301
+FAILED_MEMORY = 5.0  # seconds an unreachable URL goes to the end of the list
 
 
 def emit(**record: Any) -> None:
@@ -168,6 +169,7 @@ class Stream:
         self.deadline = time.monotonic() + seconds
         self.linger = linger
         self.ws: ClientConnection | None = None
+        self.failed: dict[str, float] = {}  # URL -> when it last could not be reached
 
     async def run(self) -> int:
         sender = asyncio.create_task(self.send_stream())
@@ -226,11 +228,18 @@ class Stream:
         await asyncio.sleep(0.3)
 
     def candidates(self) -> list[str]:
+        """Where to try next: where the room moved, else the host, its successors, then every
+        other URL of the room heard of. One that could not be reached in the last few seconds
+        goes last (a standby that does not serve yet still points at the host it lost)."""
+        def failed_lately(url: str) -> bool:
+            return time.monotonic() - self.failed.get(url, -1e9) < FAILED_MEMORY
         if self.p.moved_to:
             moved, self.p.moved_to = self.p.moved_to, None
-            return [moved]
+            if not failed_lately(moved if moved.endswith("/") else moved + "/"):
+                return [moved]
         order = [self.p.base, *self.p.successors, *self.p.known]
-        return list(dict.fromkeys(u if u.endswith("/") else u + "/" for u in order))
+        urls = list(dict.fromkeys(u if u.endswith("/") else u + "/" for u in order))
+        return sorted(urls, key=failed_lately)
 
     async def session(self, base: str) -> bool:
         """One connection to ``base``: True if it was a host of our room (whatever ended it)."""
@@ -251,6 +260,7 @@ class Stream:
                     await self.send(message)
                 await self.listen(ws)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self.failed[base if base.endswith("/") else base + "/"] = time.monotonic()
             emit(unreachable=base, why=repr(exc)[:200])
             return False
         except ConnectionClosed as exc:
