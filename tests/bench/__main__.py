@@ -1,9 +1,10 @@
 """``python -m tests.bench`` (``make bench``): run every benchmark, print a table, write JSON.
 
 Options: ``--quick`` (100 and 1,000 clients, 100 MB files, 100,000 events: a few minutes),
-``--only fanout,files,history,search,startup,slowdisk,flood,attacks``, ``--baseline DIR`` (an
-earlier checkout for the slow-disk comparison), ``--sizes 100,1000``, ``--file-mb``, ``--events``,
-``--tmp`` (a folder on the disk to test; default the system's temporary folder), ``--out``.
+``--only fanout,files,history,search,startup,slowdisk,flood,attacks,replica``,
+``--baseline DIR`` (an earlier checkout for the slow-disk comparison), ``--sizes 100,1000``,
+``--file-mb``, ``--events`` (history, search and replica catch-up), ``--tmp`` (a folder on the
+disk to test; default the system's temporary folder), ``--out``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import attacks, fanout, files, flood, history, search, slowdisk, startup
+from . import attacks, fanout, files, flood, history, replica, search, slowdisk, startup
 from .attacks import print_attacks
 from .common import ROOT, loadavg, raise_nofile
 
-SECTIONS = ("fanout", "files", "history", "search", "startup", "slowdisk", "flood", "attacks")
+SECTIONS = ("fanout", "files", "history", "search", "startup", "slowdisk", "flood", "attacks",
+            "replica")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                                              seconds=3.0 if args.quick else 5.0))
     section("flood", lambda: flood.run(10.0 if args.quick else 25.0, tmp=args.tmp))
     section("attacks", lambda: attacks.run(args.tmp))
+    section("replica", lambda: replica.run(events, args.tmp))
     report["seconds"] = round(time.monotonic() - t_start, 1)
     report["machine"]["loadavg_after"] = loadavg()
     report["targets"] = targets(report)
@@ -226,6 +229,9 @@ def print_report(report: dict[str, Any]) -> None:
     if a:
         print("\nAttacks from one address (see tests/bench/attacks.py)")
         print_attacks(a)
+    if report.get("replica"):
+        print()
+        print(replica.describe(report["replica"]))
     if report["targets"]:
         print("\nTargets")
         for t in report["targets"]:
