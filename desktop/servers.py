@@ -171,7 +171,7 @@ class EmbeddedServer:
         key = secrets.token_urlsafe(32)
         settings = self._base.with_(host=EVERY_INTERFACE, hosting=True, room=room,
                                     password=password, data_dir=folder, host_name=host_name,
-                                    admin_password=key)
+                                    admin_password=key, standby_needs_admin=False)
         with self._lock:
             if self._stopped:
                 raise HostingError("the app is closing")

@@ -403,6 +403,10 @@ FIELD_HELP: dict[str, str] = {
                                   "before taking over, checking whether an earlier one did",
     "standby_fingerprint": "SHA-256 (hex) of the certificate the host at `standby_url` must "
                            "present (none: the first one seen, then the room's own)",
+    "standby_needs_admin": "where the host has an admin password, standing by needs it (a "
+                           "standby holds private messages and the TLS key); false: the room "
+                           "password is enough and the admin password is not passed on (the "
+                           "desktop app's hosted rooms)",
 }
 
 _DEFAULT_TEXT = {"room": "`<user>'s room`", "data_dir": "the user data folder",

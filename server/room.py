@@ -206,7 +206,8 @@ class Room:
                 "identity": identity, "you": link.url, "files_token": link.token,
                 "last_id": store.last_id,
                 "settings": {"password_required": bool(s.password), "password": s.password,
-                             "admin_password": s.admin_password,
+                             "admin_password": s.admin_password if s.standby_needs_admin
+                             else None,
                              **{k: getattr(s, k) for k in REPLICATED_SETTINGS}}}
 
     def file_info(self, file_id: str) -> dict[str, Any] | None:

@@ -152,6 +152,11 @@ class Settings:
     # known beforehand (the desktop app pinned it when its window joined): the standby's
     # first link, which carries the passwords and receives the room's key, is checked too.
     standby_fingerprint: str | None = None
+    # A standby holds private messages and the TLS key, so where the host has an admin
+    # password, standing by needs it. The desktop app's hosted rooms turn this off: their admin
+    # key is the window's own, never shared, so there the room password (if any) is enough,
+    # and the admin key is not passed on.
+    standby_needs_admin: bool = True
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed."""

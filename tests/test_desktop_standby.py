@@ -222,9 +222,9 @@ def test_a_password_room_is_replicated_once_the_person_entered_its_password(
 
 def test_a_standby_its_host_refuses_stops_and_is_not_tried_again(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A host with an admin password (as every room a desktop app hosts) refuses standbys
-    without it: the app's standby stops at the first refusal instead of trying again every
-    few seconds, and coming back to the room does not try again."""
+    """A headless host with an admin password refuses standbys without it: the app's
+    standby stops at the first refusal instead of trying again every few seconds, and coming
+    back to the room does not try again."""
     caplog.set_level(logging.INFO, logger="desktop.standby")
     far = Host(tmp_path / "far", room="Far room", admin_password="only-the-host").start()
     keeper = keeper_for(tmp_path, [True])
@@ -244,6 +244,37 @@ def test_a_standby_its_host_refuses_stops_and_is_not_tried_again(
     finally:
         keeper.stop()
         far.stop()
+
+
+def test_a_room_another_desktop_app_hosts_takes_this_apps_standby(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A laptop hosting a room (its admin key is its window's own): another app in the room
+    stands by with the room's password alone, and holds the room's messages."""
+    caplog.set_level(logging.INFO, logger="desktop.standby")
+    hosting = EmbeddedServer(Settings(port=0, data_dir=tmp_path / "laptop", discovery=False,
+                                      hosting=False, tls=False)).start_lobby()
+    keeper = keeper_for(tmp_path, [True])
+    try:
+        hosting.host("Den", password="den-pass")
+        base = f"http://127.0.0.1:{hosting.port}/"
+        keeper.page_loaded(base)
+        wait_until(lambda: "waits for its password" in caplog.text, timeout=15,
+                   what="the app to wait for the password")
+        keeper.use_password(base, "den-pass")
+        room_id = wait_until(lambda: keeper.target and keeper.target.room_id, timeout=20,
+                             what="the standby")
+        folder = tmp_path / "app-data" / REPLICAS / room_id
+        wait_until(lambda: status_of(base).get("successors"), timeout=20,
+                   what="the laptop to list the standby as its successor")
+        assert "refuses" not in caplog.text and folder.is_dir()
+    finally:
+        keeper.stop()
+        hosting.stop()
+
+
+def status_of(base: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(base + "api/room", timeout=10).json()
+    return answer
 
 
 def session_cookie(host: Host, password: str) -> str:

@@ -133,6 +133,26 @@ def test_a_standby_without_the_admin_password_is_refused(make_host) -> None:  # 
     assert status(standby)["last_id"] == 0 and status(host)["successors"] == []
 
 
+def test_a_host_that_waives_the_admin_password_takes_member_standbys(make_host) -> None:  # type: ignore[no-untyped-def]
+    # As the desktop app hosts: an admin key only its window knows, the room password enough.
+    host: Host = make_host(admin_password=ADMIN, password="room-pass",
+                           standby_needs_admin=False)
+    hello = {"type": "standby", "standby_id": uuid.uuid4().hex, "after": 0, "room_id": None,
+             "port": 9, "tls": False, "name": "laptop", "password": "room-pass"}
+    with connect(f"ws://127.0.0.1:{host.port}/ws/standby", open_timeout=10) as ws:
+        ws.send(json.dumps(hello))
+        replica = json.loads(ws.recv(timeout=10))
+    assert replica["type"] == "replica"
+    assert replica["settings"]["admin_password"] is None  # the window's key stays its own
+    assert replica["settings"]["password"] == "room-pass"
+    # Without the room's password it is still refused.
+    with connect(f"ws://127.0.0.1:{host.port}/ws/standby", open_timeout=10) as ws:
+        ws.send(json.dumps({**hello, "password": "a guess"}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
 def test_a_standby_sends_chat_clients_to_the_host(make_host) -> None:  # type: ignore[no-untyped-def]
     host: Host = make_host()
     Chatter(host, "Ada").close()

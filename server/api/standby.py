@@ -47,6 +47,11 @@ async def standby_link(ws: WebSocket) -> None:
             await sender
 
 
+def _needs_admin(room: Room) -> bool:
+    """Standing by needs the admin password: the host has one and has not waived it."""
+    return room.admin_gate.required and room.settings.standby_needs_admin
+
+
 async def _check_password(room: Room, hello: StandbyHello, address: str) -> None:
     """Raise :class:`StandbyRefused` unless the standby proved what it must; wrong guesses
     are braked like sign-ins (one check per address at a time, then doubling waits)."""
@@ -56,7 +61,7 @@ async def _check_password(room: Room, hello: StandbyHello, address: str) -> None
     refused: StandbyRefused | None = StandbyRefused(4403, "refused")
     try:
         refused = await asyncio.to_thread(
-            may_stand_by, hello, room.admin_gate.required, room.gate.required,
+            may_stand_by, hello, _needs_admin(room), room.gate.required,
             room.admin_gate.check, room.gate.check)
     finally:
         room.attempts.end(address, refused is None)
@@ -72,7 +77,7 @@ async def _admit(ws: WebSocket, room: Room) -> Link | None:
         if first["type"] == "websocket.disconnect":
             return None
         hello = parse_standby_hello(first.get("text") or first.get("bytes") or b"")
-        if room.admin_gate.required or room.gate.required:
+        if _needs_admin(room) or room.gate.required:
             await _check_password(room, hello, address)
         mismatch = room.succession.mismatch(hello)
         if mismatch is not None:
