@@ -40,10 +40,12 @@ def test_a_client_that_never_reads_does_not_delay_the_others(make_host) -> None:
     elapsed = time.monotonic() - started
     print(f"\n{n} messages of 7 KB reached Bob in {elapsed:.2f} s with a stuck client in the room")
 
-    # The stuck client was cut off with a reason it can act on, and is shown as gone.
+    # The stuck client was cut off with a reason it can act on, and is shown as gone. (Longer
+    # than the host's send_timeout_seconds between frames: on a busy machine the cut-off may be
+    # that timeout's, not the backlog bound's.)
     with pytest.raises(ConnectionClosed) as closed:
         for _ in range(n + 10):
-            stuck.recv(timeout=5)
+            stuck.recv(timeout=15)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
     assert "reconnect" in closed.value.rcvd.reason
     if not any(e["type"] == "leave" for e in others):
