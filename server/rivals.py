@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .security import RIVAL_HEADER
+
 log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 2.0  # between rounds of looking for another host of the room
@@ -52,9 +54,11 @@ def claim_url(urls: list[str]) -> str:
     return min(u.rstrip("/") for u in urls)
 
 
-def probe(url: str, room_id: str, fingerprint: str | None) -> Claim | None:
+def probe(url: str, room_id: str, fingerprint: str | None, own_url: str) -> Claim | None:
     """Blocking: the claim of the host at ``url`` when it serves ``room_id`` now, else None
-    (unreachable, standing by, another room, or the wrong certificate)."""
+    (unreachable, standing by, another room, or the wrong certificate). The request names
+    ``own_url``: a host of the room that did not know of this one looks back (the rule is
+    only applied when both sides see each other)."""
     parts = urlsplit(url)
     if parts.hostname is None or parts.port is None:
         return None
@@ -68,7 +72,7 @@ def probe(url: str, room_id: str, fingerprint: str | None) -> Claim | None:
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=PROBE_TIMEOUT)
     try:
-        conn.request("GET", "/api/room", headers={"Host": parts.netloc})
+        conn.request("GET", "/api/room", headers={"Host": parts.netloc, RIVAL_HEADER: own_url})
         answer = conn.getresponse()
         body = json.loads(answer.read(MAX_BODY)) if answer.status == 200 else None
         sock = conn.sock
@@ -91,6 +95,22 @@ def _claim_of(body: object, room_id: str, url: str) -> Claim | None:
         return None  # an older host that does not say: it cannot be compared
     named = [u for u in urls if isinstance(u, str)] if isinstance(urls, list) else []
     return Claim(term, last_id, claim_url(named or [url]))
+
+
+def asking_host(named: str | None, address: str | None) -> str | None:
+    """The base URL of a host that asked about the room naming itself (``RIVAL_HEADER``): its
+    scheme and port, at the address the request came from (a host can only point at itself)."""
+    if not named or not address or len(named) > 300:
+        return None
+    try:
+        parts = urlsplit(named)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or port is None:
+        return None
+    host = f"[{address}]" if ":" in address else address
+    return f"{parts.scheme}://{host}:{port}"
 
 
 class RivalWatch:
@@ -121,7 +141,8 @@ class RivalWatch:
         urls = [u.rstrip("/") for u in dict.fromkeys(self._candidates())]
         urls = [u for u in urls if u != own.url]
         claims = await asyncio.gather(*(asyncio.to_thread(probe, u, self.room_id,
-                                                          self.fingerprint) for u in urls))
+                                                          self.fingerprint, own.url)
+                                        for u in urls))
         best: tuple[str, Claim] | None = None
         for url, claim in zip(urls, claims, strict=True):
             if claim is None or claim.url == own.url:

@@ -22,7 +22,7 @@ from .discovery import Discovery
 from .files import FileStore
 from .hub import ChatHub
 from .resumable import ResumableUploads
-from .rivals import Claim, RivalWatch, claim_url
+from .rivals import Claim, RivalWatch, asking_host, claim_url
 from .security import (
     ADMIN_COOKIE,
     CLIENT_COOKIE,
@@ -79,6 +79,7 @@ class Room:
         self.on_step_down: Callable[[str], None] | None = None
         self.stepped_down: str | None = None
         self._rivals: asyncio.Task[None] | None = None
+        self._asked_by: list[str] = []  # hosts that asked about this room, naming themselves
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -139,10 +140,17 @@ class Room:
     def _rival_urls(self) -> list[str]:
         """Where else the room may be served: its former hosts, the standbys it has had (one
         cut off may have taken it over), and hosts of its room id on the LAN."""
-        urls = [*self.hosts, *self.succession.known]
+        urls = [*self.hosts, *self.succession.known, *self._asked_by]
         if self.discovery is not None:
             urls.extend(self.discovery.hosts_of(self.store.room_id))
         return urls
+
+    def asked_by(self, named: str | None, address: str | None) -> None:
+        """A request for ``GET /api/room`` named the host that sent it (another host of this
+        room looking for rivals): look there too; only its own claim, checked, counts."""
+        url = asking_host(named, address)
+        if url is not None and url not in self._asked_by:
+            self._asked_by = [*self._asked_by, url][-MAX_ASKED:]
 
     async def _step_down(self, url: str, winner: Claim) -> None:
         """Another host of the room outranks this one: stop storing, send everyone (clients,
@@ -331,6 +339,7 @@ class Room:
 
 
 MAX_HOSTS = 64  # base URLs of former hosts kept as accepted origins
+MAX_ASKED = 16  # hosts that asked about the room, looked at for a rival
 
 # Limits a successor keeps as the host had them, so the room behaves the same after a move.
 REPLICATED_SETTINGS = (

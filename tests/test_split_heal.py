@@ -9,6 +9,7 @@ acknowledged is resent by its sender and stored once at the winner."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 import uuid
@@ -19,7 +20,9 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from server.rivals import Claim
 from tests.conftest import Chatter, Host, wait_until
+from tests.procs import free_port
 from tests.tcp_proxy import Proxy
 
 
@@ -103,3 +106,56 @@ def test_a_host_outranked_by_its_cut_off_standby_steps_down(make_host) -> None: 
         bob.close()
     finally:
         link.close()
+
+
+def test_the_rule_picks_one_host_whichever_side_applies_it() -> None:
+    """Higher term first, then higher last id, then the smaller base URL: for two different
+    claims exactly one beats the other."""
+    claims = [Claim(t, n, u) for t in (0, 1) for n in (5, 9)
+              for u in ("http://10.0.0.2:8765", "http://10.0.0.10:8765")]
+    for one in claims:
+        for other in claims:
+            if one != other:
+                assert one.beats(other) != other.beats(one), (one, other)
+    assert Claim(1, 5, "http://b").beats(Claim(0, 900, "http://a"))
+    assert Claim(1, 9, "http://b").beats(Claim(1, 5, "http://a"))
+    assert Claim(1, 9, "http://10.0.0.10:8765").beats(Claim(1, 9, "http://10.0.0.2:8765"))
+
+
+def test_two_hosts_with_equal_claims_keep_the_smaller_url(make_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two hosts of one room from one data folder (the same term and last id, as two standbys
+    that both took over at once): the one at the smaller URL stays. Only the copy knows the
+    other (it lists the first as a former host) and it is the one at the smaller URL: asking
+    the first about the room is what makes the first look back, and step down."""
+    first: Host = make_host()
+    ada = Chatter(first, "Ada")
+    echo(ada, ada.say("before the copy"))
+    ada.close()
+    wait_until(lambda: not status(first)["users"], what="Ada's leave to be stored")
+    first.stop()
+    shutil.copytree(first.data_dir, tmp_path / "copy")
+    first.start()
+    second = Host(tmp_path / "copy")
+    second.port = next((p for p in (free_port() for _ in range(200))
+                        if f"http://127.0.0.1:{p}" < first.url), 0)
+    if not second.port:
+        pytest.skip("no free port below the first host's")
+    try:
+        second.start()
+        started = time.monotonic()
+        winner, loser = second, first
+        wait_until(lambda: status(loser).get("standby") is True
+                   and status(loser).get("host") == winner.url, timeout=15,
+                   what="the host at the larger URL to stand by for the other")
+        print(f"\nequal claims: one host serves {time.monotonic() - started:.1f} s after "
+              "the second started")
+        assert status(winner).get("standby") is not True
+        assert list(loser.data_dir.glob("history.diverged-t0-*.sqlite3"))
+        with pytest.raises(ConnectionClosed) as refused:
+            Chatter(loser, "Bob")
+        assert refused.value.rcvd is not None and refused.value.rcvd.code == 4301
+        bob = Chatter(winner, "Bob")
+        echo(bob, bob.say("after the meeting"))
+        bob.close()
+    finally:
+        second.stop()
