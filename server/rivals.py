@@ -22,6 +22,7 @@ import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 PROBE_SECONDS = 2.0  # between rounds of looking for another host of the room
 PROBE_TIMEOUT = 1.5  # for one answer (a host behind a pulled cable gives none)
 MAX_BODY = 256 * 1024
+MAX_PROBES = 32  # addresses asked in one round, the latest heard of first
+PROBE_THREADS = 4  # of their own: probes of unreachable hosts never hold up the loop's pool
 
 
 @dataclass(frozen=True)
@@ -125,24 +128,29 @@ class RivalWatch:
         self._own = own
         self._candidates = candidates
         self._outranked = outranked
+        self._pool: ThreadPoolExecutor | None = None
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(PROBE_SECONDS)
-            found = await self.check()
-            if found is not None:
-                url, claim = found
-                await self._outranked(url, claim)
-                return
+        pool = self._pool = ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="rivals-probe")
+        try:
+            while True:
+                await asyncio.sleep(PROBE_SECONDS)
+                found = await self.check()
+                if found is not None:
+                    url, claim = found
+                    await self._outranked(url, claim)
+                    return
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def check(self) -> tuple[str, Claim] | None:
         """One round: the host that outranks this one, if any serves the room now."""
         own = self._own()
-        urls = [u.rstrip("/") for u in dict.fromkeys(self._candidates())]
-        urls = [u for u in urls if u != own.url]
-        claims = await asyncio.gather(*(asyncio.to_thread(probe, u, self.room_id,
-                                                          self.fingerprint, own.url)
-                                        for u in urls))
+        urls = [u.rstrip("/") for u in reversed(self._candidates())]
+        urls = [u for u in dict.fromkeys(urls) if u != own.url][:MAX_PROBES]
+        loop = asyncio.get_running_loop()
+        claims = await asyncio.gather(*(loop.run_in_executor(
+            self._pool, probe, u, self.room_id, self.fingerprint, own.url) for u in urls))
         best: tuple[str, Claim] | None = None
         for url, claim in zip(urls, claims, strict=True):
             if claim is None or claim.url == own.url:
