@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import http.client
 import json
 import logging
+import secrets
 import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .security import RIVAL_HEADER
+from .security import NONCE_HEADER, RIVAL_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +54,28 @@ class Claim:
         return mine > theirs or (mine == theirs and self.url < other.url)
 
 
+def proof(secret: bytes, nonce: str, room_id: str, term: int, last_id: int) -> str:
+    """What a host of the room answers to a nonce: only a holder of the room's secret (its
+    hosts and standbys) can say it. Keyed apart from the session tokens the secret signs."""
+    key = hashlib.sha256(secret + b"/rival").digest()
+    message = f"{nonce}|{room_id}|{term}|{last_id}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def good_nonce(nonce: str | None) -> bool:
+    return nonce is not None and 16 <= len(nonce) <= 64 and nonce.isalnum()
+
+
 def claim_url(urls: list[str]) -> str:
     """The base URL a host is compared by: the smallest of those it answers on."""
     return min(u.rstrip("/") for u in urls)
 
 
-def probe(url: str, room_id: str, fingerprint: str | None, own_url: str) -> Claim | None:
+def probe(url: str, room_id: str, fingerprint: str | None, own_url: str,
+          secret: bytes) -> Claim | None:
     """Blocking: the claim of the host at ``url`` when it serves ``room_id`` now, else None
-    (unreachable, standing by, another room, or the wrong certificate). The request names
+    (unreachable, standing by, another room, no proof of the room's secret, or the wrong
+    certificate). The request names
     ``own_url``: a host of the room that did not know of this one looks back (the rule is
     only applied when both sides see each other)."""
     parts = urlsplit(url)
@@ -75,7 +91,9 @@ def probe(url: str, room_id: str, fingerprint: str | None, own_url: str) -> Clai
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=PROBE_TIMEOUT)
     try:
-        conn.request("GET", "/api/room", headers={"Host": parts.netloc, RIVAL_HEADER: own_url})
+        nonce = secrets.token_hex(16)
+        conn.request("GET", "/api/room", headers={"Host": parts.netloc, RIVAL_HEADER: own_url,
+                                                  NONCE_HEADER: nonce})
         answer = conn.getresponse()
         body = json.loads(answer.read(MAX_BODY)) if answer.status == 200 else None
         sock = conn.sock
@@ -87,7 +105,14 @@ def probe(url: str, room_id: str, fingerprint: str | None, own_url: str) -> Clai
     if fingerprint is not None and (der is None
                                     or hashlib.sha256(der).hexdigest() != fingerprint):
         return None
-    return _claim_of(body, room_id, url)
+    claim = _claim_of(body, room_id, url)
+    if claim is None or not isinstance(body, dict):
+        return None
+    expected = proof(secret, nonce, room_id, claim.term, claim.last_id)
+    if not hmac.compare_digest(str(body.get("proof")), expected):
+        log.warning("%s claims this room but cannot prove it holds the room's secret", url)
+        return None
+    return claim
 
 
 def _claim_of(body: object, room_id: str, url: str) -> Claim | None:
@@ -120,10 +145,12 @@ class RivalWatch:
     """Looks for another host of the room every :data:`PROBE_SECONDS`, on the host's loop,
     until one outranks this host: then ``outranked(url, claim)`` runs once and it stops."""
 
-    def __init__(self, room_id: str, fingerprint: str | None, own: Callable[[], Claim],
+    def __init__(self, room_id: str, secret: bytes, fingerprint: str | None,
+                 own: Callable[[], Claim],
                  candidates: Callable[[], list[str]],
                  outranked: Callable[[str, Claim], Awaitable[None]]) -> None:
         self.room_id = room_id
+        self.secret = secret
         self.fingerprint = fingerprint
         self._own = own
         self._candidates = candidates
@@ -150,7 +177,8 @@ class RivalWatch:
         urls = [u for u in dict.fromkeys(urls) if u != own.url][:MAX_PROBES]
         loop = asyncio.get_running_loop()
         claims = await asyncio.gather(*(loop.run_in_executor(
-            self._pool, probe, u, self.room_id, self.fingerprint, own.url) for u in urls))
+            self._pool, probe, u, self.room_id, self.fingerprint, own.url, self.secret)
+            for u in urls))
         best: tuple[str, Claim] | None = None
         for url, claim in zip(urls, claims, strict=True):
             if claim is None or claim.url == own.url:

@@ -22,7 +22,7 @@ from .discovery import Discovery
 from .files import FileStore
 from .hub import ChatHub
 from .resumable import ResumableUploads
-from .rivals import Claim, RivalWatch, asking_host, claim_url
+from .rivals import Claim, RivalWatch, asking_host, claim_url, good_nonce, proof
 from .security import (
     ADMIN_COOKIE,
     CLIENT_COOKIE,
@@ -127,8 +127,8 @@ class Room:
 
     def _watch_rivals(self, store: HistoryStore) -> None:
         """Look for another host of this room (a split healed, two successors raced)."""
-        watch = RivalWatch(store.room_id, self.fingerprint, self.claim, self._rival_urls,
-                           self._step_down)
+        watch = RivalWatch(store.room_id, store.secret(), self.fingerprint, self.claim,
+                           self._rival_urls, self._step_down)
         self._rivals = asyncio.create_task(watch.run(), name="lanchat-rivals")
 
     def claim(self) -> Claim:
@@ -312,8 +312,17 @@ class Room:
         except protocol.ProtocolError:
             return None
 
-    def info(self, port: int, member: bool) -> dict[str, Any]:
-        """The body of ``GET /api/room``: what a join page needs."""
+    def info(self, port: int, member: bool, nonce: str | None = None) -> dict[str, Any]:
+        """The body of ``GET /api/room``: what a join page needs; with a ``nonce`` from another
+        host of the room, the ``proof`` that this one holds the room's secret."""
+        body = self._info(port, member)
+        if good_nonce(nonce):
+            assert nonce is not None
+            body["proof"] = proof(self.store.secret(), nonce, body["room_id"], body["term"],
+                                  body["last_id"])
+        return body
+
+    def _info(self, port: int, member: bool) -> dict[str, Any]:
         s = self.settings
         return {
             "room": s.room,

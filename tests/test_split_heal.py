@@ -9,10 +9,13 @@ acknowledged is resent by its sender and stored once at the winner."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +162,46 @@ def test_two_hosts_with_equal_claims_keep_the_smaller_url(make_host, tmp_path: P
         bob.close()
     finally:
         second.stop()
+
+
+def test_a_host_that_cannot_prove_the_rooms_secret_is_not_followed(make_host) -> None:  # type: ignore[no-untyped-def]
+    """Anyone on the LAN can claim a room's id (it is in every announcement) with a higher
+    term: a host looks at it when asked to, but steps down only for a host that proves it
+    holds the room's secret (without TLS there is no certificate to check)."""
+    host: Host = make_host()
+    room_id = status(host)["room_id"]
+    asked: list[dict[str, str]] = []
+
+    class Impostor(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append({k.lower(): v for k, v in self.headers.items()})
+            body = json.dumps({"room_id": room_id, "room": "Test room", "term": 99,
+                               "last_id": 10**6, "urls": [f"http://127.0.0.1:{port}/"],
+                               "proof": "0" * 64}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), Impostor)
+    port = fake.server_address[1]
+    serving = threading.Thread(target=fake.serve_forever, daemon=True)
+    serving.start()
+    try:
+        ada = Chatter(host, "Ada")
+        httpx.get(f"{host.url}/api/room", timeout=10,
+                  headers={"X-LanChat-Host": f"http://127.0.0.1:{port}"})
+        wait_until(lambda: sum("x-lanchat-nonce" in h for h in asked) >= 2, timeout=15,
+                   what="the host to look twice at the one that named itself")
+        cmid = ada.say("still here")
+        echo(ada, cmid)  # stored: the host did not step down
+        assert status(host).get("standby") is not True
+        assert not list(host.data_dir.glob("history.diverged-*"))
+        ada.close()
+    finally:
+        fake.shutdown()
+        fake.server_close()
+        serving.join(5)
