@@ -9,8 +9,10 @@ lexicographically smaller base URL. Both sides apply the same rule to the same f
 one of them steps down: it tells its clients ``moved`` and becomes the winner's standby
 (:mod:`server.app`), its diverged history set aside under another name, never deleted.
 
-Over TLS a rival must present the room's own certificate (the key only hosts and standbys of
-the room hold): anyone else claiming the room id with a higher term is not believed.
+A rival must prove it holds the room's secret (``proof``: an HMAC of a fresh nonce and its
+claim) and, over TLS, present the room's own certificate: only the room's hosts and standbys
+hold either, so anyone else claiming the room id with a higher term is not believed. A probe
+names the host that sends it, so a host that did not know of the other looks back.
 """
 
 from __future__ import annotations
