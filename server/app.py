@@ -7,8 +7,12 @@ turned into JSON by the handlers here, not at every route.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -24,6 +28,8 @@ from .standby import Standby
 from .store import StoreError
 from .tls import CERT_FILE, KEY_FILE
 
+log = logging.getLogger(__name__)
+
 ROUTERS = (info.router, session.router, history.router, shared_files.router, chat.router,
            peers.router, uploads.router, standby.router)
 
@@ -36,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.room = None
         app.state.standby = None
+        app.state.stepping_down = None
         if settings.standby_url:
             await _stand_by(app, settings)
         else:
@@ -43,6 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            stepping = app.state.stepping_down
+            if stepping is not None:  # ends with the room closed and a standby (or none)
+                await asyncio.gather(stepping, return_exceptions=True)
             if app.state.standby is not None:
                 await app.state.standby.async_close()
             if app.state.room is not None:
@@ -69,7 +79,55 @@ async def _serve(app: FastAPI, settings: Settings) -> None:
     except Exception as exc:  # uvicorn logs it and exits with 3: keep why, for the caller
         app.state.startup_error = exc
         raise
+    _on_step_down(app, room)
     app.state.room = room
+
+
+def _on_step_down(app: FastAPI, room: Room) -> None:
+    """When ``room`` steps down for another host of it (server/rivals.py), this process
+    becomes that host's standby."""
+    def stepped_down(url: str) -> None:
+        app.state.stepping_down = asyncio.get_running_loop().create_task(
+            _become_standby(app, room, url), name="lanchat-step-down")
+    room.on_step_down = stepped_down
+
+
+async def _become_standby(app: FastAPI, room: Room, url: str) -> None:
+    """Close the room that stepped down, set its diverged history aside (kept, never
+    deleted), and follow the winner from a fresh replica: the winner refuses a replica that
+    holds ids it never gave."""
+    settings = room.settings.with_(standby_url=url, standby_fingerprint=room.fingerprint)
+    term = room.store.term
+    old, app.state.standby = app.state.standby, None  # the one that promoted this room
+    app.state.room = None
+    await room.async_close()
+    if old is not None:
+        await old.async_close()
+    kept = await asyncio.to_thread(set_aside, settings.db_path, term)
+    log.warning("the diverged history of this host (term %d) is kept as %s; "
+                "now standing by for %s", term, kept, url)
+    try:
+        await _stand_by(app, settings)
+    except Exception:  # the process keeps answering, as neither host nor standby
+        log.exception("could not stand by for %s after stepping down", url)
+
+
+def set_aside(db_path: Path, term: int) -> Path:
+    """Rename the history file (and its SQLite companions) to
+    ``history.diverged-t<term>-<UTC time>.sqlite3`` beside it; returns the new path."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    kept = db_path.with_name(f"{db_path.stem}.diverged-t{term}-{stamp}{db_path.suffix}")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = db_path.with_name(f"{db_path.stem}.diverged-t{term}-{stamp}-{n}"
+                                 f"{db_path.suffix}")
+    for suffix in ("-wal", "-shm"):
+        companion = db_path.with_name(db_path.name + suffix)
+        if companion.exists():
+            companion.replace(kept.with_name(kept.name + suffix))
+    db_path.replace(kept)
+    return kept
 
 
 async def _stand_by(app: FastAPI, settings: Settings) -> None:
@@ -78,6 +136,7 @@ async def _stand_by(app: FastAPI, settings: Settings) -> None:
     async def promote(room_settings: Settings) -> None:
         room = Room(room_settings)
         await room.async_start()
+        _on_step_down(app, room)
         app.state.room = room
 
     def identity_changed() -> None:

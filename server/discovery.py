@@ -323,6 +323,11 @@ class PeerBrowser:
         found = [e.peer for e in best.values()]
         return sorted(found, key=lambda p: (not p.is_self, p.name.casefold(), p.url))
 
+    def urls_of(self, room_id: str) -> list[str]:
+        """Every address heard serving ``room_id`` (a split that healed shows two hosts)."""
+        return [e.peer.url for e in self._entries.values()
+                if e.visible and e.peer.id == room_id]
+
     def unreachable(self) -> list[dict[str, Any]]:
         """Rooms that are advertised but do not answer: the firewall case a lobby explains."""
         return [{"name": e.peer.name, "addresses": list(e.peer.addresses), "port": e.peer.port}
@@ -728,6 +733,10 @@ class Discovery:
         if self.azc is not None:
             await self.azc.async_close()
             self.azc = None
+
+    def hosts_of(self, room_id: str) -> list[str]:
+        """The base URLs the LAN hears serving ``room_id``."""
+        return self.browser.urls_of(room_id) if self.browser is not None else []
 
     def peers(self) -> list[Peer]:
         return self.browser.peers() if self.browser is not None else []

@@ -10,9 +10,11 @@ tools can build one without uvicorn.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import __version__, netinfo, protocol
@@ -20,6 +22,7 @@ from .discovery import Discovery
 from .files import FileStore
 from .hub import ChatHub
 from .resumable import ResumableUploads
+from .rivals import Claim, RivalWatch, asking_host, claim_url, good_nonce, proof
 from .security import (
     ADMIN_COOKIE,
     CLIENT_COOKIE,
@@ -71,6 +74,12 @@ class Room:
         # Every base URL this room has been served at (``meta`` ``hosts``, replicated): pages
         # from any of them may follow the room here.
         self.hosts: list[str] = []
+        # Called once this room stepped down for another host of it that outranks it
+        # (server/rivals.py), with that host's URL: the app makes this process its standby.
+        self.on_step_down: Callable[[str], None] | None = None
+        self.stepped_down: str | None = None
+        self._rivals: asyncio.Task[None] | None = None
+        self._asked_by: list[str] = []  # hosts that asked about this room, naming themselves
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -92,6 +101,7 @@ class Room:
             self.discovery = Discovery(s, room_id=store.room_id, users=lambda: len(self.hub.users),
                                        fingerprint=self.fingerprint, term=store.term)
             await self.discovery.async_start()
+        self._watch_rivals(store)
         # What exists now (the app, its modules, its routes) lives as long as the room: left
         # out of the cyclic collector's full passes, which otherwise walk it all (about 65,000
         # objects, as many as 200 connections make) each time, holding the loop meanwhile.
@@ -114,6 +124,52 @@ class Room:
         hub.session_token = lambda: gate.new_token() if gate.required else None
         self._succession = Succession(store, lambda: hub.people, self._replica_frame,
                                       hub.set_successors)
+
+    def _watch_rivals(self, store: HistoryStore) -> None:
+        """Look for another host of this room (a split healed, two successors raced)."""
+        watch = RivalWatch(store.room_id, store.secret(), self.fingerprint, self.claim,
+                           self._rival_urls, self._step_down)
+        self._rivals = asyncio.create_task(watch.run(), name="lanchat-rivals")
+
+    def claim(self) -> Claim:
+        """What this host stands on when it meets another host of the room."""
+        s, store = self.settings, self.store
+        return Claim(store.term, store.last_id,
+                     claim_url(netinfo.room_urls(s.host, s.port, tls=self.identity is not None)))
+
+    def _rival_urls(self) -> list[str]:
+        """Where else the room may be served: its former hosts, the standbys it has had (one
+        cut off may have taken it over), and hosts of its room id on the LAN."""
+        urls = [*self.hosts, *self.succession.known, *self._asked_by]
+        if self.discovery is not None:
+            urls.extend(self.discovery.hosts_of(self.store.room_id))
+        return urls
+
+    def asked_by(self, named: str | None, address: str | None) -> None:
+        """A request for ``GET /api/room`` named the host that sent it (another host of this
+        room looking for rivals): look there too; only its own claim, checked, counts."""
+        url = asking_host(named, address)
+        if url is not None and url not in self._asked_by:
+            self._asked_by = [*self._asked_by, url][-MAX_ASKED:]
+
+    async def _step_down(self, url: str, winner: Claim) -> None:
+        """Another host of the room outranks this one: stop storing, send everyone (clients,
+        standbys) there, and let the app turn this process into its standby."""
+        hub, store, succession = self.hub, self.store, self.succession
+        if hub.moving:  # handing the room over already
+            return
+        hub.moving = True
+        await store.async_flush()
+        log.warning("room %r: stepping down for %s; this history (term %d, last id %d) "
+                    "diverged and is set aside", self.settings.room, url, store.term,
+                    store.last_id)
+        await hub.async_moved(url, store.room_id, winner.term)
+        await succession.async_moved(url)
+        if self.discovery is not None:  # the LAN hears the room only from the winner now
+            await self.discovery.async_begin_shutdown()
+        self.stepped_down = url
+        if self.on_step_down is not None:
+            self.on_step_down(url)
 
     async def async_begin_shutdown(self, closing: bool) -> None:
         """The host is stopping: with a standby present the room is handed over first (its
@@ -148,6 +204,10 @@ class Room:
 
     async def async_close(self) -> None:
         """Stop everything ``async_start`` started, awaiting each part."""
+        rivals, self._rivals = self._rivals, None
+        if rivals is not None and rivals is not asyncio.current_task():
+            rivals.cancel()
+            await asyncio.gather(rivals, return_exceptions=True)
         if self.discovery is not None:
             await self.discovery.async_close()  # the LAN hears goodbye first
             self.discovery = None
@@ -252,8 +312,17 @@ class Room:
         except protocol.ProtocolError:
             return None
 
-    def info(self, port: int, member: bool) -> dict[str, Any]:
-        """The body of ``GET /api/room``: what a join page needs."""
+    def info(self, port: int, member: bool, nonce: str | None = None) -> dict[str, Any]:
+        """The body of ``GET /api/room``: what a join page needs; with a ``nonce`` from another
+        host of the room, the ``proof`` that this one holds the room's secret."""
+        body = self._info(port, member)
+        if good_nonce(nonce):
+            assert nonce is not None
+            body["proof"] = proof(self.store.secret(), nonce, body["room_id"], body["term"],
+                                  body["last_id"])
+        return body
+
+    def _info(self, port: int, member: bool) -> dict[str, Any]:
         s = self.settings
         return {
             "room": s.room,
@@ -272,11 +341,14 @@ class Room:
             "limits": {"max_message_bytes": s.max_message_bytes,
                        "max_upload_bytes": s.max_upload_bytes},
             "term": self.hub.term,
+            # With the term, what another host of this room compares itself against.
+            "last_id": self.store.last_id,
             "successors": self.hub.successors,
         }
 
 
 MAX_HOSTS = 64  # base URLs of former hosts kept as accepted origins
+MAX_ASKED = 16  # hosts that asked about the room, looked at for a rival
 
 # Limits a successor keeps as the host had them, so the room behaves the same after a move.
 REPLICATED_SETTINGS = (

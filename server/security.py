@@ -45,6 +45,11 @@ CLIENT_COOKIE = "lanchat_client"  # set by the page: its client_id, so HTTP rout
 CLIENT_HEADER = "x-lanchat-client"
 SESSION_HEADER = "x-lanchat-session"  # the session, from a page another host of the room served
 STANDBY_HEADER = "x-lanchat-standby"  # a standby's files token (server/succession.py)
+# A host of a room asking another host of it about the room: its own URL (server/rivals.py).
+RIVAL_HEADER = "x-lanchat-host"
+# ... and a fresh nonce, which the host asked answers with a proof that it holds the room's
+# secret (server/rivals.py).
+NONCE_HEADER = "x-lanchat-nonce"
 
 
 class PasswordGate:

@@ -42,6 +42,7 @@ CAUGHT_UP_SECONDS = 1.0  # an ack of the last id the host had this long ago is c
 MARK_SECONDS = 0.1
 TAKE_OVER_SECONDS = 5.0  # how long a standby has to serve the room once asked
 ROWS_PER_FRAME = 2000
+MAX_KNOWN = 16  # standbys' URLs remembered
 FRAME_BYTES = 512 * 1024  # rows in one frame stop past this (always at least one row)
 
 SendText = Callable[[str], Awaitable[None]]
@@ -144,6 +145,9 @@ class Succession:
         # A standby was asked to take the room over and never said it serves: it may yet.
         self.uncertain = False
         self.urls: list[str] = []
+        # The standbys this host has had, latest last: one cut off from it may have taken the
+        # room over meanwhile (server/rivals.py looks there).
+        self.known: list[str] = []
         # (when, last id) samples of the last few seconds: "caught up" is an ack of the id
         # the host had a second ago.
         self._marks: deque[tuple[float, int]] = deque(maxlen=int(3 / MARK_SECONDS))
@@ -178,6 +182,7 @@ class Succession:
         """Send ``link`` the room, then every row as it is committed, until it closes."""
         link.acked = link.sent = link.hello.after
         self.links.append(link)
+        self.known = [*(u for u in self.known if u != link.url), link.url][-MAX_KNOWN:]
         db = RowReader(self.store.path)
         try:
             await link.send_json(self._replica_info(link))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from .. import __version__, netinfo
+from ..security import NONCE_HEADER, RIVAL_HEADER
 from .deps import RoomDep, get_room, standing_by
 
 router = APIRouter()
@@ -38,7 +39,10 @@ async def room_info(request: Request) -> dict[str, Any]:
     if standby is not None:
         return standby.status()
     room = get_room(request)
-    return room.info(request.url.port or room.settings.port, room.is_member(request.headers))
+    room.asked_by(request.headers.get(RIVAL_HEADER),
+                  request.client.host if request.client is not None else None)
+    return room.info(request.url.port or room.settings.port, room.is_member(request.headers),
+                     request.headers.get(NONCE_HEADER))
 
 
 @router.get("/api/qr.svg")
