@@ -41,6 +41,7 @@ export class Connection extends EventTarget {
     this.plan = []; // hosts still to try, in order, before going round again
     this.target = null; // the host this attempt knocks at
     this.movedTo = null; // where the host said the room went
+    this.readingAt = null; // the standby whose read-only copy this page reads, if any
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -76,15 +77,17 @@ export class Connection extends EventTarget {
     this.setState('idle');
   }
 
-  /** Send a frame when the link is up; false when it is not (the caller keeps it queued). */
+  /** Send a frame when the link is up; false when it is not (the caller keeps it queued).
+   *  A standby reading out the room's copy (state 'reading') answers searches only. */
   send(frame) {
-    if (this.state !== 'online' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    const open = this.state === 'online' || (this.state === 'reading' && frame.type === 'search');
+    if (!open || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }
 
   retryNow() {
-    if (this.stopped || this.state === 'online' || this.state === 'connecting') return;
+    if (this.stopped || ['online', 'connecting', 'reading'].includes(this.state)) return;
     clearTimeout(this.retryTimer);
     this.open();
   }
@@ -166,7 +169,11 @@ export class Connection extends EventTarget {
         clearTimeout(this.openTimer);
         this.attempt = 0;
         this.downSince = 0;
-        this.setState('online');
+        // No host is reachable and a standby reads the room's copy out: read and search only,
+        // until it sends the page to a host that serves the room again (`moved`).
+        this.readingAt = frame.read_only === true ? target : null;
+        if (this.readingAt) this.setState('reading', { machine: String(frame.machine ?? '') });
+        else this.setState('online');
         this.startKeepalive();
       }
       this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
@@ -202,7 +209,8 @@ export class Connection extends EventTarget {
     this.plan = [];
     this.successors = this.successors.filter((o) => o !== target);
     this.former = this.former.filter((o) => o !== target);
-    this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target } }));
+    const readOnly = frame.read_only === true || this.readingAt !== null;
+    this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target, readOnly } }));
     return true;
   }
 

@@ -286,6 +286,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       welcomed = false;
       outbox.disconnected();
     }
+    composer.setReadOnly(detail.state === 'reading');
     if (detail.state === 'refused') {
       conn.stop();
       stopReloadGuard();
@@ -351,7 +352,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     store.setMe(w.you);
     if (typeof w.session === 'string' && w.session) setCredentials({ token: w.session });
     conn.setSuccessors(w.successors);
-    store.setFollow(w.room_id, { host: hostBase(), successors: conn.successors });
+    // A standby's read-only copy is not where the room is served: the page goes on following
+    // the room's hosts, and its outbox waits for one of them.
+    const readOnly = w.read_only === true;
+    if (!readOnly) store.setFollow(w.room_id, { host: hostBase(), successors: conn.successors });
     // A standby that took over serves a higher term: what this page holds above its last id
     // never reached it, and is dropped from view (the welcome is the truth; our own go again).
     const newTerm = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term && w.room_id === roomId && events.length > 0;
@@ -394,8 +398,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       }
     }
     hasMoreBefore = events.length > 0 && events[0].id > 1;
-    outbox.ackFromHistory(fresh, me?.id);
-    outbox.resendAfterMove(new Set(fresh.map((e) => e.client_msg_id).filter(Boolean)));
+    if (!readOnly) {
+      outbox.ackFromHistory(fresh, me?.id);
+      outbox.resendAfterMove(new Set(fresh.map((e) => e.client_msg_id).filter(Boolean)));
+    }
     welcomed = true;
     saveSoon();
     renderHeader();
@@ -471,7 +477,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   // The room moved ----------------------------------------------------------------------------
 
   /** Another host serves the room now (connection.js switched): say so, and ask it what it is. */
-  async function onMoved({ to }) {
+  async function onMoved({ to, readOnly }) {
+    if (readOnly) return; // to or from a standby's read-only copy: the banner says where
     const address = new URL(to).host;
     notes = [...notes, { key: `moved-${notes.length}`, after: events[events.length - 1]?.id ?? 0, ts: new Date().toISOString(), text: t('room.moved', { address }) }];
     announce(t('room.moved', { address }));
