@@ -42,6 +42,7 @@ export class Connection extends EventTarget {
     this.target = null; // the host this attempt knocks at
     this.movedTo = null; // where the host said the room went
     this.readingAt = null; // the standby whose read-only copy this page reads, if any
+    this.liveAt = hostBase(); // the last host that served this page live
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -193,24 +194,25 @@ export class Connection extends EventTarget {
   /** A welcome from `target`: true when it may serve this page (another host must serve the
    *  same room); a move to another host is made here, before anyone sees the welcome. */
   accept(ws, target, frame) {
-    const from = hostBase();
-    if (target === from) {
-      this.plan = [];
-      return true;
+    if (target !== hostBase()) {
+      const room = this.roomId();
+      if (room && frame.room_id !== room) {
+        ws.onclose = null;
+        try { ws.close(CLOSE.NORMAL, 'another room'); } catch { /* already gone */ }
+        this.closed(ws, 0, '');
+        return false;
+      }
+      setHostBase(target);
+      this.successors = this.successors.filter((o) => o !== target);
+      this.former = this.former.filter((o) => o !== target);
     }
-    const room = this.roomId();
-    if (room && frame.room_id !== room) {
-      ws.onclose = null;
-      try { ws.close(CLOSE.NORMAL, 'another room'); } catch { /* already gone */ }
-      this.closed(ws, 0, '');
-      return false;
-    }
-    setHostBase(target);
     this.plan = [];
-    this.successors = this.successors.filter((o) => o !== target);
-    this.former = this.former.filter((o) => o !== target);
-    const readOnly = frame.read_only === true || this.readingAt !== null;
-    this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target, readOnly } }));
+    // The room moved when a host other than the last one serves it live; reading a standby's
+    // copy meanwhile (and coming back from it) is no move: the banner says where the page reads.
+    if (frame.read_only === true) return true;
+    const from = this.liveAt;
+    this.liveAt = target;
+    if (from !== target) this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target } }));
     return true;
   }
 

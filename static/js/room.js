@@ -477,8 +477,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   // The room moved ----------------------------------------------------------------------------
 
   /** Another host serves the room now (connection.js switched): say so, and ask it what it is. */
-  async function onMoved({ to, readOnly }) {
-    if (readOnly) return; // to or from a standby's read-only copy: the banner says where
+  async function onMoved({ to }) {
     const address = new URL(to).host;
     notes = [...notes, { key: `moved-${notes.length}`, after: events[events.length - 1]?.id ?? 0, ts: new Date().toISOString(), text: t('room.moved', { address }) }];
     announce(t('room.moved', { address }));
