@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import sqlite3
 from typing import Any
 
 from fastapi import WebSocket
 
 from . import protocol
+from .rates import RateTable, allowed
 from .security import PasswordGate, same_origin, session_token
 from .settings import Settings
 from .store import (
@@ -42,7 +44,6 @@ from .store import (
 READ_ONLY_CODE = "read_only"
 READ_ONLY_DETAIL = "the room's host is away; read-only until it is back"
 HELLO_SECONDS = 3.0  # a read-only socket has this long to say hello
-SEARCHES_PER_SOCKET = 200  # then the socket closes: a copy is for reading, not for load
 
 
 class ReplicaReader:
@@ -61,6 +62,9 @@ class ReplicaReader:
         self.last_id = int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM events")
                            .fetchone()[0])
         self.sockets: set[WebSocket] = set()
+        # Searches per person, as a host limits them (searches_per_second, search_burst).
+        self.searches = RateTable(settings.searches_per_second, settings.search_burst,
+                                  settings.rate_memory)
 
     def close(self) -> None:
         self._db.close()
@@ -141,7 +145,6 @@ async def serve(ws: WebSocket, reader: ReplicaReader, room: dict[str, Any]) -> N
 
 async def _answer(ws: WebSocket, reader: ReplicaReader, viewer: str) -> None:
     """Answer frames until the socket closes: searches and pings; refuse every change."""
-    searches = 0
     while True:
         raw = await ws.receive_text()
         try:
@@ -152,10 +155,7 @@ async def _answer(ws: WebSocket, reader: ReplicaReader, viewer: str) -> None:
         if kind == "ping":
             await ws.send_text('{"type":"pong"}')
         elif kind == "search":
-            searches += 1
-            if searches > SEARCHES_PER_SOCKET:
-                await ws.close(4429, "too many searches on this copy")
-                return
+            assert isinstance(data, dict)
             await ws.send_text(_results(reader, data, viewer))
         elif kind != "typing":
             cmid = data.get("client_msg_id") if isinstance(data, dict) else None
@@ -165,7 +165,12 @@ async def _answer(ws: WebSocket, reader: ReplicaReader, viewer: str) -> None:
 
 
 def _results(reader: ReplicaReader, data: dict[str, Any], viewer: str) -> str:
-    """A ``results`` frame, as the host answers a search."""
+    """A ``results`` frame, as the host answers a search (or its ``error``)."""
+    wait = allowed(reader.searches.bucket(viewer))
+    if wait:
+        wait = math.ceil(wait * 10) / 10
+        return protocol.encode(protocol.error_event(
+            "rate_limited", f"searching too often: try again in {wait:.1f} s", retry_after=wait))
     try:
         frame = protocol.parse_frame(json.dumps(data), 0)
     except protocol.ProtocolError as exc:

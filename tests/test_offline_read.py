@@ -129,6 +129,9 @@ def test_a_standby_reads_the_room_out_while_no_host_serves_it(pair) -> None:  # 
     assert httpx.post(f"{standby.url}/api/files", params={"name": "x.txt"}, content=b"x",
                       timeout=10).status_code == 503
     assert "may I write here?" not in page_for(standby, eve_id)
+    for _ in range(12):  # searches are limited per person, as at a host (burst of 10)
+        eve.send(type="search", q="shelf")
+    assert eve.recv_type("error", timeout=10)["code"] == "rate_limited"
 
     started = time.monotonic()
     host.start()  # the host serves again: the read-only sockets are sent to it
