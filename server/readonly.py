@@ -5,10 +5,12 @@ successor serves the room yet), it answers what a member may read, from the repl
 nothing:
 
 - ``GET /api/events`` (paging), and the files it holds (``GET /api/files/<id>``);
-- ``/ws``: a hello gets a welcome with ``"read_only": true`` (and the machine's name); the
-  socket answers ``search`` and ``ping``; anything that would change the room gets an ``error``
-  with code ``read_only``. When a host serves the room again, the socket is sent there
-  (``moved``, close 4301), as a standby always does.
+- ``/ws``: a hello that says ``"read_only": true`` (the client can show a read-only room) gets
+  a welcome with ``"read_only": true`` (and the machine's name); the socket answers ``search``
+  and ``ping``; anything that would change the room gets an ``error`` with code ``read_only``.
+  Any other hello is sent to the host as before (``moved``, close 4301): a client that does not
+  know read-only rooms never takes the copy for a host. When a host serves the room again,
+  every read-only socket is sent there too.
 
 Each answer is filtered exactly as the host filters it, by the same queries (server/store.py):
 private events only for their two people (by the viewer's client id), and in a password room
@@ -115,8 +117,9 @@ def welcome(reader: ReplicaReader, hello: protocol.Hello, room: dict[str, Any]) 
     return head[:-1] + ',"events":' + page.json_array() + "}"
 
 
-async def serve(ws: WebSocket, reader: ReplicaReader, room: dict[str, Any]) -> None:
-    """One read-only chat socket: hello, welcome, then searches and pings until it closes."""
+async def serve(ws: WebSocket, reader: ReplicaReader, room: dict[str, Any], host: str) -> None:
+    """One read-only chat socket: hello, welcome, then searches and pings until it closes.
+    ``host``: where the room was served last, for a client that does not read copies."""
     if not reader.same_origin(ws.headers):
         await ws.close(4403, "this chat only accepts its own pages")
         return
@@ -125,10 +128,14 @@ async def serve(ws: WebSocket, reader: ReplicaReader, room: dict[str, Any]) -> N
     try:
         first = await asyncio.wait_for(ws.receive_text(), timeout=HELLO_SECONDS)
         hello = protocol.parse_hello(first, reader.settings.max_name_chars)
+        reads_copies = json.loads(first).get("read_only") is True
     except (TimeoutError, protocol.ProtocolError, KeyError, RuntimeError) as exc:
         reason = "no hello" if isinstance(exc, TimeoutError) else "bad hello"
         with contextlib.suppress(Exception):
             await ws.close(4400, reason)
+        return
+    if not reads_copies:
+        await _to_host(ws, host, room)
         return
     if not member and not reader.gate.token_ok(hello.session):
         await ws.close(4401, "this room needs its password")
@@ -184,6 +191,15 @@ def _results(reader: ReplicaReader, data: dict[str, Any], viewer: str) -> str:
     head = protocol.encode({"type": "results", "q": frame.q,
                             "has_more": bool(page and page.has_more)})
     return head[:-1] + ',"events":' + (page.json_array() if page is not None else "[]") + "}"
+
+
+async def _to_host(ws: WebSocket, host: str, room: dict[str, Any]) -> None:
+    """What a standby tells every chat client while a host serves the room."""
+    with contextlib.suppress(Exception):
+        await ws.send_text(protocol.encode({"type": "moved", "url": host,
+                                            "room_id": room.get("room_id"),
+                                            "term": room.get("term")}))
+        await ws.close(4301, f"the room is served at {host}"[:120])
 
 
 async def send_away(reader: ReplicaReader, url: str, room_id: str | None, term: int) -> None:

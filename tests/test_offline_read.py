@@ -83,6 +83,17 @@ def page_for(node: HostProcess, client_id: str | None) -> set[str]:
     return texts(answer.json()["events"])
 
 
+class Reader(Chatter):
+    """A chat client that can show a read-only room (its hello says ``read_only``)."""
+
+    def __init__(self, node: HostProcess, name: str, client_id: str) -> None:
+        self.client_id = client_id
+        self.ws = connect(node.ws_url, open_timeout=10).__enter__()
+        self.send(type="hello", name=name, client_id=client_id, since=None, read_only=True)
+        self.welcome = self.recv_type("welcome")
+        self.me = self.welcome["you"]
+
+
 def search(chatter: Chatter, q: str) -> set[str]:
     chatter.send(type="search", q=q)
     return texts(chatter.recv_type("results", timeout=10)["events"])
@@ -113,12 +124,20 @@ def test_a_standby_reads_the_room_out_while_no_host_serves_it(pair) -> None:  # 
     download = httpx.get(f"{standby.url}/api/files/{file_id}", timeout=10)
     assert download.content == b"north of the lantern"
 
-    eve = Chatter(standby, "Eve", client_id=eve_id)
+    # A client that does not know read-only rooms is sent to the host, as before.
+    with connect(standby.ws_url, open_timeout=10) as old:
+        old.send(json.dumps({"type": "hello", "name": "Old", "client_id": str(uuid.uuid4()),
+                             "since": None}))
+        assert json.loads(old.recv(timeout=10))["type"] == "moved"
+        with pytest.raises(ConnectionClosed) as sent_on:
+            old.recv(timeout=10)
+        assert sent_on.value.rcvd is not None and sent_on.value.rcvd.code == 4301
+    eve = Reader(standby, "Eve", eve_id)
     assert eve.welcome["read_only"] is True and eve.welcome["room_id"] == ada.welcome["room_id"]
     assert eve.welcome["machine"]
     assert texts(eve.welcome["events"]) == public
     assert search(eve, "lantern") == {"the lantern is on the shelf"}
-    bob_there = Chatter(standby, "Bob", client_id=bob.client_id)
+    bob_there = Reader(standby, "Bob", bob.client_id)
     assert private in texts(bob_there.welcome["events"])
     assert search(bob_there, "lantern") == {"the lantern is on the shelf", private}
 
@@ -171,14 +190,14 @@ def test_a_password_rooms_copy_needs_its_session(pair) -> None:  # type: ignore[
 
     with connect(standby.ws_url, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "hello", "name": "Mallory", "client_id": str(uuid.uuid4()),
-                            "since": None}))
+                            "since": None, "read_only": True}))
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 assert json.loads(ws.recv(timeout=10))["type"] != "welcome"
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     with connect(standby.ws_url, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "hello", "name": "Ada", "client_id": str(uuid.uuid4()),
-                            "since": None, "session": token}))
+                            "since": None, "session": token, "read_only": True}))
         welcome = json.loads(ws.recv(timeout=10))
         assert welcome["type"] == "welcome" and welcome["read_only"] is True
         assert texts(welcome["events"]) == {"behind the password"}

@@ -29,7 +29,7 @@ async def chat(ws: WebSocket) -> None:
     if standby is not None:
         reader = standby.reader  # no host reachable: the room's copy, read-only
         if reader is not None:
-            await readonly.serve(ws, reader, standby.room_fields())
+            await readonly.serve(ws, reader, standby.room_fields(), standby.host_url)
         else:
             await _send_to_host(ws, standby)
         return

@@ -108,7 +108,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const conn = new Connection(() => {
     sentSince = events.length ? events[events.length - 1].id : null;
     const session = sessionToken(); // a new host of a room with a password knows us by it
-    return { name, client_id: clientId, since: sentSince, ...(session ? { session } : {}) };
+    // read_only: a standby may show this page its copy of the room while no host serves it.
+    return { name, client_id: clientId, since: sentSince, read_only: true, ...(session ? { session } : {}) };
   }, () => roomId);
   const saved = roomId ? store.follow(roomId) : null;
   if (saved) conn.remember([saved.host, ...(saved.successors ?? [])].filter((u) => typeof u === 'string'));
