@@ -304,13 +304,7 @@ class Room:
     def viewer(self, headers: Any) -> str | None:
         """The user id of whoever asks, from the page's client id cookie or header; None when
         neither is usable (then private events and files are simply absent)."""
-        client_id = headers.get(CLIENT_HEADER) or cookie_value(headers, CLIENT_COOKIE)
-        if not client_id:
-            return None
-        try:
-            return protocol.user_id_for(protocol.clean_id(client_id, "client_id"))
-        except protocol.ProtocolError:
-            return None
+        return viewer_of(headers)
 
     def info(self, port: int, member: bool, nonce: str | None = None) -> dict[str, Any]:
         """The body of ``GET /api/room``: what a join page needs; with a ``nonce`` from another
@@ -357,6 +351,17 @@ REPLICATED_SETTINGS = (
     "history_page", "resume_cap", "leave_grace_seconds")
 
 T = TypeVar("T")
+
+
+def viewer_of(headers: Any) -> str | None:
+    """See :meth:`Room.viewer` (a standby reading its replica asks the same)."""
+    client_id = headers.get(CLIENT_HEADER) or cookie_value(headers, CLIENT_COOKIE)
+    if not client_id:
+        return None
+    try:
+        return protocol.user_id_for(protocol.clean_id(client_id, "client_id"))
+    except protocol.ProtocolError:
+        return None
 
 
 def _started(part: T | None) -> T:

@@ -240,8 +240,12 @@ def _safe_host(host: str) -> bool:
 def room_origins(app: Any) -> tuple[list[str], set[str]]:
     """What the room served by ``app`` lets pages reach: (origins a page may fetch from, for
     its policy: the successors, then the former hosts; origins whose pages get CORS answers:
-    the former hosts). Empty while no room with a succession runs."""
-    room = getattr(getattr(app, "state", None), "room", None)
+    the former hosts). Empty while no room with a succession runs. A standby reading its
+    replica out while no host is reachable answers the room's hosts' pages too."""
+    state = getattr(app, "state", None)
+    room = getattr(state, "room", None)
+    if room is None:
+        room = getattr(getattr(state, "standby", None), "reader", None)
     hosts = [o for o in map(origin_of, getattr(room, "hosts", None) or []) if o]
     hub = getattr(room, "_hub", None)
     successors = [o for o in map(origin_of, getattr(hub, "successors", None) or []) if o]

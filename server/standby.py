@@ -39,6 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from . import netinfo
+from .readonly import ReplicaReader, send_away
 from .replica import Replica, ReplicaError, ReplicaFiles, mark_unavailable
 from .security import STANDBY_HEADER
 from .settings import Settings
@@ -102,6 +103,9 @@ class Standby:
         self.files_token: str | None = None  # lets this standby download the host's files
         self._downloads: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._fetcher: asyncio.Task[None] | None = None
+        # While the host is unreachable and nobody serves the room: its history, read-only
+        # (server/readonly.py); None while a host serves it.
+        self.reader: ReplicaReader | None = None
 
     async def async_start(self) -> None:
         self.replica = await asyncio.to_thread(Replica, self.settings.db_path)
@@ -114,6 +118,7 @@ class Standby:
 
     async def async_close(self) -> None:
         await self._stop_fetching()
+        await self._host_back()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -130,7 +135,41 @@ class Standby:
         return {"standby": True, "room_id": self.room_id, "room": self.room,
                 "host": self.host_url, "term": self.term, "successors": self.successors,
                 "state": self.state, "problem": self.problem,
-                "last_id": self.replica.last_id if self.replica is not None else None}
+                "last_id": self.replica.last_id if self.replica is not None else None,
+                "read_only": self.reader is not None, "machine": netinfo.machine_name()}
+
+    def room_fields(self) -> dict[str, Any]:
+        """The welcome's fields about the room, for a read-only welcome."""
+        return {"room": self.room, "room_id": self.room_id, "term": self.term,
+                "successors": self.successors, "machine": netinfo.machine_name(),
+                "limits": {k: self.host_settings[k] for k in (
+                    "max_message_bytes", "max_upload_bytes", "max_edit_bytes",
+                    "max_reactions_per_message") if k in self.host_settings}}
+
+    async def _host_away(self) -> None:
+        """The host is unreachable: open the replica for reading, when this run knows the
+        room's password rules (a host sent them); a password room without its password
+        known is not opened at all."""
+        rules, replica = self.host_settings, self.replica
+        if self.reader is not None or not rules or replica is None or self.room_id is None:
+            return
+        password = rules.get("password") if rules.get("password_required") else None
+        secret = replica.meta("secret")
+        if (rules.get("password_required") and not password) or not secret:
+            return
+        hosts = [str(h) for h in json.loads(replica.meta("hosts") or "[]")]
+        self.reader = await asyncio.to_thread(ReplicaReader, self.settings,
+                                              str(password) if password else None,
+                                              bytes.fromhex(secret), hosts)
+        log.info("standby: the host is away; the room's copy is readable here")
+
+    async def _host_back(self, url: str | None = None) -> None:
+        """A host serves the room again (or this process stops): read-only sockets go there."""
+        reader, self.reader = self.reader, None
+        if reader is None:
+            return
+        await send_away(reader, url or self.host_url, self.room_id, self.term)
+        reader.close()
 
     # Following ----------------------------------------------------------------------------
 
@@ -142,6 +181,8 @@ class Standby:
             if end.kind == "moved":
                 self.host_url = end.url.rstrip("/")
                 continue
+            if end.kind in ("dropped", "unreachable", "closed"):
+                await self._host_away()
             if end.kind in ("refused", "closed", "busy"):
                 await asyncio.sleep(BUSY_RETRY_SECONDS if end.kind == "busy"
                                     else REFUSED_RETRY_SECONDS)
@@ -214,6 +255,7 @@ class Standby:
                     return self._refuse("this folder holds another room's history; give the "
                                         "standby another --data-dir")
                 self.state, self.problem, self.followed = "following", None, True
+                await self._host_back()
             elif kind == "people":
                 assert self.replica is not None
                 await asyncio.to_thread(self.replica.set_people, dict(data["people"]))
@@ -348,6 +390,7 @@ class Standby:
         self.url = self.you or own
         await self._promote_room(settings)
         self.state = "serving"
+        await self._host_back(self.url)
 
     async def _after_loss(self) -> str | None:
         """The link dropped without ``take_over``: the URL of a host that serves the room

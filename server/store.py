@@ -283,45 +283,25 @@ class HistoryStore:
         """Events with id > since that ``viewer`` (a user id; None: nobody in particular) may
         see, oldest first: at most ``limit`` of them and, when ``max_bytes`` is given, no more
         than fit in it (always at least one)."""
-        rows = self._db.execute(
-            f"SELECT payload FROM events WHERE id > :since AND id <= :last AND {_VISIBLE} "
-            "ORDER BY id LIMIT :n",
-            {"since": since, "last": self.visible_id, "me": viewer, "n": limit + 1})
-        payloads, more = _take(rows, limit, max_bytes)
-        return Page(payloads, more)
+        return read_after(self._db, since, self.visible_id, limit, max_bytes, viewer)
 
     def before(self, before: int | None, limit: int, max_bytes: int | None = None,
                viewer: str | None = None) -> Page:
         """The ``limit`` events ``viewer`` may see just before id ``before`` (or the newest),
         oldest first; with ``max_bytes``, only the newest of them that fit in it (always at
         least one)."""
-        top = self.visible_id + 1
-        bound = top if before is None else min(before, top)
-        rows = self._db.execute(
-            f"SELECT payload FROM events WHERE id < :bound AND {_VISIBLE} "
-            "ORDER BY id DESC LIMIT :n", {"bound": bound, "me": viewer, "n": limit + 1})
-        newest_first, more = _take(rows, limit, max_bytes)
-        return Page(newest_first[::-1], more)
+        return read_before(self._db, before, self.visible_id, limit, max_bytes, viewer)
 
     def search(self, query: str, limit: int, before: int | None,
                viewer: str | None) -> Page:
         """Messages matching ``query`` (an FTS5 expression, see :func:`fts_query`) that
         ``viewer`` may see, newest first, in their current state."""
-        bound = self.last_id + 1 if before is None else min(before, self.last_id + 1)
-        rows = self._db.execute(
-            "SELECT e.payload FROM search JOIN events e ON e.id = search.rowid "
-            f"WHERE search MATCH :q AND search.rowid < :bound AND {_VISIBLE} "
-            "ORDER BY search.rowid DESC LIMIT :n",
-            {"q": query, "bound": bound, "me": viewer, "n": limit + 1})
-        payloads, more = _take(rows, limit, None)
-        return Page(payloads, more)
+        return read_search(self._db, query, self.last_id, limit, before, viewer)
 
     def file_visible(self, file_id: str, viewer: str | None) -> bool:
         """May ``viewer`` download this file? Yes unless every message holding it is private
         to others (a file not yet attached is known only to whoever uploaded it)."""
-        rows = self._db.execute("SELECT vis_a, vis_b FROM events WHERE file_id=?",
-                                (file_id,)).fetchall()
-        return not rows or any(a is None or viewer in (a, b) for a, b in rows)
+        return read_file_visible(self._db, file_id, viewer)
 
     def people(self) -> dict[str, str]:
         """Everyone the room has known: user id -> latest name."""
@@ -412,11 +392,7 @@ class HistoryStore:
             raise StoreError(f"the host could not save the file ({exc})") from exc
 
     def get_file(self, file_id: str) -> FileRecord | None:
-        row = self._db.execute(
-            "SELECT id, name, size, mime, stored_name, uploader, ts FROM files WHERE id=?",
-            (file_id,),
-        ).fetchone()
-        return FileRecord(*row) if row else None
+        return read_file(self._db, file_id)
 
     def total_file_bytes(self) -> int:
         return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM files").fetchone()[0])
@@ -479,6 +455,60 @@ def _write_probe(db: sqlite3.Connection) -> None:
     finally:
         db.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
+
+
+# Reads, shared by the host's store and a standby's read-only replica (server/readonly.py), so
+# both show a viewer exactly the same events and files.
+
+def read_after(db: sqlite3.Connection, since: int, last: int, limit: int,
+               max_bytes: int | None, viewer: str | None) -> Page:
+    """See :meth:`HistoryStore.after`; ``last``: the newest id that may be shown."""
+    rows = db.execute(
+        f"SELECT payload FROM events WHERE id > :since AND id <= :last AND {_VISIBLE} "
+        "ORDER BY id LIMIT :n",
+        {"since": since, "last": last, "me": viewer, "n": limit + 1})
+    payloads, more = _take(rows, limit, max_bytes)
+    return Page(payloads, more)
+
+
+def read_before(db: sqlite3.Connection, before: int | None, last: int, limit: int,
+                max_bytes: int | None, viewer: str | None) -> Page:
+    """See :meth:`HistoryStore.before`; ``last``: the newest id that may be shown."""
+    top = last + 1
+    bound = top if before is None else min(before, top)
+    rows = db.execute(
+        f"SELECT payload FROM events WHERE id < :bound AND {_VISIBLE} "
+        "ORDER BY id DESC LIMIT :n", {"bound": bound, "me": viewer, "n": limit + 1})
+    newest_first, more = _take(rows, limit, max_bytes)
+    return Page(newest_first[::-1], more)
+
+
+def read_search(db: sqlite3.Connection, query: str, last: int, limit: int,
+                before: int | None, viewer: str | None) -> Page:
+    """See :meth:`HistoryStore.search`; ``last``: the newest id held."""
+    bound = last + 1 if before is None else min(before, last + 1)
+    rows = db.execute(
+        "SELECT e.payload FROM search JOIN events e ON e.id = search.rowid "
+        f"WHERE search MATCH :q AND search.rowid < :bound AND {_VISIBLE} "
+        "ORDER BY search.rowid DESC LIMIT :n",
+        {"q": query, "bound": bound, "me": viewer, "n": limit + 1})
+    payloads, more = _take(rows, limit, None)
+    return Page(payloads, more)
+
+
+def read_file_visible(db: sqlite3.Connection, file_id: str, viewer: str | None) -> bool:
+    """See :meth:`HistoryStore.file_visible`."""
+    rows = db.execute("SELECT vis_a, vis_b FROM events WHERE file_id=?", (file_id,)).fetchall()
+    return not rows or any(a is None or viewer in (a, b) for a, b in rows)
+
+
+def read_file(db: sqlite3.Connection, file_id: str) -> FileRecord | None:
+    """A shared file's record, or None."""
+    row = db.execute(
+        "SELECT id, name, size, mime, stored_name, uploader, ts FROM files WHERE id=?",
+        (file_id,),
+    ).fetchone()
+    return FileRecord(*row) if row else None
 
 def _take(rows: sqlite3.Cursor, limit: int, max_bytes: int | None) -> tuple[list[str], bool]:
     """The leading payloads of ``rows``: at most ``limit``, and whose UTF-8 size adds up to at

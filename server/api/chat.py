@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket
 
-from .. import protocol
+from .. import protocol, readonly
 from ..connection import Connection
 from ..directsend import find_direct_writer
 from ..hub import CLOSE_BAD_HELLO, CLOSE_FORBIDDEN, CLOSE_MOVED, CLOSE_UNAUTHORIZED, HubFull
@@ -27,7 +27,11 @@ SESSION_HELLO_TIMEOUT = 3.0  # without a session cookie: the hello may carry a s
 async def chat(ws: WebSocket) -> None:
     standby = standing_by(ws)
     if standby is not None:
-        await _send_to_host(ws, standby)
+        reader = standby.reader  # no host reachable: the room's copy, read-only
+        if reader is not None:
+            await readonly.serve(ws, reader, standby.room_fields(), standby.host_url)
+        else:
+            await _send_to_host(ws, standby)
         return
     room = get_room(ws)
     if not room.same_origin(ws.headers):

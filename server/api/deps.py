@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
+from ..readonly import ReplicaReader
 from ..room import Room
 from ..standby import Standby
 
@@ -28,6 +29,17 @@ def standing_by(conn: HTTPConnection) -> Standby | None:
         return None
     standby: Standby | None = getattr(conn.app.state, "standby", None)
     return standby
+
+
+def reading_replica(conn: HTTPConnection) -> ReplicaReader | None:
+    """The standby's replica, read-only, while no host of the room is reachable; None while
+    this app serves the room or its host does. A caller without the room's session (a
+    password room) gets 401, as from a host."""
+    standby = standing_by(conn)
+    reader = standby.reader if standby is not None else None
+    if reader is not None and not reader.is_member(conn.headers):
+        raise HTTPException(401, "this room needs its password: POST it to /api/login")
+    return reader
 
 
 RoomDep = Annotated[Room, Depends(get_room)]

@@ -8,7 +8,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
 from ..files import INLINE_MIME
-from .deps import Member, RoomDep
+from ..readonly import ReplicaReader
+from ..room import viewer_of
+from .deps import Member, RoomDep, get_room, member, reading_replica, standing_by
 
 router = APIRouter()
 
@@ -34,8 +36,14 @@ async def upload(request: Request, room: RoomDep,
     return record.public()
 
 
-@router.get("/api/files/{file_id}", dependencies=[Member])
-async def download(request: Request, room: RoomDep, file_id: str) -> FileResponse:
+@router.get("/api/files/{file_id}")
+async def download(request: Request, file_id: str) -> FileResponse:
+    """A shared file; a standby serves the ones its replica holds while no host is reachable."""
+    reader = reading_replica(request)
+    if reader is not None:
+        return _from_replica(request, reader, file_id)
+    room = get_room(request)
+    member(request, room)
     record = room.files.lookup(file_id)
     known = record or room.store.get_file(file_id)  # listed, its bytes perhaps not here
     # A private message's file is for its two people: to anyone else it does not exist.
@@ -49,6 +57,24 @@ async def download(request: Request, room: RoomDep, file_id: str) -> FileRespons
     inline = record.mime in INLINE_MIME
     return SharedFile(
         room.files.path_of(record),
+        media_type=record.mime if inline else "application/octet-stream",
+        filename=record.name,
+        content_disposition_type="inline" if inline else "attachment",
+    )
+
+
+def _from_replica(request: Request, reader: ReplicaReader, file_id: str) -> FileResponse:
+    """A file from a standby's replica, to whoever the host would give it."""
+    record = reader.file(file_id, viewer_of(request.headers))
+    standby = standing_by(request)
+    held = standby.files.held if standby is not None and standby.files is not None else {}
+    if record is None:
+        raise HTTPException(404, "no such file on this host")
+    if record.stored_name not in held:
+        raise HTTPException(404, "this copy of the room does not hold this file")
+    inline = record.mime in INLINE_MIME
+    return SharedFile(
+        reader.settings.files_dir / record.stored_name,
         media_type=record.mime if inline else "application/octet-stream",
         filename=record.name,
         content_disposition_type="inline" if inline else "attachment",

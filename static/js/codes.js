@@ -45,6 +45,7 @@ export const ERROR = Object.freeze({
   UNKNOWN_USER: 'unknown_user',
   BAD_EMOJI: 'bad_emoji',
   TOO_MANY_REACTIONS: 'too_many_reactions',
+  READ_ONLY: 'read_only', // a standby reading out the room's copy stores nothing
 });
 
 /** Seconds to wait from an error's `retry_after` field; `fallback` when the host sent none. */

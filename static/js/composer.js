@@ -12,9 +12,12 @@ const TYPING_EVERY_MS = 2500;
 const MAX_HEIGHT_PX = 176;
 
 /** Fills `form`; says what the person did by 'chat:send', 'chat:files' and 'chat:typing' events.
- *  Returns { focus(), setLimit(bytes), setPlaceholder(text), setText(text), textarea, stop() }. */
+ *  Returns { focus(), setLimit(bytes), setPlaceholder(text), setReadOnly(on), setText(text),
+ *  textarea, stop() }. */
 export function mountComposer(form, { limitBytes, placeholder }) {
   let limit = limitBytes;
+  let hint = placeholder; // shown again when the room is no longer read-only
+  let readOnly = false;
   let lastTyping = 0;
   const picker = h('input', { type: 'file', multiple: true, class: 'sr-only', tabIndex: -1, 'aria-hidden': 'true' });
   const attach = h('button', { type: 'button', class: 'icon-btn attach', 'aria-label': t('composer.attach'), title: t('composer.attach') }, icon('attach'));
@@ -105,7 +108,18 @@ export function mountComposer(form, { limitBytes, placeholder }) {
   return {
     focus: () => text.focus(),
     setLimit(bytes) { limit = bytes; check(); },
-    setPlaceholder(value) { text.placeholder = value; },
+    setPlaceholder(value) {
+      hint = value;
+      if (!readOnly) text.placeholder = value;
+    },
+    /** No host serves the room (a standby reads its copy out): nothing can be sent, and what
+     *  is typed stays in the box. */
+    setReadOnly(on) {
+      readOnly = on;
+      for (const part of [text, send, attach]) part.disabled = on;
+      form.classList.toggle('read-only', on);
+      text.placeholder = on ? t('conn.reading') : hint; // the banner says why
+    },
     setText(value) {
       text.value = value;
       grow();

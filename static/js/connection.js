@@ -41,6 +41,8 @@ export class Connection extends EventTarget {
     this.plan = []; // hosts still to try, in order, before going round again
     this.target = null; // the host this attempt knocks at
     this.movedTo = null; // where the host said the room went
+    this.readingAt = null; // the standby whose read-only copy this page reads, if any
+    this.liveAt = hostBase(); // the last host that served this page live
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -76,15 +78,17 @@ export class Connection extends EventTarget {
     this.setState('idle');
   }
 
-  /** Send a frame when the link is up; false when it is not (the caller keeps it queued). */
+  /** Send a frame when the link is up; false when it is not (the caller keeps it queued).
+   *  A standby reading out the room's copy (state 'reading') answers searches only. */
   send(frame) {
-    if (this.state !== 'online' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    const open = this.state === 'online' || (this.state === 'reading' && frame.type === 'search');
+    if (!open || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }
 
   retryNow() {
-    if (this.stopped || this.state === 'online' || this.state === 'connecting') return;
+    if (this.stopped || ['online', 'connecting', 'reading'].includes(this.state)) return;
     clearTimeout(this.retryTimer);
     this.open();
   }
@@ -166,7 +170,11 @@ export class Connection extends EventTarget {
         clearTimeout(this.openTimer);
         this.attempt = 0;
         this.downSince = 0;
-        this.setState('online');
+        // No host is reachable and a standby reads the room's copy out: read and search only,
+        // until it sends the page to a host that serves the room again (`moved`).
+        this.readingAt = frame.read_only === true ? target : null;
+        if (this.readingAt) this.setState('reading', { machine: String(frame.machine ?? '') });
+        else this.setState('online');
         this.startKeepalive();
       }
       this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
@@ -186,23 +194,25 @@ export class Connection extends EventTarget {
   /** A welcome from `target`: true when it may serve this page (another host must serve the
    *  same room); a move to another host is made here, before anyone sees the welcome. */
   accept(ws, target, frame) {
-    const from = hostBase();
-    if (target === from) {
-      this.plan = [];
-      return true;
+    if (target !== hostBase()) {
+      const room = this.roomId();
+      if (room && frame.room_id !== room) {
+        ws.onclose = null;
+        try { ws.close(CLOSE.NORMAL, 'another room'); } catch { /* already gone */ }
+        this.closed(ws, 0, '');
+        return false;
+      }
+      setHostBase(target);
+      this.successors = this.successors.filter((o) => o !== target);
+      this.former = this.former.filter((o) => o !== target);
     }
-    const room = this.roomId();
-    if (room && frame.room_id !== room) {
-      ws.onclose = null;
-      try { ws.close(CLOSE.NORMAL, 'another room'); } catch { /* already gone */ }
-      this.closed(ws, 0, '');
-      return false;
-    }
-    setHostBase(target);
     this.plan = [];
-    this.successors = this.successors.filter((o) => o !== target);
-    this.former = this.former.filter((o) => o !== target);
-    this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target } }));
+    // The room moved when a host other than the last one serves it live; reading a standby's
+    // copy meanwhile (and coming back from it) is no move: the banner says where the page reads.
+    if (frame.read_only === true) return true;
+    const from = this.liveAt;
+    this.liveAt = target;
+    if (from !== target) this.dispatchEvent(new CustomEvent('moved', { detail: { from, to: target } }));
     return true;
   }
 

@@ -23,6 +23,7 @@ const ERROR_KEYS = new Map([
   [ERROR.UNKNOWN_USER, 'error.unknownUser'],
   [ERROR.BAD_EMOJI, 'error.badEmoji'],
   [ERROR.TOO_MANY_REACTIONS, 'error.tooManyReactions'],
+  [ERROR.READ_ONLY, 'composer.readOnly'],
 ]);
 
 /** An `error` frame's `code` as a sentence; the host's detail only for an unknown code. */

@@ -8,7 +8,7 @@ import { icon } from './icons.js';
 import { offlineNote } from './offline.js';
 import * as desktop from './desktop.js';
 
-const STATE_KEYS = { online: 'conn.online', connecting: 'conn.connecting', offline: 'conn.offline', refused: 'conn.refused' };
+const STATE_KEYS = { online: 'conn.online', connecting: 'conn.connecting', offline: 'conn.offline', refused: 'conn.refused', reading: 'conn.reading' };
 const LOOPBACK = /\/\/(127\.|localhost|\[::1\])/;
 
 /** The address to show for the room: one other devices can reach when there is one. */
@@ -84,13 +84,24 @@ export function mountHeader(header, { onBack, onPeople, onAddress, onList, onSea
 export function mountBanner(banner, { onRetry }) {
   const text = h('span', { class: 'banner-text' });
   const note = h('span', { class: 'banner-note' });
-  banner.replaceChildren(icon('wifi'), text,
-    h('button', { type: 'button', class: 'link-btn', text: t('banner.tryNow'), onclick: () => onRetry() }), note);
+  const retry = h('button', { type: 'button', class: 'link-btn', text: t('banner.tryNow'), onclick: () => onRetry() });
+  banner.replaceChildren(icon('wifi'), text, retry, note);
   let conn = { state: 'connecting' };
   let dropped = false;
 
   function render() {
     const { state, retryAt, reason } = conn;
+    const reading = state === 'reading'; // no host: a standby reads the room's copy out
+    banner.classList.toggle('banner-reading', reading);
+    retry.hidden = reading;
+    if (reading) {
+      dropped = true;
+      banner.hidden = false;
+      text.textContent = t('banner.readOnly', { machine: conn.machine || '?' });
+      note.textContent = '';
+      text.title = '';
+      return;
+    }
     if (state === 'online' || state === 'refused') dropped = false;
     else if (state === 'offline') dropped = true;
     banner.hidden = !dropped;

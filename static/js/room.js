@@ -108,7 +108,8 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   const conn = new Connection(() => {
     sentSince = events.length ? events[events.length - 1].id : null;
     const session = sessionToken(); // a new host of a room with a password knows us by it
-    return { name, client_id: clientId, since: sentSince, ...(session ? { session } : {}) };
+    // read_only: a standby may show this page its copy of the room while no host serves it.
+    return { name, client_id: clientId, since: sentSince, read_only: true, ...(session ? { session } : {}) };
   }, () => roomId);
   const saved = roomId ? store.follow(roomId) : null;
   if (saved) conn.remember([saved.host, ...(saved.successors ?? [])].filter((u) => typeof u === 'string'));
@@ -286,6 +287,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       welcomed = false;
       outbox.disconnected();
     }
+    composer.setReadOnly(detail.state === 'reading');
     if (detail.state === 'refused') {
       conn.stop();
       stopReloadGuard();
@@ -351,7 +353,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     store.setMe(w.you);
     if (typeof w.session === 'string' && w.session) setCredentials({ token: w.session });
     conn.setSuccessors(w.successors);
-    store.setFollow(w.room_id, { host: hostBase(), successors: conn.successors });
+    // A standby's read-only copy is not where the room is served: the page goes on following
+    // the room's hosts, and its outbox waits for one of them.
+    const readOnly = w.read_only === true;
+    if (!readOnly) store.setFollow(w.room_id, { host: hostBase(), successors: conn.successors });
     // A standby that took over serves a higher term: what this page holds above its last id
     // never reached it, and is dropped from view (the welcome is the truth; our own go again).
     const newTerm = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term && w.room_id === roomId && events.length > 0;
@@ -394,8 +399,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
       }
     }
     hasMoreBefore = events.length > 0 && events[0].id > 1;
-    outbox.ackFromHistory(fresh, me?.id);
-    outbox.resendAfterMove(new Set(fresh.map((e) => e.client_msg_id).filter(Boolean)));
+    if (!readOnly) {
+      outbox.ackFromHistory(fresh, me?.id);
+      outbox.resendAfterMove(new Set(fresh.map((e) => e.client_msg_id).filter(Boolean)));
+    }
     welcomed = true;
     saveSoon();
     renderHeader();
