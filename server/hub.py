@@ -304,11 +304,15 @@ class ChatHub:
         self.announce({"type": "successors", "urls": self.successors})
 
     async def async_moved(self, url: str, room_id: str, term: int,
-                          flush_seconds: float = 0.5) -> None:
+                          flush_seconds: float = 0.5, diverged: bool = False) -> None:
         """The room now lives at ``url``: tell everyone (``moved``, not stored), then close
-        each connection with 4301, so clients reconnect there with their last id."""
-        self._broadcast(protocol.encode({"type": "moved", "url": url, "room_id": room_id,
-                                         "term": term}))
+        each connection with 4301, so clients reconnect there with their last id.
+        ``diverged``: this host steps down for another that gave some of the same ids to
+        other events (even at the same term), so clients read their newest ids again there."""
+        moved: dict[str, Any] = {"type": "moved", "url": url, "room_id": room_id, "term": term}
+        if diverged:
+            moved["diverged"] = True
+        self._broadcast(protocol.encode(moved))
         deadline = time.monotonic() + flush_seconds
         while time.monotonic() < deadline and any(
                 c._outbox or c._sending for c in self.connections if not c.closed):

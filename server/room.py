@@ -163,7 +163,7 @@ class Room:
         log.warning("room %r: stepping down for %s; this history (term %d, last id %d) "
                     "diverged and is set aside", self.settings.room, url, store.term,
                     store.last_id)
-        await hub.async_moved(url, store.room_id, winner.term)
+        await hub.async_moved(url, store.room_id, winner.term, diverged=True)
         await succession.async_moved(url)
         if self.discovery is not None:  # the LAN hears the room only from the winner now
             await self.discovery.async_begin_shutdown()

@@ -14,8 +14,9 @@ for hand-over says a client behaves:
   (newest first; it does no discovery), then starts over, until its deadline; a URL it could
   not reach goes to the end of the list for 5 s. It accepts a host only if the welcome's
   ``room_id`` is the room's. It reconnects with ``since`` = the last id it saw.
-- **A new term.** When a welcome's ``term`` is higher than the one it knew and it saw ids above
-  the welcome's ``last_id``, those events never reached the new host: it forgets them.
+- **A new term.** When a welcome's ``term`` is higher than the one it knew (or the host it left
+  stepped down for this one: ``moved`` with ``diverged``) and it saw ids above the welcome's
+  ``last_id``, those events never reached the new host: it forgets them.
 
 It prints one JSON line per thing that happened, each with ``t`` (``time.monotonic()``, shared
 by every process on the machine): ``connected``, ``moved``, ``lost``, ``sent`` and at the end
@@ -89,6 +90,7 @@ class Person:
     base: str
     room_id: str | None = None
     term: int = -1
+    diverged: bool = False  # our host stepped down for another (its ids may differ from ours)
     successors: list[str] = field(default_factory=list)
     last_id: int = 0
     ids: list[int] = field(default_factory=list)  # stored event ids, in the order received
@@ -137,7 +139,7 @@ class Person:
     def welcomed(self, welcome: dict[str, Any]) -> None:
         term = int(welcome.get("term") or 0)
         last = int(welcome.get("last_id") or 0)
-        if self.term >= 0 and term > self.term:
+        if self.term >= 0 and (term > self.term or self.diverged):
             lost = [i for i in self.ids if i > last]
             if lost:
                 self.forgotten.extend(lost)
@@ -145,6 +147,7 @@ class Person:
                 self.seen.difference_update(lost)
                 self.last_id = max(self.ids, default=0)
         self.term = max(self.term, term)
+        self.diverged = False
         self.room_id = self.room_id or welcome.get("room_id")
         self.successors = list(welcome.get("successors") or [])
         self.heard_of(self.successors)
@@ -297,6 +300,7 @@ class Stream:
                 continue
             kind = event.get("type")
             if kind == "moved":
+                self.p.diverged = self.p.diverged or event.get("diverged") is True
                 self.p.moved_to = str(event["url"])
                 self.p.heard_of([self.p.moved_to])
                 emit(moved=self.p.moved_to, at=self.p.base, term=event.get("term"))

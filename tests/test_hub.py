@@ -249,7 +249,9 @@ def test_a_crowd_joining_at_once_is_stored_in_a_few_commits_names_included(
         await room.settle()
         await room.store.async_flush()
         print(f"{room.store.commits - commits} commits for 100 joins")
-        assert room.store.commits - commits <= 10
+        # How many depends on how often the writer thread runs while the loop adds the joins
+        # (2 on a quiet machine, about 20 on a busy one); one per person, or two, is the fault.
+        assert room.store.commits - commits < 50
         names = set(room.store.people().values())
         assert {f"crowd{i}" for i in range(100)} <= names
     run(tmp_path, body, **CROWD)

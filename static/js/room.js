@@ -81,6 +81,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
   let search = null;
   let lineShown = false; // the first welcome scrolls to the "new messages" line
   let term = null; // the room's term at its host (a standby that took over serves term + 1)
+  let diverged = false; // our host stepped down for another whose ids may differ from its own
   let notes = []; // lines this page adds to the list: where the room moved
   const marker = mountReadMarker();
   if (roomId) marker.start(roomId);
@@ -327,6 +328,7 @@ export function mountRoom(root, info, joinName, { onRefused }) {
         else announce(errorText(f.code, f.detail));
         break;
       case 'closing': onClosing(f); break;
+      case 'moved': if (f.diverged === true) diverged = true; break;
       case 'edit':
       case 'react':
       case 'remove':
@@ -359,7 +361,10 @@ export function mountRoom(root, info, joinName, { onRefused }) {
     if (!readOnly) store.setFollow(w.room_id, { host: hostBase(), successors: conn.successors });
     // A standby that took over serves a higher term: what this page holds above its last id
     // never reached it, and is dropped from view (the welcome is the truth; our own go again).
-    const newTerm = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term && w.room_id === roomId && events.length > 0;
+    // So does a host that another one outranked (a split healed): the same term, other ids.
+    const higher = Number.isInteger(w.term) && Number.isInteger(term) && w.term > term;
+    const newTerm = (higher || (diverged && !readOnly)) && w.room_id === roomId && events.length > 0;
+    if (!readOnly) diverged = false;
     if (Number.isInteger(w.term)) term = w.term;
     if (newTerm) events = events.filter((e) => e.id <= w.last_id);
     let fromWelcome = true;
