@@ -51,14 +51,15 @@ def bind_with_fallback(settings: Settings, fallback_to_free_port: bool = True) -
 
 
 def start_server(settings: Settings, fallback_to_free_port: bool = True,
-                 sock: socket.socket | None = None) -> ServerThread:
-    """Start a ServerThread on ``sock`` (else a socket bound here, see bind_with_fallback)."""
+                 sock: socket.socket | None = None, staged: bool = False) -> ServerThread:
+    """Start a ServerThread on ``sock`` (else a socket bound here, see bind_with_fallback);
+    ``staged``: it answers the UI's files before the rest is up."""
     from server.runner import ServerThread
 
     if sock is None:
         sock = bind_with_fallback(settings, fallback_to_free_port)
     try:
-        thread = ServerThread(settings.with_(port=sock.getsockname()[1]), sock)
+        thread = ServerThread(settings.with_(port=sock.getsockname()[1]), sock, staged)
     except BaseException:
         sock.close()
         raise
@@ -128,9 +129,10 @@ class EmbeddedServer:
     def start_lobby_soon(self, on_failure: Callable[[BaseException], None]) -> EmbeddedServer:
         """Listen on loopback now and start the lobby's server on a thread; returns at once.
 
-        The window can open on :attr:`origin` meanwhile: its first request waits in the
-        socket's backlog until the server accepts it. Importing the web framework and opening
-        the room's history (about half a second) thus overlap Qt's and Chromium's start.
+        The window can open on :attr:`origin` meanwhile: its first requests wait in the
+        socket's backlog until the server accepts them, and the page's own files are answered
+        while the web framework is imported and the room's history opened (a staged server,
+        :mod:`server.staged`), so the lobby shows before the rest of the host is up.
         ``on_failure`` is called (on that thread) if the server cannot start.
         """
         settings = self._base.with_(host=LOOPBACK, hosting=False)
@@ -145,7 +147,8 @@ class EmbeddedServer:
     def _start_lobby_on(self, settings: Settings, sock: socket.socket,
                         on_failure: Callable[[BaseException], None]) -> None:
         try:
-            self._thread = start_server(settings.with_(port=self._base.port), sock=sock)
+            self._thread = start_server(settings.with_(port=self._base.port), sock=sock,
+                                        staged=True)
         except BaseException as exc:  # reported to the person, not lost
             log.exception("the lobby's server did not start")
             self._lock.release()
