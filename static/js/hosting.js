@@ -12,7 +12,8 @@ function lanAddress(info) {
   return url.replace(/^https?:\/\//, '').replace(/\/$/, '');
 }
 
-/** Mount into `section` (a card); `info` is this server's /api/room answer. Returns stop(). */
+/** Mount into `section` (a card); `info` is this server's /api/room answer (or what this page
+ * saw last, until `setInfo` brings the answer). Returns { stop, setInfo }. */
 export function mountHostingCard(section, info) {
   let stopped = false;
   const title = h('h2', { id: 'hosting-title' });
@@ -24,7 +25,8 @@ export function mountHostingCard(section, info) {
   section.setAttribute('aria-labelledby', 'hosting-title');
   section.append(title, where, h('div', { class: 'hosting-actions' }, open, stopButton), problem);
 
-  function show(room, mine) {
+  let mine = false;
+  function show(room) {
     section.hidden = false;
     title.textContent = mine ? t('hosting.mine', { room }) : t('hosting.here', { room });
     const address = lanAddress(info);
@@ -48,11 +50,17 @@ export function mountHostingCard(section, info) {
   }
   stopButton.addEventListener('click', onStop);
 
-  if (info?.hosting === true && typeof info.room === 'string') show(info.room, false);
+  function showServed() {
+    if (mine) return;
+    if (info?.hosting === true && typeof info.room === 'string') show(info.room);
+    else section.hidden = true;
+  }
+  showServed();
   desktop.hostingState().then((state) => {
     if (stopped || !state) return;
     if (state.hosting && typeof state.room === 'string') {
-      show(state.room, true);
+      mine = true;
+      show(state.room);
       stopButton.hidden = false;
     }
   });
@@ -60,6 +68,10 @@ export function mountHostingCard(section, info) {
     stop() {
       stopped = true;
       stopButton.removeEventListener('click', onStop);
+    },
+    setInfo(fresh) {
+      info = fresh;
+      showServed();
     },
   };
 }

@@ -164,7 +164,17 @@ function mountHost(section, name, defaultRoom = '') {
     form.hidden = true;
     browserNote.hidden = false;
   });
-  return { form, nameInput, setName(value) { if (!nameInput.value) { nameInput.value = value; nameInput.dispatchEvent(new Event('input')); } } };
+  return {
+    form,
+    nameInput,
+    setName(value) { if (!nameInput.value) { nameInput.value = value; nameInput.dispatchEvent(new Event('input')); } },
+    /** The room name to suggest while no name is typed (this computer's host's default). */
+    setDefaultRoom(value) {
+      if (defaultRoom === value) return;
+      defaultRoom = value;
+      if (!roomEdited && !nameInput.value.trim()) roomInput.value = value;
+    },
+  };
 }
 
 function mountJoinByAddress(section) {
@@ -229,7 +239,7 @@ export function mountLobby(root, info = null) {
     hostingSection,
     h('main', { class: 'lobby-grid' }, h('div', { class: 'lobby-side' }, nearby, prefsSection),
       h('div', { class: 'lobby-side' }, hostSection, addressSection))));
-  mountHostingCard(hostingSection, info);
+  const hosting = mountHostingCard(hostingSection, info);
   desktop.takeRefusal().then((text) => {
     if (!text) return;
     refusal.replaceChildren(h('h2', { text: t('lobby.refusedTitle') }), h('p', { text }));
@@ -248,4 +258,11 @@ export function mountLobby(root, info = null) {
   desktop.getPrefs().then((prefs) => {
     if (prefs?.name) host.setName(prefs.name);
   });
+  return {
+    /** This host's /api/room answer, when it comes after the lobby showed. */
+    setInfo(fresh) {
+      hosting.setInfo(fresh);
+      host.setDefaultRoom(typeof fresh?.room === 'string' ? fresh.room : '');
+    },
+  };
 }

@@ -4,7 +4,6 @@ import { h } from './dom.js';
 import { icon } from './icons.js';
 import { mountLobby } from './lobby.js';
 import { mountJoin } from './join.js';
-import { mountRoom } from './room.js';
 import * as store from './storage.js';
 import * as desktop from './desktop.js';
 import { mountDownloadNotices } from './notice.js';
@@ -26,7 +25,9 @@ async function fetchRoomInfo() {
   }
 }
 
-function showRoom(info, name) {
+// The room's modules load when a room opens: the lobby and the join prompt show without them.
+async function showRoom(info, name) {
+  const { mountRoom } = await import('./room.js');
   // One room at a time: the one before leaves no listener, timer or upload behind.
   room?.stop();
   const current = mountRoom(app, info, name, {
@@ -51,7 +52,7 @@ function showJoin(info, error = '') {
       store.setName(name);
       store.markJoined(info.room_id);
       desktop.setPrefs({ name, last_room: window.location.origin + '/' });
-      showRoom(info, name);
+      showRoom(info, name).catch(showUnreachable);
     },
   });
 }
@@ -66,7 +67,21 @@ function showUnreachable() {
   setTimeout(() => { if (!room && app.contains(retry)) boot(); }, 5000);
 }
 
+// The lobby shows at once (the host answers its files before the rest of it is up) and
+// learns what this host is when it answers.
+function showLobbyNow() {
+  const lobby = mountLobby(app, store.roomInfo());
+  fetchRoomInfo().then((info) => {
+    store.setRoomInfo(info);
+    lobby.setInfo(info);
+  }, () => { /* the lobby works without it */ });
+}
+
 async function boot() {
+  if (window.location.hash === '#lobby') {
+    showLobbyNow();
+    return;
+  }
   let info = null;
   try {
     info = await fetchRoomInfo();
@@ -75,7 +90,7 @@ async function boot() {
     // Offline: the room this page last saw, so pending messages stay visible and wait.
     info = store.roomInfo();
   }
-  if (window.location.hash === '#lobby' || info?.hosting === false) {
+  if (info?.hosting === false) {
     mountLobby(app, info);
     return;
   }
@@ -96,7 +111,7 @@ async function boot() {
     }
   }
   const locked = info.password && !info.member;
-  if (name && store.hasJoined(info.room_id) && !locked) showRoom(info, name);
+  if (name && store.hasJoined(info.room_id) && !locked) await showRoom(info, name).catch(showUnreachable);
   else showJoin(info);
 }
 
@@ -104,5 +119,5 @@ window.addEventListener('hashchange', () => window.location.reload());
 // The words come first: everything mounted after this speaks the person's language.
 await initI18n();
 mountDownloadNotices(document.body);
-boot();
-keepAppOffline();
+// After the room's modules loaded, so the offline copy keeps them too.
+boot().finally(keepAppOffline);
