@@ -31,6 +31,7 @@ from server.tls import fingerprint
 from .bridge import EXPOSED, Bridge
 from .dispatch import Call, Dispatcher, RateLimiter, origin_of
 from .pinning import Pinning, Verdict
+from .qtenums import promote_only_what_pywebview_uses
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +334,7 @@ class PopupHandler(QtWebEngineCore.QWebEnginePage):
 def install(bridge: Bridge, pinning: Pinning | None = None) -> None:
     """Make pywebview's Qt windows use :class:`Channel` and :class:`PopupHandler` for
     ``bridge``, and ``pinning`` for certificates; call before the window is created."""
+    promote_only_what_pywebview_uses()
     from webview.platforms import qt as backend
 
     Channel.bridge = bridge
