@@ -3,10 +3,11 @@ context (its own storage) per page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from tests.conftest import artifact_path, chromium_path, need_tool, wait_until
+from tests.conftest import ROOT, artifact_path, chromium_path, need_tool, wait_until
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -74,6 +75,25 @@ def wait_in_page(page: Any, predicate: str, what: str, timeout: float = 15.0) ->
     polls by evaluating the predicate inside the page, which the app's Content-Security-Policy
     (no eval) refuses whenever the first check is not already true."""
     wait_until(lambda: page.evaluate(predicate), timeout=timeout, interval=0.05, what=what)
+
+
+_CACHE_NAME = re.search(r"const CACHE = '([\w.-]+)'",
+                        (ROOT / "static" / "sw.js").read_text(encoding="utf-8"))
+assert _CACHE_NAME is not None, "static/sw.js names its cache in `const CACHE = '...'`"
+SHELL_CACHE = _CACHE_NAME[1]
+KEPT_OFFLINE = """async () => {
+  if (!navigator.serviceWorker.controller) return false;
+  const kept = new Set((await (await caches.open('SHELL')).keys()).map((r) => r.url));
+  const scripts = performance.getEntriesByType('resource').map((e) => e.name)
+    .filter((u) => u.startsWith(location.origin + '/js/'));
+  return scripts.length > 0 && scripts.every((u) => kept.has(u));
+}""".replace("SHELL", SHELL_CACHE)
+
+
+def wait_kept_offline(page: Any) -> None:
+    """Until the service worker controls ``page`` and keeps every script the page loaded (the
+    room's modules load when the room opens, and are kept from then on)."""
+    wait_in_page(page, KEPT_OFFLINE, "the app's files kept for a reload offline")
 
 
 def wait_connected(page: Any) -> None:

@@ -26,7 +26,7 @@ from tests.e2e_helpers import (
     say,
     shot,
     wait_connected,
-    wait_in_page,
+    wait_kept_offline,
 )
 from tests.tcp_proxy import Proxy
 from tests.test_e2e_files import png_bytes
@@ -73,9 +73,7 @@ def test_the_page_follows_a_handed_over_room_without_reloading(
     expect(bob.locator("#messages .msg-text")).to_have_text(["before the move"])
     ada.evaluate("() => { window.sameDocument = true; }")  # a reload would forget it
     # 127.0.0.1 is a secure context: the service worker keeps the app for a reload later.
-    wait_in_page(ada, """async () => Boolean(navigator.serviceWorker.controller) &&
-        (await (await caches.open('lanchat-shell-v2')).keys())
-            .some((r) => r.url.endsWith('/js/host-base.js'))""", "the app kept offline")
+    wait_kept_offline(ada)
 
     stopped_at = time.monotonic()
     first.stop()  # the host stops on purpose: it hands the room to its standby first

@@ -11,7 +11,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Host, chromium_path, need_tool, wait_until
-from tests.e2e_helpers import DESKTOP, join, launch_browser, message_texts, new_page, say, shot
+from tests.e2e_helpers import (
+    DESKTOP,
+    join,
+    launch_browser,
+    message_texts,
+    new_page,
+    say,
+    shot,
+    wait_kept_offline,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -52,9 +61,7 @@ def test_a_reload_while_the_host_is_down_keeps_the_room_and_its_outbox(
     _, ada, errors = new_page(browser, viewport=viewport)
     join(ada, host.url, "Ada")
     # 127.0.0.1 is a secure context, so the app's files are kept by its service worker.
-    ada.wait_for_function("""async () => navigator.serviceWorker.controller &&
-        (await (await caches.open('lanchat-shell-v1')).keys())
-            .some((r) => r.url.endsWith('/js/room.js'))""")
+    wait_kept_offline(ada)
     say(ada, "before the outage")
     expect(ada.locator('.msg.own[data-status="delivered"]')).to_have_count(1)
 

@@ -42,6 +42,7 @@ async function showRoom(info, name) {
     },
   });
   room = current;
+  keepAppOffline(); // the room's modules, loaded just now, are kept for a reload offline too
 }
 
 function showJoin(info, error = '') {
@@ -119,5 +120,5 @@ window.addEventListener('hashchange', () => window.location.reload());
 // The words come first: everything mounted after this speaks the person's language.
 await initI18n();
 mountDownloadNotices(document.body);
-// After the room's modules loaded, so the offline copy keeps them too.
-boot().finally(keepAppOffline);
+boot();
+keepAppOffline();
