@@ -16,7 +16,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from . import __version__
 from .api import chat, history, info, peers, session, shared_files, standby, uploads
@@ -27,6 +26,7 @@ from .settings import Settings
 from .standby import Standby
 from .store import StoreError
 from .tls import CERT_FILE, KEY_FILE
+from .uifiles import UiFiles
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     settings.static_dir.mkdir(parents=True, exist_ok=True)
-    app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
+    app.mount("/", UiFiles(settings.static_dir), name="static")
     app.add_middleware(HostGuard, extra_hosts=settings.extra_hosts)
     return app
 

@@ -2,8 +2,8 @@
 
 Importing the web framework and opening the room's history take most of a second; the desktop
 window asks for its first page within that time. :class:`StagedApp` serves the UI's own files
-(the page, its scripts, styles, words and icons) as soon as the socket is served, with the same
-security headers as later (:class:`~server.security.HostGuard`), and builds the full app beside
+(the page, its scripts, styles, words and icons: :class:`~server.uifiles.UiFiles`, as later)
+as soon as the socket is served, with the same security headers as later (:class:`~server.security.HostGuard`), and builds the full app beside
 them: every other request (the API, WebSockets, a path the UI does not have) waits until that
 app runs and is then answered by it, exactly as if it had been there from the start.
 """
@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from .security import HostGuard
+from .uifiles import UiFiles
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ class StagedApp:
         self._closing = False
         self.on_failure: Callable[[BaseException], None] = lambda _exc: None
         self._paths = ui_paths(static_dir) if static_dir.is_dir() else frozenset()
-        self._static = HostGuard(StaticFiles(directory=static_dir, html=True, check_dir=False),
-                                 extra_hosts)
+        self._static = HostGuard(UiFiles(static_dir), extra_hosts)
         self.app: Any = None
         self.error: BaseException | None = None
         self._up: asyncio.Event | None = None
