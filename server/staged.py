@@ -2,10 +2,11 @@
 
 Importing the web framework and opening the room's history take most of a second; the desktop
 window asks for its first page within that time. :class:`StagedApp` serves the UI's own files
-(the page, its scripts, styles, words and icons: :class:`~server.uifiles.UiFiles`, as later)
-as soon as the socket is served, with the same security headers as later (:class:`~server.security.HostGuard`), and builds the full app beside
-them: every other request (the API, WebSockets, a path the UI does not have) waits until that
-app runs and is then answered by it, exactly as if it had been there from the start.
+(the page, its scripts, styles, words and icons, by :class:`~server.uifiles.UiFiles` as later)
+as soon as the socket is served, with the same security headers as later
+(:class:`~server.security.HostGuard`), and builds the full app beside them: every other request
+(the API, WebSockets, a path the UI does not have) waits until that app runs and is then
+answered by it, exactly as if it had been there from the start.
 """
 
 from __future__ import annotations
