@@ -21,7 +21,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from .security import HostGuard
-from .uifiles import UiFiles
+from .uifiles import UiFiles, json_error
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,4 @@ async def _unavailable(scope: Scope, send: Send) -> None:
     if scope["type"] != "http":
         await send({"type": "websocket.close", "code": 1011, "reason": "the host did not start"})
         return
-    body = b'{"detail":"the host did not start"}'
-    await send({"type": "http.response.start", "status": 503,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    await json_error(send, 503, "the host did not start")

@@ -52,11 +52,11 @@ class UiFiles:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         if scope["method"] not in ("GET", "HEAD"):
-            await _error(send, 405, "Method Not Allowed", [(b"allow", b"GET, HEAD")])
+            await json_error(send, 405, "Method Not Allowed", [(b"allow", b"GET, HEAD")])
             return
         kept = self.find(str(scope["path"]))
         if kept is None:
-            await _error(send, 404, "Not Found")
+            await json_error(send, 404, "Not Found")
             return
         headers = [(b"content-type", kept.media_type), (b"etag", kept.etag)]
         if _matches(scope, kept.etag):
@@ -115,8 +115,9 @@ def _matches(scope: Scope, etag: bytes) -> bool:
     return False
 
 
-async def _error(send: Send, status: int, detail: str,
+async def json_error(send: Send, status: int, detail: str,
                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    """An HTTP error answered as every route answers one: ``{"detail": ...}``."""
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
