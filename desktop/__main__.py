@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -73,10 +74,28 @@ def main(argv: list[str] | None = None) -> int:
     if handed_over is not None:
         return handed_over
     try:
-        return open_window(args, settings, prefs, launched_at, log_path, instance)
+        code = open_window(args, settings, prefs, launched_at, log_path, instance)
     finally:
         if instance is not None:
             instance.stop()
+    leave_if_only_foreign_threads_are_left(code)
+    return code
+
+
+def leave_if_only_foreign_threads_are_left(code: int) -> None:
+    """pywebview injects its API into each loaded page from a thread of its own that waits for
+    the page's answer; a window closed meanwhile never answers, and Python would wait for that
+    thread at exit until the watchdog ended the process with 3. Once everything of ours has
+    stopped and only such threads are left, leave now, with the real exit code."""
+    left = [t for t in threading.enumerate()
+            if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if left and not any(t.name.startswith("lanchat-") for t in left):
+        log.info("leaving without waiting for %s", [t.name for t in left])
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        os._exit(code)
 
 
 def claim_or_hand_over(join: str | None) -> tuple[PrimaryInstance | None, int | None]:
