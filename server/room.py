@@ -43,11 +43,13 @@ log = logging.getLogger(__name__)
 
 
 class StreamSlots:
-    """How many of something are open (the lobby's room-list streams), against a cap."""
+    """How many of something are open (the lobby's room-list streams), against a cap, and
+    the word that ends them all when the host stops (``ended``)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.open = 0
+        self.ended = asyncio.Event()
 
 
 class RoomNotStarted(RuntimeError):
@@ -176,6 +178,7 @@ class Room:
         people are told where it went); the LAN hears goodbye and the peer streams end now,
         and when the room closes for good (``closing``) its people are told so before their
         connections drop."""
+        self.peer_streams.ended.set()  # with discovery off nothing else would end them
         moved = await self._hand_over()
         if self.discovery is not None:
             await self.discovery.async_begin_shutdown(handed_over=moved is not None)

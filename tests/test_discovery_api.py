@@ -115,6 +115,25 @@ def test_peer_stream_sends_the_list_on_connect_and_on_change_and_ends_at_shutdow
     assert took < 1.5
 
 
+def test_with_discovery_off_an_open_peer_stream_still_ends_at_shutdown(
+        make_host: Callable[..., Host]) -> None:
+    """The desktop lobby runs with discovery off when asked to; hosting a room from it stops
+    that host, which an open room-list stream held up for uvicorn's whole grace time (2 s)."""
+    lobby = make_host(room="Lobby", hosting=False)  # discovery off: the fixture's default
+    with httpx.Client(base_url=lobby.url, timeout=10) as http, \
+            http.stream("GET", "/api/peers/stream") as response:
+        snapshots = sse_snapshots(response)
+        first = next(snapshots)
+        assert first["status"]["browsing"] is False
+        t0 = time.monotonic()
+        lobby.stop()
+        took = time.monotonic() - t0
+        rest = list(snapshots)  # ended by the server, not by a timeout
+    print(f"\nshutdown with discovery off and a peer stream open took {took:.2f} s; "
+          f"{len(rest)} more events")
+    assert took < 1.5
+
+
 def test_a_password_room_is_listed_and_says_it_needs_a_password(
         make_host: Callable[..., Host]) -> None:
     """The liveness probe must not need the password, or locked rooms would never be listed."""

@@ -68,12 +68,15 @@ async def stream_peers(room: RoomDep) -> Response:
     slots.open += 1
     # Starlette cancels this generator when the client goes away (it listens for the
     # disconnect itself), so the loop only has to end when the server stops.
-    return _CountedStream(slots, peer_events(discovery), media_type="text/event-stream",
+    return _CountedStream(slots, peer_events(discovery, slots.ended),
+                          media_type="text/event-stream",
                           headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
-async def peer_events(discovery: Discovery | None) -> AsyncIterator[str]:
-    """The SSE body: the snapshot whenever it differs from the last one sent, else keepalives."""
+async def peer_events(discovery: Discovery | None, ended: asyncio.Event) -> AsyncIterator[str]:
+    """The SSE body: the snapshot whenever it differs from the last one sent, else keepalives;
+    it ends when discovery stops or ``ended`` is set (the host stops: an open stream would
+    otherwise hold the server's shutdown for its whole grace time)."""
     yield "retry: 2000\n\n"  # EventSource reconnects after 2 s when a stream ends
     last = ""
     quiet = 0.0
@@ -87,13 +90,20 @@ async def peer_events(discovery: Discovery | None) -> AsyncIterator[str]:
         elif quiet >= KEEPALIVE_SECONDS:
             quiet = 0.0
             yield ": keepalive\n\n"
-        if discovery is not None and discovery.stopping:
+        if (discovery is not None and discovery.stopping) or ended.is_set():
             return
         started = time.monotonic()
         if browser is not None:
             # Wakes on a change or on shutdown; the tick re-checks hints that age with time.
             await browser.async_wait_changed(seen, TICK_SECONDS)
         else:
-            await asyncio.sleep(TICK_SECONDS)
+            await _wait_or_tick(ended)
         quiet += time.monotonic() - started
 
+
+async def _wait_or_tick(ended: asyncio.Event) -> None:
+    """One tick, cut short when ``ended`` is set."""
+    try:
+        await asyncio.wait_for(ended.wait(), TICK_SECONDS)
+    except TimeoutError:
+        pass
